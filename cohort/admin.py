@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+
+from cohort import services
+from cohort.tasks import send_invitations
+from cohort.models import Cohort, Invitation, Membership, RoadmapStep, Role, StepProgress, StepResource, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "name", "github_username", "timezone", "is_staff", "is_active", "date_joined", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "memberships__cohort"]
+    search_fields = ["email", "name", "github_username"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("name", "github_username", "timezone")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "joined_at", "last_activity_at"]
+    readonly_fields = ["last_activity_at"]
+
+
+class RoadmapStepInline(admin.TabularInline):
+    model = RoadmapStep
+    extra = 0
+    fields = ["position", "code", "slug", "title"]
+    show_change_link = True
+
+
+@admin.register(Cohort)
+class CohortAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "starts_on", "ends_on", "timezone", "practice_repository", "learner_count", "invites_open"]
+    list_filter = ["invites_open", "starts_on"]
+    search_fields = ["name", "slug", "practice_repository"]
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ["invite_code", "created_at"]
+    inlines = [RoadmapStepInline, MembershipInline]
+    actions = ["rotate_invite_codes", "close_invites", "open_invites"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Cohort]:
+        return super().get_queryset(request).annotate(
+            _learners=Count("memberships", filter=Q(memberships__role=Role.LEARNER))
+        )
+
+    @admin.display(description="Learners", ordering="_learners")
+    def learner_count(self, obj: Cohort) -> int:
+        return obj._learners  # type: ignore[attr-defined]
+
+    @admin.action(description="Replace the invite code (old links stop working)")
+    def rotate_invite_codes(self, request: HttpRequest, queryset: QuerySet[Cohort]) -> None:
+        for cohort in queryset:
+            services.cohort_rotate_invite_code(cohort=cohort)
+        self.message_user(request, f"New invite codes for {queryset.count()} cohort(s).", messages.SUCCESS)
+
+    @admin.action(description="Stop accepting new members by invite code")
+    def close_invites(self, request: HttpRequest, queryset: QuerySet[Cohort]) -> None:
+        queryset.update(invites_open=False)
+
+    @admin.action(description="Accept new members by invite code")
+    def open_invites(self, request: HttpRequest, queryset: QuerySet[Cohort]) -> None:
+        queryset.update(invites_open=True)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "cohort", "role", "joined_at", "last_activity_at"]
+    list_filter = ["cohort", "role"]
+    search_fields = ["user__email", "user__name", "user__github_username", "cohort__name"]
+    list_select_related = ["user", "cohort"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["last_activity_at"]
+    actions = ["make_learner", "make_mentor", "make_lead"]
+
+    def _set_role(self, request: HttpRequest, queryset: QuerySet[Membership], role: str) -> None:
+        changed = queryset.update(role=role)
+        self.message_user(request, f"{changed} membership(s) are now {Role(role).label.lower()}s.", messages.SUCCESS)
+
+    @admin.action(description="Make learner")
+    def make_learner(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        self._set_role(request, queryset, Role.LEARNER)
+
+    @admin.action(description="Make mentor")
+    def make_mentor(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        self._set_role(request, queryset, Role.MENTOR)
+
+    @admin.action(description="Make lead")
+    def make_lead(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        self._set_role(request, queryset, Role.LEAD)
+
+
+class StepResourceInline(admin.TabularInline):
+    model = StepResource
+    extra = 1
+
+
+@admin.register(RoadmapStep)
+class RoadmapStepAdmin(admin.ModelAdmin):
+    list_display = ["code", "title", "cohort", "position"]
+    list_filter = ["cohort"]
+    search_fields = ["code", "title", "summary", "body"]
+    list_select_related = ["cohort"]
+    prepopulated_fields = {"slug": ("title",)}
+    inlines = [StepResourceInline]
+    ordering = ["cohort", "position"]
+
+
+@admin.register(StepProgress)
+class StepProgressAdmin(admin.ModelAdmin):
+    """Read-only: progress is derived from what learners do, never typed in."""
+
+    list_display = ["membership", "step", "status_label", "started_at", "completed_at", "last_activity_at"]
+    list_filter = ["step__cohort", "step"]
+    search_fields = ["membership__user__email", "membership__user__github_username"]
+    list_select_related = ["membership__user", "membership__cohort", "step"]
+
+    @admin.display(description="Status")
+    def status_label(self, obj: StepProgress) -> str:
+        return obj.get_status_display()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "cohort", "role", "created_at", "emailed_at", "accepted_at"]
+    list_filter = ["cohort", "role", ("accepted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["email", "name", "github_username"]
+    list_select_related = ["cohort"]
+    readonly_fields = ["emailed_at", "accepted_at", "invited_by"]
+    actions = ["resend"]
+
+    @admin.action(description="Send the invitation email again")
+    def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        pending = list(queryset.filter(accepted_at__isnull=True).values_list("pk", flat=True))
+        Invitation.objects.filter(pk__in=pending).update(emailed_at=None)
+        send_invitations.delay_on_commit(invitation_ids=pending)
+        self.message_user(request, f"{len(pending)} invitation(s) queued.", messages.SUCCESS)

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class CohortConfig(AppConfig):
+    name = "cohort"
+    verbose_name = "Cohorts and roadmap"
+
+    def ready(self) -> None:
+        # Connects the worker heartbeat to Celery's worker_ready signal.
+        import config.health  # noqa: F401

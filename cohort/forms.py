@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django import forms
+from django.conf import settings
+
+from cohort.models import User, github_username_validator
+
+
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class JoinForm(forms.Form):
+    invite_code = forms.CharField(
+        max_length=16,
+        label="Invite code",
+        help_text="The code your session lead shared, for example K7QX2M9PLA.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+
+
+class ProfileForm(forms.Form):
+    name = forms.CharField(max_length=120, required=False, label="Your name")
+    github_username = forms.CharField(
+        max_length=39,
+        required=False,
+        label="GitHub username",
+        validators=[github_username_validator],
+        help_text="Your pull requests are matched to you by this name.",
+    )
+    timezone = forms.ChoiceField(choices=_timezone_choices, label="Time zone")
+
+    @classmethod
+    def for_user(cls, user: User, data=None) -> ProfileForm:  # type: ignore[no-untyped-def]
+        return cls(data, initial={"name": user.name, "github_username": user.github_username, "timezone": user.timezone})
+
+    def clean_github_username(self) -> str:
+        return self.cleaned_data["github_username"].strip().lstrip("@")
+
+
+class RosterImportForm(forms.Form):
+    file = forms.FileField(
+        label="Roster CSV",
+        help_text="Columns: email (required), name, github_username, role (learner, mentor or lead).",
+    )
+
+    def clean_file(self):  # type: ignore[no-untyped-def]
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.ROSTER_MAX_BYTES:
+            raise forms.ValidationError(f"The file is larger than {settings.ROSTER_MAX_BYTES // 1000} kB.")
+        return upload

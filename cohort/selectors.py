@@ -1,0 +1,170 @@
+"""Reads that pages need. Each runs a fixed number of queries, whatever the cohort size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from cohort.models import Cohort, Membership, ProgressStatus, RoadmapStep, Role, StepProgress, User
+
+
+def memberships_for_user(*, user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("cohort").order_by("-cohort__starts_on", "cohort__name")
+
+
+def membership_for(*, user: User, cohort_slug: str) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.select_related("cohort", "user").filter(user=user, cohort__slug=cohort_slug).first()
+
+
+def primary_membership(*, user: User) -> Membership | None:
+    """The cohort a user lands in at `/`: the latest one they belong to."""
+    return memberships_for_user(user=user).select_related("user").first()
+
+
+@dataclass(frozen=True)
+class StepWithProgress:
+    step: RoadmapStep
+    status: str
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    is_current: bool = False
+
+    @property
+    def status_label(self) -> str:
+        return ProgressStatus(self.status).label
+
+
+def _steps(cohort: Cohort) -> list[RoadmapStep]:
+    return list(RoadmapStep.objects.filter(cohort=cohort).order_by("position"))
+
+
+def _current_step_id(steps: list[RoadmapStep], progress: dict[int, StepProgress]) -> int | None:
+    """The step the learner last focused on, unless it is done; else the first step not done."""
+    focused = [p for p in progress.values() if p.focused_at and not p.completed_at]
+    if focused:
+        return max(focused, key=lambda p: p.focused_at).step_id  # type: ignore[arg-type,return-value]
+    for step in steps:
+        row = progress.get(step.pk)
+        if not (row and row.completed_at):
+            return step.pk
+    return None
+
+
+def _with_progress(steps: list[RoadmapStep], progress: dict[int, StepProgress]) -> list[StepWithProgress]:
+    current_id = _current_step_id(steps, progress)
+    result = []
+    for step in steps:
+        row = progress.get(step.pk)
+        result.append(
+            StepWithProgress(
+                step=step,
+                status=row.status if row else ProgressStatus.NOT_STARTED,
+                started_at=row.started_at if row else None,
+                completed_at=row.completed_at if row else None,
+                last_activity_at=row.last_activity_at if row else None,
+                is_current=step.pk == current_id,
+            )
+        )
+    return result
+
+
+@dataclass
+class Roadmap:
+    steps: list[StepWithProgress]
+
+    @property
+    def current(self) -> StepWithProgress | None:
+        return next((s for s in self.steps if s.is_current), None)
+
+    @property
+    def done_count(self) -> int:
+        return sum(1 for s in self.steps if s.status == ProgressStatus.DONE)
+
+    @property
+    def percent_done(self) -> int:
+        return round(100 * self.done_count / len(self.steps)) if self.steps else 0
+
+
+def roadmap_for(*, membership: Membership) -> Roadmap:
+    """The cohort's steps with this member's progress: two queries."""
+    steps = _steps(membership.cohort)
+    progress = {p.step_id: p for p in StepProgress.objects.filter(membership=membership)}
+    return Roadmap(steps=_with_progress(steps, progress))
+
+
+def step_for(*, cohort: Cohort, step_slug: str) -> RoadmapStep | None:
+    return (
+        RoadmapStep.objects.filter(cohort=cohort, slug=step_slug)
+        .prefetch_related(Prefetch("resources"))
+        .first()
+    )
+
+
+def step_progress_for(*, membership: Membership, step: RoadmapStep) -> StepWithProgress:
+    roadmap = roadmap_for(membership=membership)
+    return next(s for s in roadmap.steps if s.step.pk == step.pk)
+
+
+@dataclass
+class LearnerRow:
+    membership: Membership
+    steps: list[StepWithProgress]
+
+    @property
+    def current(self) -> StepWithProgress | None:
+        return next((s for s in self.steps if s.is_current), None)
+
+    @property
+    def done_count(self) -> int:
+        return sum(1 for s in self.steps if s.status == ProgressStatus.DONE)
+
+
+@dataclass
+class CohortOverview:
+    cohort: Cohort
+    steps: list[RoadmapStep]
+    rows: list[LearnerRow]
+    staff: list[Membership] = field(default_factory=list)
+    done_per_step: dict[int, int] = field(default_factory=dict)
+    pending_invitations: int = 0
+
+
+_OVERVIEW_SORTS = {
+    "name": lambda r: (r.membership.user.display_name.lower(),),
+    "activity": lambda r: (r.membership.last_activity_at is None, -(r.membership.last_activity_at.timestamp() if r.membership.last_activity_at else 0)),
+    "inactive": lambda r: (r.membership.last_activity_at is not None, r.membership.last_activity_at.timestamp() if r.membership.last_activity_at else 0),
+    "progress": lambda r: (-r.done_count, r.membership.user.display_name.lower()),
+}
+OVERVIEW_SORTS = tuple(_OVERVIEW_SORTS)
+
+
+def cohort_overview(*, cohort: Cohort, sort: str = "name", search: str = "") -> CohortOverview:
+    """Learners x steps matrix for a lead: four queries for any cohort size."""
+    steps = _steps(cohort)
+    members = Membership.objects.filter(cohort=cohort).select_related("user")
+    if search:
+        members = members.filter(
+            Q(user__email__icontains=search) | Q(user__name__icontains=search) | Q(user__github_username__icontains=search)
+        )
+    learners, staff = [], []
+    for membership in members:
+        (learners if membership.role == Role.LEARNER else staff).append(membership)
+    by_member: dict[int, dict[int, StepProgress]] = {}
+    for row in StepProgress.objects.filter(membership__cohort=cohort, membership__role=Role.LEARNER):
+        by_member.setdefault(row.membership_id, {})[row.step_id] = row
+    rows = [LearnerRow(membership=m, steps=_with_progress(steps, by_member.get(m.pk, {}))) for m in learners]
+    rows.sort(key=_OVERVIEW_SORTS.get(sort, _OVERVIEW_SORTS["name"]))
+    done_per_step = {step.pk: 0 for step in steps}
+    for row in rows:
+        for s in row.steps:
+            if s.status == ProgressStatus.DONE:
+                done_per_step[s.step.pk] += 1
+    pending = cohort.invitations.filter(accepted_at__isnull=True).aggregate(n=Count("id"))["n"]
+    return CohortOverview(
+        cohort=cohort, steps=steps, rows=rows, staff=staff, done_per_step=done_per_step, pending_invitations=pending
+    )

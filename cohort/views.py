@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from cohort import selectors, services
+from cohort.access import lead_or_403, member_or_404, staff_or_403
+from cohort.forms import JoinForm, ProfileForm, RosterImportForm
+from cohort.models import Cohort
+from cohort.roster import roster_import
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "cohort/landing.html")
+    membership = selectors.primary_membership(user=request.user)  # type: ignore[arg-type]
+    if membership is None:
+        return redirect("cohort:join")
+    return _dashboard(request, membership)
+
+
+@login_required
+def cohort_dashboard(request: HttpRequest, cohort_slug: str) -> HttpResponse:
+    return _dashboard(request, member_or_404(request, cohort_slug))
+
+
+def _dashboard(request: HttpRequest, membership) -> HttpResponse:  # type: ignore[no-untyped-def]
+    context = {
+        "membership": membership,
+        "cohort": membership.cohort,
+        "roadmap": selectors.roadmap_for(membership=membership),
+        "memberships": selectors.memberships_for_user(user=request.user),  # type: ignore[arg-type]
+    }
+    return render(request, "cohort/dashboard.html", context)
+
+
+@login_required
+def step_detail(request: HttpRequest, cohort_slug: str, step_slug: str) -> HttpResponse:
+    membership = member_or_404(request, cohort_slug)
+    step = selectors.step_for(cohort=membership.cohort, step_slug=step_slug)
+    if step is None:
+        raise Http404("No such step")
+    context = {
+        "membership": membership,
+        "cohort": membership.cohort,
+        "step": step,
+        "progress": selectors.step_progress_for(membership=membership, step=step),
+    }
+    return render(request, "cohort/step_detail.html", context)
+
+
+@login_required
+@require_POST
+def step_focus(request: HttpRequest, cohort_slug: str, step_slug: str) -> HttpResponse:
+    membership = member_or_404(request, cohort_slug)
+    step = selectors.step_for(cohort=membership.cohort, step_slug=step_slug)
+    if step is None:
+        raise Http404("No such step")
+    services.progress_focus_step(membership=membership, step=step)
+    if request.headers.get("HX-Request"):
+        progress = selectors.step_progress_for(membership=membership, step=step)
+        return render(request, "cohort/_step_focus.html", {"cohort": membership.cohort, "step": step, "progress": progress})
+    messages.success(request, f"{step.code} is now your current step.")
+    return redirect("cohort:step", cohort_slug=cohort_slug, step_slug=step_slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest) -> HttpResponse:
+    form = JoinForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        return _join_with_code(request, form.cleaned_data["invite_code"], form)
+    return render(request, "cohort/join.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def join_link(request: HttpRequest, invite_code: str) -> HttpResponse:
+    cohort = Cohort.objects.filter(invite_code=invite_code.upper()).first()
+    if request.method == "POST":
+        return _join_with_code(request, invite_code, JoinForm(initial={"invite_code": invite_code}))
+    return render(request, "cohort/join_link.html", {"cohort": cohort, "invite_code": invite_code})
+
+
+def _join_with_code(request: HttpRequest, code: str, form: JoinForm) -> HttpResponse:
+    try:
+        membership = services.membership_join(user=request.user, invite_code=code)  # type: ignore[arg-type]
+    except services.JoinError as exc:
+        form.add_error("invite_code" if form.is_bound else None, str(exc))
+        return render(request, "cohort/join.html", {"form": form}, status=400)
+    messages.success(request, f"Welcome to {membership.cohort.name}!")
+    return redirect("cohort:dashboard", cohort_slug=membership.cohort.slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = ProfileForm.for_user(user, request.POST or None)  # type: ignore[arg-type]
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_update_profile(
+                user=user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"],
+                github_username=form.cleaned_data["github_username"],
+                timezone_name=form.cleaned_data["timezone"],
+            )
+        except ValidationError as exc:
+            for field_name, errors in exc.message_dict.items():
+                form.add_error(field_name if field_name in form.fields else None, errors)
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("cohort:profile")
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "cohort/profile.html", {"form": form}, status=status)
+
+
+@login_required
+def lead_overview(request: HttpRequest, cohort_slug: str) -> HttpResponse:
+    membership = staff_or_403(request, cohort_slug)
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in selectors.OVERVIEW_SORTS else "name"
+    search = request.GET.get("q", "").strip()[:100]
+    overview = selectors.cohort_overview(cohort=membership.cohort, sort=sort, search=search)
+    context = {"membership": membership, "cohort": membership.cohort, "overview": overview, "sort": sort, "q": search}
+    template = "cohort/_overview_table.html" if request.headers.get("HX-Request") else "cohort/lead_overview.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead_roster(request: HttpRequest, cohort_slug: str) -> HttpResponse:
+    membership = lead_or_403(request, cohort_slug)
+    form = RosterImportForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        result = roster_import(cohort=membership.cohort, content=form.cleaned_data["file"].read(), invited_by=request.user)  # type: ignore[arg-type]
+        if result.ok:
+            messages.success(
+                request,
+                f"Roster imported: {len(result.added)} added, {len(result.role_changed)} role changes, "
+                f"{len(result.invited)} invited by email, {len(result.unchanged)} unchanged.",
+            )
+            return redirect("cohort:lead_overview", cohort_slug=cohort_slug)
+    status = 400 if (form.is_bound and (form.errors or (result and not result.ok))) else 200
+    context = {"membership": membership, "cohort": membership.cohort, "form": form, "result": result}
+    return render(request, "cohort/lead_roster.html", context, status=status)
+
+
+@login_required
+@require_POST
+def lead_rotate_invite(request: HttpRequest, cohort_slug: str) -> HttpResponse:
+    membership = lead_or_403(request, cohort_slug)
+    services.cohort_rotate_invite_code(cohort=membership.cohort)
+    messages.success(request, "New invite code created. The old code and link no longer work.")
+    return redirect("cohort:lead_overview", cohort_slug=cohort_slug)

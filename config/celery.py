@@ -1,0 +1,58 @@
+"""Celery application: two queues, `default` and `inference`.
+
+Reliability settings follow shared/REFERENCE.md: tasks are acknowledged after
+they run and requeued when their worker child dies, a worker takes one task at
+a time, and the broker's visibility timeout outlives the hard time limit.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("firstbreak")
+
+
+def _configure(app: Celery) -> None:
+    from django.conf import settings
+
+    transport_options: dict[str, object] = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT}
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        # The embedded broker: messages are files in one folder that the web
+        # side writes and the worker reads, so a newcomer needs no server.
+        folder = settings.CELERY_FILESYSTEM_DIR
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        transport_options.update(
+            data_folder_in=str(folder / "queue"),
+            data_folder_out=str(folder / "queue"),
+            processed_folder=str(folder / "processed"),
+            control_folder=str(folder / "control"),
+            store_processed=False,
+        )
+    app.conf.update(
+        broker_url=settings.CELERY_BROKER_URL,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        task_default_queue="default",
+        task_queues=(Queue("default"), Queue("inference")),
+        task_routes={"inference.*": {"queue": "inference"}},
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_time_limit=settings.CELERY_TASK_HARD_TIME_LIMIT,
+        task_soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        worker_hijack_root_logger=False,
+    )
+
+
+_configure(app)
+app.autodiscover_tasks()

@@ -1,0 +1,108 @@
+"""`/healthz` and the worker heartbeat it reads.
+
+Each Celery worker writes a heartbeat to the shared cache every
+WORKER_HEARTBEAT_SECONDS. Reading it is cheap and works with every broker,
+including the embedded filesystem one that has no remote-control channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+from celery.signals import worker_ready, worker_shutdown
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_KEY = "health:workers"
+_stop = threading.Event()
+
+
+def _heartbeat_ttl() -> int:
+    return settings.WORKER_HEARTBEAT_SECONDS * 3
+
+
+def record_heartbeat(hostname: str, queues: list[str]) -> None:
+    workers = cache.get(HEARTBEAT_KEY) or {}
+    now = time.time()
+    workers = {name: beat for name, beat in workers.items() if now - beat["at"] < _heartbeat_ttl()}
+    workers[hostname] = {"at": now, "queues": queues}
+    cache.set(HEARTBEAT_KEY, workers, _heartbeat_ttl())
+
+
+def live_workers() -> dict[str, dict]:
+    now = time.time()
+    workers = cache.get(HEARTBEAT_KEY) or {}
+    return {name: beat for name, beat in workers.items() if now - beat["at"] < _heartbeat_ttl()}
+
+
+@worker_ready.connect
+def _start_heartbeat(sender=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    hostname = getattr(sender, "hostname", socket.gethostname())
+    queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values()) if sender else []
+
+    def beat() -> None:
+        while not _stop.is_set():
+            try:
+                record_heartbeat(hostname, queues)
+            except Exception:  # the cache being down must not kill the worker
+                logger.exception("worker heartbeat failed")
+            _stop.wait(settings.WORKER_HEARTBEAT_SECONDS)
+
+    _stop.clear()
+    threading.Thread(target=beat, name="heartbeat", daemon=True).start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**kwargs) -> None:  # type: ignore[no-untyped-def]
+    _stop.set()
+
+
+def _check_database() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True, "ok"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def _check_broker() -> tuple[bool, str]:
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True, "ok"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    db_ok, db_detail = _check_database()
+    broker_ok, broker_detail = _check_broker()
+    workers = live_workers()
+    worker_ok = bool(workers)
+    ok = db_ok and broker_ok and worker_ok
+    body = {
+        "status": "ok" if ok else "error",
+        "database": {"ok": db_ok, "detail": db_detail},
+        "broker": {"ok": broker_ok, "detail": broker_detail},
+        "worker": {
+            "ok": worker_ok,
+            "detail": "ok" if worker_ok else "no worker heartbeat in the last "
+            f"{_heartbeat_ttl()} seconds",
+            "workers": sorted(workers),
+        },
+    }
+    return JsonResponse(body, status=200 if ok else 503)
