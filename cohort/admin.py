@@ -6,14 +6,23 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
 from cohort import services
-from cohort.tasks import send_invitations
 from cohort.models import Cohort, Invitation, Membership, RoadmapStep, Role, StepProgress, StepResource, User
+from cohort.tasks import send_invitations
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "name", "github_username", "timezone", "is_staff", "is_active", "date_joined", "last_login"]
+    list_display = [
+        "email",
+        "name",
+        "github_username",
+        "timezone",
+        "is_staff",
+        "is_active",
+        "date_joined",
+        "last_login",
+    ]
     list_filter = ["is_staff", "is_superuser", "is_active", "memberships__cohort"]
     search_fields = ["email", "name", "github_username"]
     fieldsets = (
@@ -42,7 +51,16 @@ class RoadmapStepInline(admin.TabularInline):
 
 @admin.register(Cohort)
 class CohortAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "starts_on", "ends_on", "timezone", "practice_repository", "learner_count", "invites_open"]
+    list_display = [
+        "name",
+        "slug",
+        "starts_on",
+        "ends_on",
+        "timezone",
+        "practice_repository",
+        "learner_count",
+        "invites_open",
+    ]
     list_filter = ["invites_open", "starts_on"]
     search_fields = ["name", "slug", "practice_repository"]
     prepopulated_fields = {"slug": ("name",)}
@@ -51,8 +69,10 @@ class CohortAdmin(admin.ModelAdmin):
     actions = ["rotate_invite_codes", "close_invites", "open_invites"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Cohort]:
-        return super().get_queryset(request).annotate(
-            _learners=Count("memberships", filter=Q(memberships__role=Role.LEARNER))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_learners=Count("memberships", filter=Q(memberships__role=Role.LEARNER)))
         )
 
     @admin.display(description="Learners", ordering="_learners")

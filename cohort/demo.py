@@ -15,7 +15,7 @@ from django.db import transaction
 from cohort import services
 from cohort.models import Cohort, Membership, RoadmapStep, Role, StepResource, User
 
-DEMO_PASSWORD = "firstbreak-demo"  # noqa: S105 - documented demo login, refused with DEBUG off
+DEMO_PASSWORD = "firstbreak-demo"
 COHORT_SLUG = "cohort-1"
 PRACTICE_REPOSITORY = "first-break-ai/cohort-1-practice"
 LEAD_EMAIL = "lead@example.com"
@@ -181,7 +181,9 @@ def _user(email: str, *, name: str, github: str = "", staff: bool = False) -> Us
 
 
 def _membership(user: User, cohort: Cohort, role: str, joined: dt.datetime) -> Membership:
-    membership, _ = Membership.objects.get_or_create(user=user, cohort=cohort, defaults={"role": role, "joined_at": joined})
+    membership, _ = Membership.objects.get_or_create(
+        user=user, cohort=cohort, defaults={"role": role, "joined_at": joined}
+    )
     _set_if_changed(membership, role=role)
     return membership
 
@@ -204,7 +206,13 @@ def seed_demo() -> Cohort:
     steps = {}
     for seed in STEPS:
         step = RoadmapStep.objects.filter(cohort=cohort, slug=seed.slug).first()
-        values = {"position": seed.position, "code": seed.code, "title": seed.title, "summary": seed.summary, "body": seed.body}
+        values = {
+            "position": seed.position,
+            "code": seed.code,
+            "title": seed.title,
+            "summary": seed.summary,
+            "body": seed.body,
+        }
         if step is None:
             step = RoadmapStep.objects.create(cohort=cohort, slug=seed.slug, **values)
         else:
@@ -216,13 +224,17 @@ def seed_demo() -> Cohort:
     joined = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     lead = _user(LEAD_EMAIL, name="Session Lead", staff=True)
     _membership(lead, cohort, Role.LEAD, joined)
-    learners = [_membership(_user(email, name=name, github=gh), cohort, Role.LEARNER, joined) for email, name, gh in LEARNERS]
+    learners = [
+        _membership(_user(email, name=name, github=gh), cohort, Role.LEARNER, joined) for email, name, gh in LEARNERS
+    ]
 
     # A cohort in motion: learner 1 finished Step 1 and works on Step 2,
     # learner 2 is on Step 1, learner 3 has not started. Fixed times keep reruns identical.
     first, second, _third = learners
     services.progress_focus_step(membership=first, step=steps[1], at=dt.datetime(2026, 3, 3, 10, 0, tzinfo=dt.UTC))
-    services.progress_set_completed(membership=first, step=steps[1], completed=True, at=dt.datetime(2026, 3, 9, 17, 0, tzinfo=dt.UTC))
+    services.progress_set_completed(
+        membership=first, step=steps[1], completed=True, at=dt.datetime(2026, 3, 9, 17, 0, tzinfo=dt.UTC)
+    )
     services.progress_focus_step(membership=first, step=steps[2], at=dt.datetime(2026, 3, 12, 18, 30, tzinfo=dt.UTC))
     services.progress_focus_step(membership=second, step=steps[1], at=dt.datetime(2026, 3, 11, 8, 15, tzinfo=dt.UTC))
     return cohort

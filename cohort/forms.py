@@ -34,7 +34,9 @@ class ProfileForm(forms.Form):
 
     @classmethod
     def for_user(cls, user: User, data=None) -> ProfileForm:  # type: ignore[no-untyped-def]
-        return cls(data, initial={"name": user.name, "github_username": user.github_username, "timezone": user.timezone})
+        return cls(
+            data, initial={"name": user.name, "github_username": user.github_username, "timezone": user.timezone}
+        )
 
     def clean_github_username(self) -> str:
         return self.cleaned_data["github_username"].strip().lstrip("@")

@@ -105,7 +105,9 @@ class Cohort(models.Model):
     class Meta:
         ordering = ["-starts_on", "name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_on__gte=models.F("starts_on")), name="cohort_ends_after_start")
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")), name="cohort_ends_after_start"
+            )
         ]
 
     def __str__(self) -> str:

@@ -55,7 +55,9 @@ def parse_roster(content: bytes) -> tuple[list[RosterRow], list[tuple[int, str]]
     reader = csv.DictReader(io.StringIO(text))
     header = {(h or "").strip().lower() for h in (reader.fieldnames or [])}
     if not header:
-        return [], [(1, "The file is empty. The first line must name the columns, e.g. email,name,github_username,role.")]
+        return [], [
+            (1, "The file is empty. The first line must name the columns, e.g. email,name,github_username,role.")
+        ]
     missing = REQUIRED_COLUMNS - header
     if missing:
         return [], [(1, f"Missing column: {', '.join(sorted(missing))}.")]
@@ -154,7 +156,9 @@ def roster_import(*, cohort: Cohort, content: bytes, invited_by: User | None) ->
                 result.invitation_ids.append(invitation.pk)
                 continue
             user_fill_github_username(user=user, username=row.github_username)
-            membership, created = Membership.objects.get_or_create(user=user, cohort=cohort, defaults={"role": row.role})
+            membership, created = Membership.objects.get_or_create(
+                user=user, cohort=cohort, defaults={"role": row.role}
+            )
             if created:
                 result.added.append(row.email)
             elif membership.role != row.role:

@@ -98,11 +98,7 @@ def roadmap_for(*, membership: Membership) -> Roadmap:
 
 
 def step_for(*, cohort: Cohort, step_slug: str) -> RoadmapStep | None:
-    return (
-        RoadmapStep.objects.filter(cohort=cohort, slug=step_slug)
-        .prefetch_related(Prefetch("resources"))
-        .first()
-    )
+    return RoadmapStep.objects.filter(cohort=cohort, slug=step_slug).prefetch_related(Prefetch("resources")).first()
 
 
 def step_progress_for(*, membership: Membership, step: RoadmapStep) -> StepWithProgress:
@@ -136,8 +132,14 @@ class CohortOverview:
 
 _OVERVIEW_SORTS = {
     "name": lambda r: (r.membership.user.display_name.lower(),),
-    "activity": lambda r: (r.membership.last_activity_at is None, -(r.membership.last_activity_at.timestamp() if r.membership.last_activity_at else 0)),
-    "inactive": lambda r: (r.membership.last_activity_at is not None, r.membership.last_activity_at.timestamp() if r.membership.last_activity_at else 0),
+    "activity": lambda r: (
+        r.membership.last_activity_at is None,
+        -(r.membership.last_activity_at.timestamp() if r.membership.last_activity_at else 0),
+    ),
+    "inactive": lambda r: (
+        r.membership.last_activity_at is not None,
+        r.membership.last_activity_at.timestamp() if r.membership.last_activity_at else 0,
+    ),
     "progress": lambda r: (-r.done_count, r.membership.user.display_name.lower()),
 }
 OVERVIEW_SORTS = tuple(_OVERVIEW_SORTS)
@@ -149,7 +151,9 @@ def cohort_overview(*, cohort: Cohort, sort: str = "name", search: str = "") -> 
     members = Membership.objects.filter(cohort=cohort).select_related("user")
     if search:
         members = members.filter(
-            Q(user__email__icontains=search) | Q(user__name__icontains=search) | Q(user__github_username__icontains=search)
+            Q(user__email__icontains=search)
+            | Q(user__name__icontains=search)
+            | Q(user__github_username__icontains=search)
         )
     learners, staff = [], []
     for membership in members:

@@ -63,7 +63,9 @@ def step_focus(request: HttpRequest, cohort_slug: str, step_slug: str) -> HttpRe
     services.progress_focus_step(membership=membership, step=step)
     if request.headers.get("HX-Request"):
         progress = selectors.step_progress_for(membership=membership, step=step)
-        return render(request, "cohort/_step_focus.html", {"cohort": membership.cohort, "step": step, "progress": progress})
+        return render(
+            request, "cohort/_step_focus.html", {"cohort": membership.cohort, "step": step, "progress": progress}
+        )
     messages.success(request, f"{step.code} is now your current step.")
     return redirect("cohort:step", cohort_slug=cohort_slug, step_slug=step_slug)
 
@@ -138,7 +140,9 @@ def lead_roster(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     form = RosterImportForm(request.POST or None, request.FILES or None)
     result = None
     if request.method == "POST" and form.is_valid():
-        result = roster_import(cohort=membership.cohort, content=form.cleaned_data["file"].read(), invited_by=request.user)  # type: ignore[arg-type]
+        result = roster_import(
+            cohort=membership.cohort, content=form.cleaned_data["file"].read(), invited_by=request.user
+        )  # type: ignore[arg-type]
         if result.ok:
             messages.success(
                 request,

@@ -100,8 +100,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "broker": {"ok": broker_ok, "detail": broker_detail},
         "worker": {
             "ok": worker_ok,
-            "detail": "ok" if worker_ok else "no worker heartbeat in the last "
-            f"{_heartbeat_ttl()} seconds",
+            "detail": "ok" if worker_ok else f"no worker heartbeat in the last {_heartbeat_ttl()} seconds",
             "workers": sorted(workers),
         },
     }

@@ -1,0 +1,62 @@
+# First Break AI platform. Two commands matter: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# A portable llama.cpp build: the native one crashes on CPUs with AMX when it
+# runs quantized models (llama.cpp issue 20824).
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+# Local development runs with DEBUG on; production sets its own environment.
+DEV_ENV := DEBUG=$${DEBUG:-true}
+
+.PHONY: help setup run worker web test lint fmt bench check-deploy clean
+
+help:
+	@echo "make run    set everything up, seed demo data, start worker + web at http://$(HOST):$(PORT)"
+	@echo "make test   lint and run the whole test suite"
+	@echo "make bench  run the benchmarks in bench/"
+
+$(PY):
+	@PYBIN=$$(bash scripts/find-python.sh) || exit 1; \
+	echo "Creating $(VENV) with $$PYBIN"; \
+	"$$PYBIN" -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -r requirements.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+
+run: setup
+	@$(DEV_ENV) $(PY) manage.py seed_demo
+	@echo "Starting the Celery worker and the web server at http://$(HOST):$(PORT) (Ctrl-C stops both)"
+	@trap 'kill 0' EXIT INT TERM; \
+	$(DEV_ENV) $(VENV)/bin/celery -A config worker -Q default,inference -B --concurrency 1 --loglevel INFO & \
+	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT); \
+	wait
+
+worker: setup
+	$(DEV_ENV) $(VENV)/bin/celery -A config worker -Q default,inference -B --concurrency 1 --loglevel INFO
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: $(STAMP)
+	@bash scripts/ensure-chromium.sh
+	$(MAKE) --no-print-directory lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/pages.py
+
+clean:
+	rm -rf var/test .pytest_cache
