@@ -174,17 +174,25 @@ SOCIALACCOUNT_PROVIDERS = {
 # --- Email ----------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "First Break AI <noreply@firstbreak.ai>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_HOST = env_str("EMAIL_HOST")
-if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
-    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
-    EMAIL_TIMEOUT = 10
+_email_host = env_str("EMAIL_HOST")
+if _email_host:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": env_int("EMAIL_PORT", 587, minimum=1),
+                "username": env_str("EMAIL_HOST_USER"),
+                "password": env_str("EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("EMAIL_USE_TLS", True),
+                "timeout": 10,
+            },
+        }
+    }
 elif DEBUG:
-    EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+    _mail_backend = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    _mail_options = {"file_path": str(VAR_DIR / "mail")} if _mail_backend.endswith("filebased.EmailBackend") else {}
+    MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 else:
     raise ImproperlyConfigured("EMAIL_HOST must be set when DEBUG is off (accounts need verification mail)")
 

@@ -1,0 +1,80 @@
+"""A real Celery worker process for tests (never eager mode).
+
+The worker runs `celery -A config worker` in a subprocess pointed at the test
+database, so what a task writes is seen by the test, and what the test
+commits is seen by the task. Tests that use it need `transactional_db`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+from config.health import live_workers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _test_database_url() -> str:
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(s['NAME']).resolve()}"
+    auth = quote(s["USER"] or "")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"])
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, process: subprocess.Popen, log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    with django_db_blocker.unblock():
+        database_url = _test_database_url()
+        env = {**os.environ, "DATABASE_URL": database_url, "WORKER_HEARTBEAT_SECONDS": "1"}
+        log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,inference",
+                 "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                 "-n", f"tests-{os.getpid()}@%h"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        worker = WorkerProcess(process, log_path)
+        deadline = time.monotonic() + 60
+        while not live_workers():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"Celery worker did not start:\n{worker.log()[-4000:]}")
+            time.sleep(0.2)
+        yield worker
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail with `message` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    pytest.fail(f"Timed out after {timeout}s waiting for {message}")
