@@ -51,6 +51,10 @@ def _configure(app: Celery) -> None:
         accept_content=["json"],
         timezone="UTC",
         worker_hijack_root_logger=False,
+        beat_schedule={
+            # Deliveries stored while the broker or the workers were down.
+            "sweep-deliveries": {"task": "exercises.sweep_deliveries", "schedule": 60.0},
+        },
     )
 
 

@@ -171,6 +171,13 @@ SOCIALACCOUNT_PROVIDERS = {
     }
 }
 
+# --- GitHub webhook and API ---------------------------------------------------------
+# Several comma-separated secrets let a secret be rotated without dropping deliveries.
+GITHUB_WEBHOOK_SECRETS = env_list("GITHUB_WEBHOOK_SECRETS")
+GITHUB_WEBHOOK_MAX_BYTES = env_int("GITHUB_WEBHOOK_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
+GITHUB_TOKEN = env_str("GITHUB_TOKEN")
+GITHUB_API_URL = env_url("GITHUB_API_URL", schemes=("http", "https"), default="https://api.github.com")
+
 # --- Email ----------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "First Break AI <noreply@firstbreak.ai>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -242,3 +249,4 @@ LOGGING = {
 # --- Product limits ------------------------------------------------------------------
 ROSTER_MAX_ROWS = env_int("ROSTER_MAX_ROWS", 2000, minimum=1)
 ROSTER_MAX_BYTES = env_int("ROSTER_MAX_BYTES", 1_000_000, minimum=1)
+SUBMISSION_STALE_DAYS = env_int("SUBMISSION_STALE_DAYS", 3, minimum=1)

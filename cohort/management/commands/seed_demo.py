@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from cohort import demo
+from exercises.demo import seed_demo_completions, seed_exercises
 
 
 class Command(BaseCommand):
@@ -13,6 +14,8 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("seed_demo creates accounts with a published password; it only runs with DEBUG on.")
         cohort = demo.seed_demo()
+        seed_exercises(cohort)
+        seed_demo_completions(cohort)
         self.stdout.write(self.style.SUCCESS(f"Demo cohort ready: {cohort.name} (/c/{cohort.slug}/)"))
         self.stdout.write(f"  lead:     {demo.LEAD_EMAIL} / {demo.DEMO_PASSWORD}")
         for email, _name, _github in demo.LEARNERS:

@@ -1,0 +1,95 @@
+"""Storing, processing, replaying and sweeping GitHub deliveries."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from exercises import tasks
+from exercises.events import apply_delivery
+from exercises.models import DeliveryStatus, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+def delivery_store(
+    *, hook_id: str, delivery_id: str, event: str, action: str, payload: dict
+) -> tuple[WebhookDelivery, bool]:
+    """Keep the delivery (once per hook and delivery id) and publish its processing after commit."""
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                hook_id=hook_id, delivery_id=delivery_id, event=event, action=action[:60], payload=payload
+            )
+            if event == "ping":
+                delivery.status = DeliveryStatus.IGNORED
+                delivery.processed_at = timezone.now()
+                delivery.save(update_fields=["status", "processed_at"])
+            else:
+                transaction.on_commit(lambda: delivery_publish(delivery_id=delivery.pk))
+    except IntegrityError:
+        return WebhookDelivery.objects.get(hook_id=hook_id, delivery_id=delivery_id), False
+    return delivery, True
+
+
+def delivery_publish(*, delivery_id: int) -> None:
+    """Publish without letting a broker outage fail the caller: the sweep publishes it later."""
+    try:
+        tasks.process_delivery.apply_async(kwargs={"delivery_id": delivery_id}, retry=False)
+    except Exception:
+        logger.warning("could not publish delivery %s; the sweep will pick it up", delivery_id, exc_info=True)
+
+
+def delivery_process(*, delivery_id: int) -> str | None:
+    """Apply a delivery once. Returns the final status, or None if it was already done or is gone.
+
+    The row lock makes a second run (redelivery, sweep, replay) wait and then see
+    the delivery already processed; a failure rolls back everything it wrote.
+    """
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None or delivery.status in (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED):
+            return None
+        applied = apply_delivery(delivery)
+        delivery.status = DeliveryStatus.PROCESSED if applied else DeliveryStatus.IGNORED
+        delivery.processed_at = timezone.now()
+        delivery.error = ""
+        delivery.attempts += 1
+        delivery.save(update_fields=["status", "processed_at", "error", "attempts"])
+        return delivery.status
+
+
+def delivery_record_failure(*, delivery_id: int, error: str, final: bool) -> None:
+    WebhookDelivery.objects.filter(pk=delivery_id).exclude(
+        status__in=[DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED]
+    ).update(
+        attempts=F("attempts") + 1,
+        error=error[:5000],
+        status=DeliveryStatus.FAILED if final else DeliveryStatus.PENDING,
+    )
+
+
+@transaction.atomic
+def delivery_replay(*, delivery: WebhookDelivery) -> None:
+    """Apply a stored delivery again (after a fix, or to rebuild state); safe because handlers are idempotent."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING, error="", attempts=0)
+    transaction.on_commit(lambda: delivery_publish(delivery_id=delivery.pk))
+
+
+def deliveries_sweep(*, older_than: timedelta = timedelta(minutes=2), limit: int = 500) -> int:
+    """Publish deliveries still pending after `older_than` (broker or worker was down)."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for delivery_id in ids:
+        delivery_publish(delivery_id=delivery_id)
+    return len(ids)

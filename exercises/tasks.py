@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+MAX_DELIVERY_ATTEMPTS = 5
+
+
+@shared_task(name="exercises.process_delivery", bind=True, max_retries=MAX_DELIVERY_ATTEMPTS - 1)
+def process_delivery(self, *, delivery_id: int) -> str | None:  # type: ignore[no-untyped-def]
+    from exercises.deliveries import delivery_process, delivery_record_failure
+
+    try:
+        return delivery_process(delivery_id=delivery_id)
+    except Exception as exc:
+        final = self.request.retries >= self.max_retries
+        logger.exception("delivery %s failed (attempt %s)", delivery_id, self.request.retries + 1)
+        delivery_record_failure(delivery_id=delivery_id, error=f"{type(exc).__name__}: {exc}", final=final)
+        if final:
+            return "failed"
+        raise self.retry(countdown=min(2 ** (self.request.retries + 1), 60), exc=exc) from exc
+
+
+@shared_task(name="exercises.sweep_deliveries")
+def sweep_deliveries() -> int:
+    from exercises.deliveries import deliveries_sweep
+
+    return deliveries_sweep()
+
+
+@shared_task(
+    name="exercises.comment_on_pull_request",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def comment_on_pull_request(*, submission_id: int, kind: str) -> bool:
+    from exercises.notify import submission_comment
+
+    return submission_comment(submission_id=submission_id, kind=kind)

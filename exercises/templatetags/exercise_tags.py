@@ -1,0 +1,18 @@
+"""Exercise panels that cohort pages include (the cohort app does not import exercises)."""
+
+from __future__ import annotations
+
+from django import template
+
+from exercises import selectors
+
+register = template.Library()
+
+
+@register.inclusion_tag("exercises/_exercise_list.html")
+def exercise_list(membership, step=None):  # type: ignore[no-untyped-def]
+    return {
+        "cohort": membership.cohort,
+        "statuses": selectors.exercise_statuses(membership=membership, step=step),
+        "show_step": step is None,
+    }
