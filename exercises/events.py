@@ -85,9 +85,9 @@ def _apply_pr_snapshot(submission: Submission, pr: dict) -> bool:
     submission.closed_at = parse_time(pr.get("closed_at"))
     submission.merged_at = parse_time(pr.get("merged_at")) if pr.get("merged") or pr.get("merged_at") else None
     mergeable_state = pr.get("mergeable_state")
-    if mergeable_state:  # absent or "unknown" while GitHub computes it: keep what we knew
-        if mergeable_state != "unknown":
-            submission.has_conflict = mergeable_state == "dirty"
+    # Absent or "unknown" while GitHub computes it: keep what we knew.
+    if mergeable_state and mergeable_state != "unknown":
+        submission.has_conflict = mergeable_state == "dirty"
     login = (pr.get("user") or {}).get("login", "")
     if login:
         services.submission_check_author(submission=submission, author_login=login)
