@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import pytest
+
+from exercises.models import Exercise, ExerciseKind, Submission
+from exercises.services import submission_link
+from tests.exercises import payloads
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_submission(exercise, world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        return submission_link(
+            membership=world.alice_membership, exercise=exercise, pr_url=f"https://github.com/{payloads.REPO}/pull/7"
+        )
+
+
+def test_submission_page_owner_and_lead_see_it_other_learner_and_outsider_get_404(world, alice_submission):
+    url = f"/c/{world.cohort.slug}/submissions/{alice_submission.pk}/"
+
+    assert world.client_for(world.alice).get(url).status_code == 200
+    assert world.client_for(world.lead).get(url).status_code == 200
+    assert world.client_for(world.bob).get(url).status_code == 404
+    assert world.client_for(world.outsider).get(url).status_code == 404
+    assert world.client_for(None).get(url).status_code == 302
+
+
+def test_submission_state_fragment_follows_the_same_rules(world, alice_submission):
+    url = f"/c/{world.cohort.slug}/submissions/{alice_submission.pk}/state/"
+
+    assert world.client_for(world.alice).get(url).status_code == 200
+    assert world.client_for(world.bob).get(url).status_code == 404
+
+
+def test_exercise_page_shows_the_linking_convention(world, exercise):
+    response = world.client_for(world.alice).get(f"/c/{world.cohort.slug}/exercises/first-pr/")
+
+    assert response.status_code == 200
+    assert b"first-pr" in response.content and payloads.REPO.encode() in response.content
+    assert world.client_for(world.outsider).get(f"/c/{world.cohort.slug}/exercises/first-pr/").status_code == 404
+
+
+def test_link_form_links_and_shows_clear_errors(world, exercise):
+    client = world.client_for(world.alice)
+    url = f"/c/{world.cohort.slug}/exercises/first-pr/link/"
+
+    bad = client.post(url, {"pr_url": "https://github.com/other/repo/pull/3"})
+    good = client.post(url, {"pr_url": f"https://github.com/{payloads.REPO}/pull/3"})
+
+    assert bad.status_code == 400 and "Open the pull request in" in bad.content.decode()
+    assert good.status_code == 302
+    assert Submission.objects.get().membership == world.alice_membership
+    assert client.get(url).status_code == 405
+
+
+def test_outsider_cannot_link_to_another_cohorts_exercise(world, exercise):
+    response = world.client_for(world.outsider).post(
+        f"/c/{world.cohort.slug}/exercises/first-pr/link/", {"pr_url": f"https://github.com/{payloads.REPO}/pull/3"}
+    )
+
+    assert response.status_code == 404
+    assert not Submission.objects.exists()
+
+
+def test_self_check_exercise_marks_done_and_step_progress(world):
+    Exercise.objects.create(
+        cohort=world.cohort,
+        step=world.steps[1],
+        title="Read the notes",
+        slug="read-notes",
+        kind=ExerciseKind.SELF_CHECK,
+    )
+    client = world.client_for(world.alice)
+
+    response = client.post(f"/c/{world.cohort.slug}/exercises/read-notes/done/")
+
+    assert response.status_code == 302
+    page = client.get(f"/c/{world.cohort.slug}/").content.decode()
+    assert "Done" in page
+
+
+@pytest.mark.parametrize("page", ["reviews", "exercises"])
+def test_lead_pages_permissions(world, exercise, alice_submission, page):
+    url = f"/c/{world.cohort.slug}/lead/{page}/"
+
+    assert world.client_for(world.lead).get(url).status_code == 200
+    assert world.client_for(world.alice).get(url).status_code == 403
+    assert world.client_for(world.outsider).get(url).status_code == 404
+    assert world.client_for(None).get(url).status_code == 302
+
+
+def test_review_queue_lists_open_submissions_with_constant_queries(
+    world, exercise, alice_submission, django_assert_num_queries
+):
+    client = world.client_for(world.lead)
+    client.get(f"/c/{world.cohort.slug}/lead/reviews/")  # warm session
+    for n in range(5):
+        member = MembershipFactory(cohort=world.cohort)
+        Submission.objects.create(
+            membership=member,
+            exercise=exercise,
+            repository=payloads.REPO,
+            pr_number=100 + n,
+            pr_url="https://github.com/x/y/pull/1",
+        )
+
+    with django_assert_num_queries(4):  # session, user, membership, queue
+        response = client.get(f"/c/{world.cohort.slug}/lead/reviews/")
+
+    assert response.content.decode().count("/submissions/") == 6
