@@ -24,10 +24,9 @@ class JoinForm(forms.Form):
 class ProfileForm(forms.Form):
     name = forms.CharField(max_length=120, required=False, label="Your name")
     github_username = forms.CharField(
-        max_length=39,
+        max_length=40,  # room for a leading "@", stripped below
         required=False,
         label="GitHub username",
-        validators=[github_username_validator],
         help_text="Your pull requests are matched to you by this name.",
     )
     timezone = forms.ChoiceField(choices=_timezone_choices, label="Time zone")
@@ -39,7 +38,11 @@ class ProfileForm(forms.Form):
         )
 
     def clean_github_username(self) -> str:
-        return self.cleaned_data["github_username"].strip().lstrip("@")
+        # Validated after stripping: field validators would run first and refuse "@name".
+        username = self.cleaned_data["github_username"].strip().lstrip("@")
+        if username:
+            github_username_validator(username)
+        return username
 
 
 class RosterImportForm(forms.Form):

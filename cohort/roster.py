@@ -70,12 +70,13 @@ def parse_roster(content: bytes) -> tuple[list[RosterRow], list[tuple[int, str]]
     seen_emails: dict[str, int] = {}
     seen_github: dict[str, int] = {}
     try:
-        records = list(reader)
+        # The reader skips empty lines, so count lines with it rather than with the records.
+        records = [(reader.line_num, record) for record in reader]
     except csv.Error as exc:
         return [], [(reader.line_num, f"The CSV could not be read: {exc}.")]
     if len(records) > settings.ROSTER_MAX_ROWS:
         return [], [(0, f"The file has {len(records)} rows; the limit is {settings.ROSTER_MAX_ROWS}.")]
-    for index, record in enumerate(records, start=2):
+    for index, record in records:
         values = {(k or "").strip().lower(): (v or "").strip() for k, v in record.items() if k is not None}
         if None in record:
             errors.append((index, "This row has more fields than the header."))

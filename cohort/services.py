@@ -129,7 +129,7 @@ def progress_focus_step(*, membership: Membership, step: RoadmapStep, at: dateti
     progress = _progress_row(membership=membership, step=step)
     progress.focused_at = at
     progress.started_at = progress.started_at or at
-    progress.last_activity_at = at
+    progress.last_activity_at = max(progress.last_activity_at, at) if progress.last_activity_at else at
     progress.save(update_fields=["focused_at", "started_at", "last_activity_at"])
     membership_touch(membership=membership, at=at)
     return progress

@@ -84,7 +84,8 @@ def join(request: HttpRequest) -> HttpResponse:
 def join_link(request: HttpRequest, invite_code: str) -> HttpResponse:
     cohort = Cohort.objects.filter(invite_code=invite_code.upper()).first()
     if request.method == "POST":
-        return _join_with_code(request, invite_code, JoinForm(initial={"invite_code": invite_code}))
+        # Bound, so a refused code is shown as an error on the field instead of a 500.
+        return _join_with_code(request, invite_code, JoinForm({"invite_code": invite_code}))
     return render(request, "cohort/join_link.html", {"cohort": cohort, "invite_code": invite_code})
 
 

@@ -20,7 +20,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     github_username = factory.Sequence(lambda n: f"gh-user-{n}")
 
     @factory.post_generation
-    def password(obj, create, extracted, **kwargs):  # noqa: N805
+    def password(obj, create, extracted, **kwargs):
         obj.set_password(extracted or PASSWORD)
         if create:
             obj.save(update_fields=["password"])

@@ -1,0 +1,384 @@
+"""Latency of the two busiest pages against a floor view, served by gunicorn on loopback.
+
+    .venv/bin/python bench/pages.py        (or `make bench`)
+
+A fresh SQLite database in a temporary folder gets one cohort (200 learners,
+5 steps, progress rows), gunicorn serves `config.wsgi` with production
+settings (DEBUG off) plus a bench-only `/bench/floor` view, and 8 client
+threads fetch each URL. The floor is the cheapest response the same stack can
+give (middleware, gunicorn, TCP), so the ratios say what the pages themselves
+cost, whatever the machine. Nothing outside the temporary folder is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, sys.path[0] is bench/; the project's packages live one level up.
+sys.path.insert(0, str(ROOT))
+
+COHORT_SLUG = "bench"
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    path: str
+    cookie: str
+    marker: str  # text the page must contain, so a redirect to the login page cannot pass for a result
+
+
+@dataclass(frozen=True)
+class Result:
+    target: Target
+    latencies: list[float]
+    seconds: float
+    body_bytes: int
+
+    def percentile(self, p: int) -> float:
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
+
+
+def bench_env(tmp: Path) -> dict[str, str]:
+    """Production settings, pointed at the temporary folder only."""
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings_bench",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
+        VAR_DIR=str(tmp),
+        STATIC_ROOT=str(tmp / "static"),
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        EMAIL_HOST="localhost",
+        ALLOWED_HOSTS="127.0.0.1",
+        # The bench speaks plain HTTP. SESSION_COOKIE_SECURE stays on: it only
+        # tells browsers when to send the cookie, and the clients here send it
+        # themselves.
+        SECURE_SSL_REDIRECT="false",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def seed(*, learners: int, steps: int) -> tuple[str, str, int]:
+    """Migrate, collect static files, create the cohort; return the learner's and the lead's cookies."""
+    # Django reads its settings from the environment at import, which main() has just set.
+    import django
+
+    # config/__init__.py configures Celery from django.conf.settings as it is
+    # imported. Imported first (as gunicorn does through config.wsgi), that
+    # loads bench.settings_bench in one go; left to django.setup(), the
+    # settings module would re-enter itself half-imported and lose every setting.
+    import config  # noqa: F401
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+    from django.db import connections
+    from django.utils import timezone
+
+    from cohort.models import Cohort, Membership, RoadmapStep, Role, StepProgress, User
+
+    call_command("migrate", interactive=False, verbosity=0)
+    # DEBUG off serves static files from whitenoise's manifest, which pages need to render.
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+    now = timezone.now()
+    cohort = Cohort.objects.create(
+        name="Bench cohort",
+        slug=COHORT_SLUG,
+        starts_on=dt.date(2026, 3, 2),
+        ends_on=dt.date(2026, 6, 26),
+        practice_repository="first-break-ai/practice",
+    )
+    step_rows = RoadmapStep.objects.bulk_create(
+        RoadmapStep(
+            cohort=cohort,
+            position=i,
+            code=f"Step {i}",
+            slug=f"step-{i}",
+            title=f"Step {i} of the roadmap",
+            summary="What this step is about, in one sentence.",
+            body="Some **markdown**.",
+        )
+        for i in range(1, steps + 1)
+    )
+    unusable = make_password(None)
+    lead, *learner_users = User.objects.bulk_create(
+        [User(email="lead@bench.test", name="Lead", github_username="bench-lead", password=unusable)]
+        + [
+            User(email=f"learner{i}@bench.test", name=f"Learner {i:03d}", github_username=f"l-{i}", password=unusable)
+            for i in range(learners)
+        ]
+    )
+    _, *memberships = Membership.objects.bulk_create(
+        [Membership(user=lead, cohort=cohort, role=Role.LEAD)]
+        + [
+            Membership(user=u, cohort=cohort, role=Role.LEARNER, last_activity_at=now - dt.timedelta(hours=i))
+            for i, u in enumerate(learner_users)
+        ]
+    )
+    progress = []
+    for i, membership in enumerate(memberships):
+        # Learner i has touched the first i % (steps + 1) steps and finished all but the last of them.
+        touched = step_rows[: i % (steps + 1)]
+        for j, step in enumerate(touched):
+            done = j < len(touched) - 1
+            progress.append(
+                StepProgress(
+                    membership=membership,
+                    step=step,
+                    started_at=now - dt.timedelta(days=7),
+                    completed_at=now - dt.timedelta(days=1) if done else None,
+                    focused_at=None if done else now - dt.timedelta(days=2),
+                    last_activity_at=now - dt.timedelta(days=1),
+                )
+            )
+    StepProgress.objects.bulk_create(progress)
+
+    def cookie(user: User) -> str:
+        # What django.contrib.auth.login() stores, without a password round trip.
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+    # A learner with some progress: the third one has finished one step and is on the next.
+    cookies = cookie(learner_users[2]), cookie(lead)
+    connections.close_all()  # gunicorn's workers open their own
+    return *cookies, len(progress)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(*, env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        "--worker-class=sync",
+        "--chdir",
+        str(ROOT),
+        # gunicorn 27 otherwise listens on ~/.gunicorn/gunicorn.ctl, shared with any other gunicorn.
+        "--no-control-socket",
+        "--log-level=warning",
+    ]
+    with log.open("wb") as out:
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def fetch(conn: http.client.HTTPConnection, path: str, cookie: str) -> tuple[int, bytes]:
+    headers = {"Cookie": cookie} if cookie else {}
+    # http.client keeps the connection open when the server allows it and
+    # reconnects by itself after a `Connection: close`.
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            if fetch(conn, "/bench/floor", "")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            conn.close()
+    raise RuntimeError(f"gunicorn did not answer within {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+def check(port: int, target: Target) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        status, body = fetch(conn, target.path, target.cookie)
+    finally:
+        conn.close()
+    if status != 200 or target.marker.encode() not in body:
+        raise RuntimeError(f"{target.path} answered {status} without {target.marker!r}; not benchmarking that")
+    return len(body)
+
+
+def load(*, port: int, target: Target, clients: int, per_client: int) -> tuple[list[float], float]:
+    """`clients` threads, each on its own connection, each making `per_client` requests back to back."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failures: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client(mine: list[float]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            barrier.wait()
+            for _ in range(per_client):
+                started = time.perf_counter()
+                status, _ = fetch(conn, target.path, target.cookie)
+                mine.append(time.perf_counter() - started)
+                if status != 200:
+                    failures.append(f"{target.path}: HTTP {status}")
+                    return
+        except Exception as exc:  # reported below, after every thread has stopped
+            failures.append(f"{target.path}: {exc!r}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(mine,), daemon=True) for mine in latencies]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} failed requests, first: {failures[0]}")
+    return [x for mine in latencies for x in mine], seconds
+
+
+def print_table(results: list[Result]) -> None:
+    floor = results[0]
+    floor_p50, floor_p95 = floor.percentile(50), floor.percentile(95)
+    rows = [("URL", "p50 ms", "p95 ms", "p50/floor", "p95/floor", "req/s", "KB")]
+    for r in results:
+        p50, p95 = r.percentile(50), r.percentile(95)
+        rows.append(
+            (
+                r.target.label,
+                f"{p50:.1f}",
+                f"{p95:.1f}",
+                f"{p50 / floor_p50:.1f}x",
+                f"{p95 / floor_p95:.1f}x",
+                f"{len(r.latencies) / r.seconds:.0f}",
+                f"{r.body_bytes / 1024:.1f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--workers", type=int, choices=range(2, 5), default=4, help="gunicorn sync workers, 2 to 4")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
+    parser.add_argument("--requests", type=int, default=400, help="measured requests per URL")
+    parser.add_argument("--warmup", type=int, default=40, help="unmeasured requests per URL first")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds the requests are split into")
+    args = parser.parse_args()
+    if args.requests < 2 * args.clients * args.rounds:
+        parser.error("--requests must be at least twice --clients x --rounds")
+
+    # SIGTERM (a CI timeout, `kill`) runs the finally below like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tmp = Path(tempfile.mkdtemp(prefix="firstbreak-bench-"))
+    proc = None
+    try:
+        env = bench_env(tmp)
+        os.environ.update(env)
+        os.environ.pop("REDIS_URL", None)
+        learner_cookie, lead_cookie, progress_rows = seed(learners=args.learners, steps=args.steps)
+        targets = [
+            Target("/bench/floor", "/bench/floor", "", "ok"),
+            Target("/ (learner dashboard)", "/", learner_cookie, "Your progress"),
+            Target(
+                f"/c/{COHORT_SLUG}/lead/ (lead overview)", f"/c/{COHORT_SLUG}/lead/", lead_cookie, "Cohort overview"
+            ),
+        ]
+
+        port = free_port()
+        log = tmp / "gunicorn.log"
+        proc = start_gunicorn(env=env, port=port, workers=args.workers, log=log)
+        wait_ready(proc, port, log)
+        sizes = [check(port, t) for t in targets]
+
+        # Rounds interleave the URLs, so a burst of load from elsewhere on the
+        # machine lands on all three rather than skewing one ratio.
+        per_round = max(1, args.requests // (args.clients * args.rounds))
+        print(
+            f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port}, DEBUG=false, SQLite in {tmp}, "
+            f"file cache; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        )
+        print(
+            f"data: {args.learners} learners + 1 lead, {args.steps} steps, {progress_rows} progress rows; "
+            f"load: {args.clients} clients, {args.rounds} interleaved rounds x {args.clients * per_round} "
+            f"requests per URL after {args.warmup} warm-up"
+        )
+        load_before = os.getloadavg()[0]
+        for target in targets:
+            load(port=port, target=target, clients=args.clients, per_client=max(1, args.warmup // args.clients))
+        latencies: dict[str, list[float]] = {t.path: [] for t in targets}
+        seconds = dict.fromkeys(latencies, 0.0)
+        for _ in range(args.rounds):
+            for target in targets:
+                batch, elapsed = load(port=port, target=target, clients=args.clients, per_client=per_round)
+                latencies[target.path] += batch
+                seconds[target.path] += elapsed
+        results = [Result(t, latencies[t.path], seconds[t.path], size) for t, size in zip(targets, sizes, strict=True)]
+        print()
+        print_table(results)
+        busiest = max(load_before, os.getloadavg()[0])
+        if busiest > (os.cpu_count() or 1):
+            print(
+                f"\nwarning: load average reached {busiest:.1f} on {os.cpu_count()} CPUs; "
+                "other work on this machine inflates these figures, the heavier pages most"
+            )
+        return 0
+    finally:
+        if proc is not None:
+            stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Browser fixtures: one headless Debian Chromium per session, a fresh context (cookies, storage) per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from cohort.models import User
+from tests.factories import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+# Playwright's sync API keeps an event loop running in the test thread (for the
+# whole session, once the browser is up), so Django would refuse the still
+# synchronous ORM calls that tests make to arrange data.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+# A CI machine under load can take a few seconds for the first page.
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # Every browser test needs this fixture, so one check skips them all with the reason
+    # (a skip at conftest import would abort `pytest tests/e2e` instead).
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, live_server) -> Iterator[Callable[..., Page]]:
+    """Open pages in fresh browser contexts against the live server: `new_page(viewport={"width": 390, ...})`."""
+    contexts = []
+
+    def open_page(viewport: dict[str, int] | None = None) -> Page:
+        context = browser.new_context(base_url=live_server.url, viewport=viewport or {"width": 1280, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    return new_page()
+
+
+@pytest.fixture
+def sign_in(live_server) -> Callable[[Page, User], None]:
+    """Give a page a signed-in session without the login form (for tests whose journey starts signed in)."""
+
+    def add_session(page: Page, user: User) -> None:
+        client = Client()
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        session_id = client.cookies[settings.SESSION_COOKIE_NAME].value
+        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_id, "url": live_server.url}])
+
+    return add_session
+
+
+@pytest.fixture
+def log_in() -> Callable[..., None]:
+    """Fill in and send the sign-in form the page shows."""
+
+    def submit(page: Page, email: str, password: str = PASSWORD) -> None:
+        form = page.locator("main form")
+        form.locator("input[name=login]").fill(email)
+        form.locator("input[name=password]").fill(password)
+        form.get_by_role("button", name="Sign in").click()
+
+    return submit
