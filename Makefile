@@ -57,6 +57,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/pages.py
+	$(PY) bench/webhooks.py
 
 clean:
 	rm -rf var/test .pytest_cache

@@ -6,8 +6,10 @@ A fresh SQLite database in a temporary folder gets one cohort (200 learners,
 5 steps, progress rows), gunicorn serves `config.wsgi` with production
 settings (DEBUG off) plus a bench-only `/bench/floor` view, and 8 client
 threads fetch each URL. The floor is the cheapest response the same stack can
-give (middleware, gunicorn, TCP), so the ratios say what the pages themselves
-cost, whatever the machine. Nothing outside the temporary folder is touched.
+give (middleware, gunicorn, TCP), so the ratios travel between machines
+better than the milliseconds do; both still grow when other work competes
+for the CPUs, which the script warns about. Nothing outside the temporary
+folder is touched.
 """
 
 from __future__ import annotations

@@ -244,10 +244,11 @@ def main() -> int:
         )
         from exercises.models import DeliveryStatus, WebhookDelivery
 
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 120
         while WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).exists():
             if time.monotonic() > deadline:
-                raise RuntimeError("worker did not drain the intake backlog")
+                worker_log.flush()
+                raise RuntimeError("worker did not drain the intake backlog:\n" + (tmp / "worker.log").read_text()[-3000:])
             time.sleep(0.5)
         lags = measure_lag(port, submission_id, args.lag_rounds)
         l50, l95 = percentiles(lags)
