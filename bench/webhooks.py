@@ -248,7 +248,9 @@ def main() -> int:
         while WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).exists():
             if time.monotonic() > deadline:
                 worker_log.flush()
-                raise RuntimeError("worker did not drain the intake backlog:\n" + (tmp / "worker.log").read_text()[-3000:])
+                raise RuntimeError(
+                    "worker did not drain the intake backlog:\n" + (tmp / "worker.log").read_text()[-3000:]
+                )
             time.sleep(0.5)
         lags = measure_lag(port, submission_id, args.lag_rounds)
         l50, l95 = percentiles(lags)
