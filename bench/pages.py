@@ -187,6 +187,9 @@ def start_gunicorn(*, env: dict[str, str], port: int, workers: int, log: Path) -
         "config.wsgi:application",
         f"--bind=127.0.0.1:{port}",
         f"--workers={workers}",
+        # gunicorn's default worker. It closes each connection after one
+        # response, so the clients' keep-alive never applies: every request,
+        # the floor's too, pays for a new loopback connection.
         "--worker-class=sync",
         "--chdir",
         str(ROOT),
@@ -280,6 +283,31 @@ def load(*, port: int, target: Target, clients: int, per_client: int) -> tuple[l
     return [x for mine in latencies for x in mine], seconds
 
 
+def cpu_ticks(gunicorn_pid: int) -> tuple[int, int, int] | None:
+    """Clock ticks so far: (whole machine busy, whole machine total, this bench and gunicorn's processes).
+
+    Linux only (/proc); elsewhere None, and the script cannot tell whether
+    other work competed for the CPUs.
+    """
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except OSError:
+        return None
+    total = sum(fields)
+    busy = total - fields[3] - fields[4]  # minus idle and iowait
+    ours = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        after_name = text[text.rindex(")") + 2 :].split()  # the name itself may hold spaces
+        pid, ppid = int(stat.parent.name), int(after_name[1])
+        if pid in (os.getpid(), gunicorn_pid) or ppid == gunicorn_pid:
+            ours += int(after_name[11]) + int(after_name[12])  # utime + stime
+    return busy, total, ours
+
+
 def print_table(results: list[Result]) -> None:
     floor = results[0]
     floor_p50, floor_p95 = floor.percentile(50), floor.percentile(95)
@@ -356,7 +384,7 @@ def main() -> int:
             f"load: {args.clients} clients, {args.rounds} interleaved rounds x {args.clients * per_round} "
             f"requests per URL after {args.warmup} warm-up"
         )
-        load_before = os.getloadavg()[0]
+        ticks_before = cpu_ticks(proc.pid)
         for target in targets:
             load(port=port, target=target, clients=args.clients, per_client=max(1, args.warmup // args.clients))
         latencies: dict[str, list[float]] = {t.path: [] for t in targets}
@@ -369,12 +397,13 @@ def main() -> int:
         results = [Result(t, latencies[t.path], seconds[t.path], size) for t, size in zip(targets, sizes, strict=True)]
         print()
         print_table(results)
-        busiest = max(load_before, os.getloadavg()[0])
-        if busiest > (os.cpu_count() or 1):
-            print(
-                f"\nwarning: load average reached {busiest:.1f} on {os.cpu_count()} CPUs; "
-                "other work on this machine inflates these figures, the heavier pages most"
-            )
+        ticks_after = cpu_ticks(proc.pid)
+        if ticks_before and ticks_after:
+            busy, total, ours = (after - before for after, before in zip(ticks_after, ticks_before, strict=True))
+            others = max(0, busy - ours) / total
+            print(f"\nother processes used {others:.0%} of the machine's CPU time during the measurement")
+            if others > 0.1:
+                print("warning: they compete with gunicorn and inflate these figures, the heavier pages most")
         return 0
     finally:
         if proc is not None:
