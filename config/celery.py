@@ -17,10 +17,26 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("firstbreak")
 
 
-def _configure(app: Celery) -> None:
+@app.on_configure.connect
+def _configure(sender: Celery, **kwargs: object) -> None:
+    """Read Django's settings when Celery first needs its configuration, not at import.
+
+    Importing this module must not load settings: a settings module that does
+    `from config.settings import *` would otherwise re-enter itself half-loaded.
+    """
     from django.conf import settings
 
-    transport_options: dict[str, object] = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT}
+    transport_options: dict[str, object] = {
+        "visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT,
+        # How long a publisher waits for a broker that is down before giving
+        # up (kombu's default backs off for about 6 s). The webhook intake
+        # must still answer GitHub fast; the sweep publishes what was missed.
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+        "socket_connect_timeout": 2,
+    }
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         # The embedded broker: messages are files in one folder that the web
         # side writes and the worker reads, so a newcomer needs no server.
@@ -34,7 +50,7 @@ def _configure(app: Celery) -> None:
             control_folder=str(folder / "control"),
             store_processed=False,
         )
-    app.conf.update(
+    sender.conf.update(
         broker_url=settings.CELERY_BROKER_URL,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
@@ -58,5 +74,4 @@ def _configure(app: Celery) -> None:
     )
 
 
-_configure(app)
 app.autodiscover_tasks()
