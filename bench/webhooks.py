@@ -7,7 +7,10 @@
 2. Lag: with one Celery worker running, a linked pull request gets new commits
    (`synchronize` with a new head SHA); the time from the POST until the
    submission shows the new SHA in the database, p50 and p95.
-SQLite and the embedded broker in a temporary folder; nothing else is touched.
+By default SQLite and the embedded broker in a temporary folder. With
+`--postgres postgres://user@host:5432` it creates (and drops) a scratch
+database there, and with `--redis redis://host:6379/13` it uses (and flushes)
+that Redis database: the production setup.
 """
 
 from __future__ import annotations
@@ -180,20 +183,48 @@ def measure_lag(port: int, submission_id: int, rounds: int) -> list[float]:
     return lags
 
 
+def create_database(server_url: str) -> str:
+    import psycopg
+
+    name = f"firstbreak_bench_{os.getpid()}"
+    with psycopg.connect(f"{server_url.rstrip('/')}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(server_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server_url.rstrip('/')}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--deliveries", type=int, default=800, help="measured deliveries (intake)")
     parser.add_argument("--lag-rounds", type=int, default=40)
+    parser.add_argument("--postgres", help="PostgreSQL server URL; a scratch database is created there")
+    parser.add_argument("--redis", help="Redis URL of a database the bench may flush")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="firstbreak-bench-hooks-"))
+    scratch = ""
     procs: list[subprocess.Popen[bytes]] = []
     try:
         env = pages.bench_env(tmp)
         env["GITHUB_WEBHOOK_SECRETS"] = SECRET
+        if args.postgres:
+            scratch = create_database(args.postgres)
+            env["DATABASE_URL"] = f"{args.postgres.rstrip('/')}/{scratch}"
+        if args.redis:
+            import redis
+
+            redis.Redis.from_url(args.redis).flushdb()
+            env["REDIS_URL"] = args.redis
         os.environ.update(env)
-        os.environ.pop("REDIS_URL", None)
+        if not args.redis:
+            os.environ.pop("REDIS_URL", None)
         submission_id = seed_linked_pr()
 
         port = pages.free_port()
@@ -259,6 +290,11 @@ def main() -> int:
     finally:
         for proc in reversed(procs):
             pages.stop(proc)
+        if args.postgres and scratch:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(args.postgres, scratch)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Lower, NullIf
 
 from cohort.models import Cohort, Membership, ProgressStatus, RoadmapStep, Role, StepProgress, User
 
@@ -125,50 +127,67 @@ class CohortOverview:
     cohort: Cohort
     steps: list[RoadmapStep]
     rows: list[LearnerRow]
+    page: Page
+    learner_count: int = 0
     staff: list[Membership] = field(default_factory=list)
     done_per_step: dict[int, int] = field(default_factory=dict)
     pending_invitations: int = 0
 
 
-_OVERVIEW_SORTS = {
-    "name": lambda r: (r.membership.user.display_name.lower(),),
-    "activity": lambda r: (
-        r.membership.last_activity_at is None,
-        -(r.membership.last_activity_at.timestamp() if r.membership.last_activity_at else 0),
-    ),
-    "inactive": lambda r: (
-        r.membership.last_activity_at is not None,
-        r.membership.last_activity_at.timestamp() if r.membership.last_activity_at else 0,
-    ),
-    "progress": lambda r: (-r.done_count, r.membership.user.display_name.lower()),
+_DISPLAY_NAME = Lower(Coalesce(NullIf("user__name", Value("")), "user__email", output_field=CharField()))
+_OVERVIEW_ORDER = {
+    "name": (_DISPLAY_NAME.asc(), "pk"),
+    "progress": (F("done_steps").desc(), _DISPLAY_NAME.asc(), "pk"),
+    "activity": (F("last_activity_at").desc(nulls_last=True), "pk"),
+    "inactive": (F("last_activity_at").asc(nulls_first=True), "pk"),
 }
-OVERVIEW_SORTS = tuple(_OVERVIEW_SORTS)
+OVERVIEW_SORTS = tuple(_OVERVIEW_ORDER)
+OVERVIEW_PAGE_SIZE = 50
 
 
-def cohort_overview(*, cohort: Cohort, sort: str = "name", search: str = "") -> CohortOverview:
-    """Learners x steps matrix for a lead: four queries for any cohort size."""
+def cohort_overview(*, cohort: Cohort, sort: str = "name", search: str = "", page: int | str = 1) -> CohortOverview:
+    """Learners x steps matrix for a lead, one page at a time: a fixed number of queries for any cohort size.
+
+    Sorting and paging happen in the database, so only the page's learners and
+    their progress rows are loaded.
+    """
     steps = _steps(cohort)
-    members = Membership.objects.filter(cohort=cohort).select_related("user")
+    learners = Membership.objects.filter(cohort=cohort, role=Role.LEARNER).select_related("user")
     if search:
-        members = members.filter(
+        learners = learners.filter(
             Q(user__email__icontains=search)
             | Q(user__name__icontains=search)
             | Q(user__github_username__icontains=search)
         )
-    learners, staff = [], []
-    for membership in members:
-        (learners if membership.role == Role.LEARNER else staff).append(membership)
+    if sort == "progress":
+        learners = learners.annotate(
+            done_steps=Count("step_progress", filter=Q(step_progress__completed_at__isnull=False))
+        )
+    learners = learners.order_by(*_OVERVIEW_ORDER.get(sort, _OVERVIEW_ORDER["name"]))
+    page_obj = Paginator(learners, OVERVIEW_PAGE_SIZE).get_page(page)
+    members = list(page_obj.object_list)
     by_member: dict[int, dict[int, StepProgress]] = {}
-    for row in StepProgress.objects.filter(membership__cohort=cohort, membership__role=Role.LEARNER):
+    for row in StepProgress.objects.filter(membership__in=[m.pk for m in members]):
         by_member.setdefault(row.membership_id, {})[row.step_id] = row
-    rows = [LearnerRow(membership=m, steps=_with_progress(steps, by_member.get(m.pk, {}))) for m in learners]
-    rows.sort(key=_OVERVIEW_SORTS.get(sort, _OVERVIEW_SORTS["name"]))
+    rows = [LearnerRow(membership=m, steps=_with_progress(steps, by_member.get(m.pk, {}))) for m in members]
     done_per_step = {step.pk: 0 for step in steps}
-    for row in rows:
-        for s in row.steps:
-            if s.status == ProgressStatus.DONE:
-                done_per_step[s.step.pk] += 1
-    pending = cohort.invitations.filter(accepted_at__isnull=True).aggregate(n=Count("id"))["n"]
+    done_counts = (
+        # Over every learner the search matches, not just this page.
+        StepProgress.objects.filter(membership__in=learners.values("pk"), completed_at__isnull=False)
+        .values("step_id")
+        .annotate(n=Count("id"))
+    )
+    for item in done_counts:
+        done_per_step[item["step_id"]] = item["n"]
+    staff = list(Membership.objects.filter(cohort=cohort).exclude(role=Role.LEARNER).select_related("user"))
+    pending = cohort.invitations.filter(accepted_at__isnull=True).count()
     return CohortOverview(
-        cohort=cohort, steps=steps, rows=rows, staff=staff, done_per_step=done_per_step, pending_invitations=pending
+        cohort=cohort,
+        steps=steps,
+        rows=rows,
+        page=page_obj,
+        learner_count=page_obj.paginator.count,
+        staff=staff,
+        done_per_step=done_per_step,
+        pending_invitations=pending,
     )

@@ -128,7 +128,9 @@ def lead_overview(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     sort = request.GET.get("sort", "name")
     sort = sort if sort in selectors.OVERVIEW_SORTS else "name"
     search = request.GET.get("q", "").strip()[:100]
-    overview = selectors.cohort_overview(cohort=membership.cohort, sort=sort, search=search)
+    overview = selectors.cohort_overview(
+        cohort=membership.cohort, sort=sort, search=search, page=request.GET.get("page", 1)
+    )
     context = {"membership": membership, "cohort": membership.cohort, "overview": overview, "sort": sort, "q": search}
     template = "cohort/_overview_table.html" if request.headers.get("HX-Request") else "cohort/lead_overview.html"
     return render(request, template, context)

@@ -182,3 +182,19 @@ def test_cohort_overview_search_keeps_done_counts_of_matches_only(progress_world
     overview = selectors.cohort_overview(cohort=progress_world.cohort, search="bob")
 
     assert overview.done_per_step[progress_world.steps[0].pk] == 0
+
+
+def test_cohort_overview_pages_learners_in_sort_order(world):
+    from tests.factories import MembershipFactory, UserFactory
+
+    for n in range(selectors.OVERVIEW_PAGE_SIZE + 5):
+        MembershipFactory(cohort=world.cohort, user=UserFactory(name=f"Zed {n:03d}"))
+
+    first = selectors.cohort_overview(cohort=world.cohort, page=1)
+    second = selectors.cohort_overview(cohort=world.cohort, page=2)
+
+    assert first.learner_count == second.learner_count == selectors.OVERVIEW_PAGE_SIZE + 7
+    assert len(first.rows) == selectors.OVERVIEW_PAGE_SIZE and len(second.rows) == 7
+    assert [r.membership.user.name for r in first.rows][:2] == ["Alice", "Bob"]
+    assert second.rows[-1].membership.user.name == f"Zed {selectors.OVERVIEW_PAGE_SIZE + 4:03d}"
+    assert selectors.cohort_overview(cohort=world.cohort, page="nonsense").page.number == 1
