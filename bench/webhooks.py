@@ -239,9 +239,8 @@ def main() -> int:
         intake, intake_s = hammer(port, args.senders, per_sender, lambda c: post(c, unlinked))
         f50, f95 = percentiles(floor)
         i50, i95 = percentiles(intake)
-        print(
-            f"gunicorn 4 sync workers, {args.senders} concurrent senders, {len(intake)} signed deliveries; SQLite + embedded broker"
-        )
+        backend = ("PostgreSQL" if args.postgres else "SQLite") + (" + Redis" if args.redis else " + embedded broker")
+        print(f"gunicorn 4 sync workers, {args.senders} concurrent senders, {len(intake)} signed deliveries; {backend}")
         print(f"{'':28}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}")
         print(f"{'floor view':28}{len(floor) / floor_s:8.0f}{f50:9.1f}{f95:9.1f}")
         print(f"{'webhook intake':28}{len(intake) / intake_s:8.0f}{i50:9.1f}{i95:9.1f}")

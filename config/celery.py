@@ -70,6 +70,8 @@ def _configure(sender: Celery, **kwargs: object) -> None:
         beat_schedule={
             # Deliveries stored while the broker or the workers were down.
             "sweep-deliveries": {"task": "exercises.sweep_deliveries", "schedule": 60.0},
+            # Runs whose worker vanished without Celery redelivering them.
+            "sweep-stuck-runs": {"task": "inference.sweep_stuck_runs", "schedule": 60.0},
         },
     )
 

@@ -250,3 +250,20 @@ LOGGING = {
 ROSTER_MAX_ROWS = env_int("ROSTER_MAX_ROWS", 2000, minimum=1)
 ROSTER_MAX_BYTES = env_int("ROSTER_MAX_BYTES", 1_000_000, minimum=1)
 SUBMISSION_STALE_DAYS = env_int("SUBMISSION_STALE_DAYS", 3, minimum=1)
+# GGUF files the sandbox runs; `manage.py sandbox_models provision-offline` fills it.
+SANDBOX_MODELS_DIR = Path(env_str("SANDBOX_MODELS_DIR") or VAR_DIR / "models")
+
+# --- Inference sandbox ---------------------------------------------------------------
+SANDBOX_N_THREADS = env_int("SANDBOX_N_THREADS", 2, minimum=1)
+SANDBOX_MODEL_CACHE_SIZE = env_int("SANDBOX_MODEL_CACHE_SIZE", 2, minimum=1)
+SANDBOX_N_CTX = env_int("SANDBOX_N_CTX", 4096, minimum=256)
+SANDBOX_MAX_TOKENS = env_int("SANDBOX_MAX_TOKENS", 512, minimum=1)
+SANDBOX_MAX_PROMPT_CHARS = env_int("SANDBOX_MAX_PROMPT_CHARS", 20_000, minimum=1)
+SANDBOX_RUNS_PER_MINUTE = env_int("SANDBOX_RUNS_PER_MINUTE", 10, minimum=1)
+SANDBOX_CONCURRENT_RUNS = env_int("SANDBOX_CONCURRENT_RUNS", 2, minimum=1)
+SANDBOX_SOFT_TIME_LIMIT = env_int("SANDBOX_SOFT_TIME_LIMIT", 120, minimum=1)
+SANDBOX_HARD_TIME_LIMIT = env_int("SANDBOX_HARD_TIME_LIMIT", 150, minimum=2)
+if not SANDBOX_SOFT_TIME_LIMIT < SANDBOX_HARD_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "SANDBOX_SOFT_TIME_LIMIT < SANDBOX_HARD_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT must hold"
+    )

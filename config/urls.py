@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("", include("inference.urls")),
     path("", include("exercises.urls")),
     path("", include("cohort.urls")),
 ]

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from django.db import models
+
+from cohort.models import Membership
+
+
+class SandboxModel(models.Model):
+    """A GGUF file the sandbox can run. Metadata is read from the file itself."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    path = models.CharField(max_length=500, help_text="Absolute path of the GGUF file on the workers.")
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    architecture = models.CharField(max_length=40, blank=True)
+    n_vocab = models.PositiveIntegerField(default=0)
+    context_length = models.PositiveIntegerField(default=0)
+    quantization = models.CharField(max_length=20, blank=True)
+    chat_template = models.TextField(blank=True)
+    bos_token_id = models.IntegerField(null=True, blank=True)
+    eos_token_id = models.IntegerField(null=True, blank=True)
+    add_bos = models.BooleanField(default=False)
+    supports_thinking = models.BooleanField(default=False)
+    available = models.BooleanField(default=True)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class SandboxRun(models.Model):
+    """One generation a learner asked for: the record of what they submitted and what came out."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="sandbox_runs")
+    model = models.ForeignKey(SandboxModel, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    # What the learner sent: messages or a raw prompt, template override, thinking switch.
+    request = models.JSONField()
+    params = models.JSONField(help_text="Sampling parameters with the seed actually used.")
+    seed = models.BigIntegerField()
+    rendered_prompt = models.TextField(blank=True)
+    prompt_tokens = models.JSONField(default=list, blank=True)
+    output_text = models.TextField(blank=True)
+    tokens = models.JSONField(default=list, blank=True)
+    finish_reason = models.CharField(max_length=20, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["membership", "-created_at"]), models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)

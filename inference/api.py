@@ -1,0 +1,154 @@
+"""JSON API of the sandbox (session auth, CSRF on writes). Shapes are documented in openapi.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from cohort.selectors import primary_membership
+from inference import selectors, services
+from inference.chat_templates import TemplateRenderError
+from inference.forms import RenderForm, RunForm, TokenizeForm
+from inference.generation import build_prompt, token_dicts
+from inference.prompts import tokenize_segments
+
+
+def _error(status: int, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def api_login_required(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """401 JSON for anonymous callers (an API does not redirect to a login page)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        if not request.user.is_authenticated:
+            return _error(401, "Sign in first.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "The body is not JSON.")
+    if not isinstance(payload, dict):
+        return _error(400, "The body must be a JSON object.")
+    return payload
+
+
+def _invalid(form) -> JsonResponse:  # type: ignore[no-untyped-def]
+    return _error(400, "Invalid parameters.", fields={k: [str(m) for m in v] for k, v in form.errors.items()})
+
+
+@require_GET
+@api_login_required
+def models_list(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"models": selectors.models_as_dicts()})
+
+
+@require_POST
+@api_login_required
+def tokenize(request: HttpRequest) -> JsonResponse:
+    payload = _json_body(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    form = TokenizeForm(payload)
+    if not form.is_valid():
+        return _invalid(form)
+    engine = selectors.vocab_engine(form.cleaned_data["model"])
+    ids = engine.tokenize(form.cleaned_data["text"], special=form.cleaned_data["special"])
+    return JsonResponse({"tokens": token_dicts(engine, ids), "count": len(ids)})
+
+
+@require_POST
+@api_login_required
+def render(request: HttpRequest) -> JsonResponse:
+    payload = _json_body(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    form = RenderForm(payload)
+    if not form.is_valid():
+        return _invalid(form)
+    c = form.cleaned_data
+    model = c["model"]
+    engine = selectors.vocab_engine(model)
+    request_data = {
+        "messages": c["messages"],
+        "template": c["template"],
+        "enable_thinking": c.get("enable_thinking"),
+        "add_generation_prompt": True if c.get("add_generation_prompt") is None else c["add_generation_prompt"],
+    }
+    try:
+        prompt = build_prompt(engine, model, request_data)
+    except TemplateRenderError as exc:
+        return _error(400, "The chat template could not be rendered.", fields={"template": [str(exc)]}, line=exc.line)
+    ids = tokenize_segments(engine, prompt, add_bos=False)
+    return JsonResponse({"prompt": prompt.text, "tokens": token_dicts(engine, ids), "count": len(ids)})
+
+
+@require_POST
+@api_login_required
+def runs_create(request: HttpRequest) -> JsonResponse:
+    membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+    if membership is None:
+        return _error(403, "Join a cohort to use the sandbox.")
+    payload = _json_body(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    form = RunForm(payload)
+    if not form.is_valid():
+        return _invalid(form)
+    try:
+        run = services.run_create(
+            membership=membership,
+            model=form.cleaned_data["model"],
+            request=form.run_request(),
+            params=form.run_params(),
+            seed=form.cleaned_data.get("seed"),
+        )
+    except services.RateLimited as exc:
+        response = _error(429, str(exc))
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return JsonResponse({"id": run.pk, "status": run.status, "seed": run.seed}, status=201)
+
+
+@require_GET
+@api_login_required
+def runs_list(request: HttpRequest) -> JsonResponse:
+    runs = selectors.runs_for_user(user=request.user)[:50]  # type: ignore[arg-type]
+    return JsonResponse({"runs": [selectors.run_summary(run) for run in runs]})
+
+
+@require_GET
+@api_login_required
+def runs_detail(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = selectors.run_for_user(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+    if run is None:
+        return _error(404, "No such run.")
+    return JsonResponse(selectors.run_as_dict(run))
+
+
+@require_POST
+@api_login_required
+def runs_cancel(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = selectors.run_for_user(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+    if run is None:
+        return _error(404, "No such run.")
+    run = services.run_cancel(run=run)
+    return JsonResponse(selectors.run_as_dict(run))
+
+
+def runs_dispatch(request: HttpRequest) -> JsonResponse:
+    """`/api/sandbox/runs`: GET lists the learner's runs, POST creates one."""
+    if request.method == "POST":
+        return runs_create(request)
+    return runs_list(request)

@@ -1,0 +1,84 @@
+"""Reads for the sandbox API and pages. A learner only ever reads their own runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cohort.models import User
+from inference.models import RunStatus, SandboxModel, SandboxRun
+
+
+def models_as_dicts() -> list[dict[str, Any]]:
+    return [
+        {
+            "slug": m.slug,
+            "name": m.name,
+            "architecture": m.architecture,
+            "n_vocab": m.n_vocab,
+            "context_length": m.context_length,
+            "quantization": m.quantization,
+            "size_bytes": m.size_bytes,
+            "available": m.available,
+            "supports_thinking": m.supports_thinking,
+        }
+        for m in SandboxModel.objects.all()
+    ]
+
+
+def vocab_engine(model: SandboxModel):  # type: ignore[no-untyped-def]
+    """An engine over the model's vocabulary only: tokenizing in the web process loads no weights."""
+    from inference.engine import Engine, load_vocab
+
+    return Engine(load_vocab(model.path))
+
+
+def runs_for_user(*, user: User) -> QuerySet[SandboxRun]:
+    return SandboxRun.objects.filter(membership__user=user).select_related("model").order_by("-created_at")
+
+
+def run_for_user(*, user: User, run_id: int) -> SandboxRun | None:
+    return runs_for_user(user=user).filter(pk=run_id).first()
+
+
+def run_summary(run: SandboxRun) -> dict[str, Any]:
+    request = run.request or {}
+    first = (
+        (request.get("messages") or [{}])[-1].get("content") if request.get("messages") else request.get("prompt", "")
+    )
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "model": run.model.slug,
+        "seed": run.seed,
+        "temperature": run.params.get("temperature"),
+        "prompt_preview": (first or "")[:120],
+        "output_preview": run.output_text[:120],
+        "created_at": run.created_at.isoformat(),
+    }
+
+
+def run_as_dict(run: SandboxRun) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "queue_position": queue_position(run=run),
+        "model": run.model.slug,
+        "request": run.request,
+        "params": run.params,
+        "rendered_prompt": run.rendered_prompt,
+        "prompt_tokens": run.prompt_tokens,
+        "output_text": run.output_text,
+        "tokens": run.tokens,
+        "finish_reason": run.finish_reason,
+        "timings": run.timings,
+        "error": run.error,
+        "created_at": run.created_at.isoformat(),
+    }
+
+
+def queue_position(*, run: SandboxRun) -> int | None:
+    if run.status != RunStatus.QUEUED:
+        return None
+    return SandboxRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=run.created_at).count() + 1

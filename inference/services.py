@@ -1,0 +1,209 @@
+"""Sandbox runs: creating them within limits, executing them in a worker, cancelling them."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from cohort import services as cohort_services
+from cohort.models import Membership
+from inference import tasks
+from inference.models import RunStatus, SandboxModel, SandboxRun
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2
+SAVE_EVERY_SECONDS = 0.2
+
+
+class RateLimited(Exception):
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(message)
+
+
+class RunRejected(Exception):
+    """A run that cannot even start (prompt too long for the context, model gone)."""
+
+
+def new_seed() -> int:
+    # Below 2**31 so every llama.cpp and numpy API accepts it, and easy to retype.
+    return secrets.randbelow(2**31 - 1)
+
+
+def run_check_limits(*, membership: Membership) -> None:
+    active = SandboxRun.objects.filter(membership=membership, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).count()
+    if active >= settings.SANDBOX_CONCURRENT_RUNS:
+        raise RateLimited(
+            f"You already have {active} runs waiting or running; wait for one to finish or cancel it.", retry_after=5
+        )
+    window = int(time.time() // 60)
+    key = f"sandbox-rate:{membership.pk}:{window}"
+    cache.add(key, 0, 120)
+    count = cache.incr(key)
+    if count > settings.SANDBOX_RUNS_PER_MINUTE:
+        retry = math.ceil((window + 1) * 60 - time.time())
+        raise RateLimited(f"At most {settings.SANDBOX_RUNS_PER_MINUTE} runs a minute; try again in {retry} s.", retry)
+
+
+@transaction.atomic
+def run_create(
+    *, membership: Membership, model: SandboxModel, request: dict[str, Any], params: dict[str, Any], seed: int | None
+) -> SandboxRun:
+    """Record the run (the record is kept whatever happens next) and queue it after commit."""
+    run_check_limits(membership=membership)
+    seed = new_seed() if seed is None else seed
+    run = SandboxRun.objects.create(
+        membership=membership, model=model, request=request, params={**params, "seed": seed}, seed=seed
+    )
+    tasks.execute_run.delay_on_commit(run_id=run.pk)
+    return run
+
+
+def run_cancel(*, run: SandboxRun) -> SandboxRun:
+    """A queued run is cancelled at once; a running one stops at its next token."""
+    now = timezone.now()
+    if SandboxRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.CANCELLED, finished_at=now, finish_reason="cancelled", cancel_requested=True
+    ):
+        run.refresh_from_db()
+        return run
+    SandboxRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(cancel_requested=True)
+    run.refresh_from_db()
+    return run
+
+
+def _claim(run_id: int) -> SandboxRun | None:
+    """Take the run for this worker; a run whose worker died gets one more attempt."""
+    now = timezone.now()
+    claimed = (
+        SandboxRun.objects.filter(pk=run_id)
+        .filter(Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, attempts__lt=MAX_ATTEMPTS))
+        .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=now)
+    )
+    if claimed:
+        return SandboxRun.objects.select_related("model", "membership").get(pk=run_id)
+    SandboxRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, attempts__gte=MAX_ATTEMPTS).update(
+        status=RunStatus.FAILED,
+        finished_at=now,
+        finish_reason="error",
+        error="The worker running this stopped unexpectedly twice; the run was not retried again.",
+    )
+    return None
+
+
+def _fail(run: SandboxRun, message: str, *, reason: str = "error") -> None:
+    SandboxRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.FAILED, error=message, finish_reason=reason, finished_at=timezone.now()
+    )
+
+
+@dataclass
+class _Progress:
+    run_id: int
+    last_save: float = 0.0
+    cancel: bool = False
+
+    def save(self, generation: Any, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_save < SAVE_EVERY_SECONDS:
+            return
+        self.last_save = now
+        SandboxRun.objects.filter(pk=self.run_id).update(
+            tokens=[t.as_dict() for t in generation.tokens], output_text=generation.output_text
+        )
+        self.cancel = SandboxRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
+
+
+def run_execute(*, run_id: int) -> str | None:
+    """Execute a claimed run in this worker child. Returns the final status."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from inference import engine as engine_module
+    from inference.generation import build_prompt_ids, sampler_params
+
+    run = _claim(run_id)
+    if run is None:
+        return None
+    queued_ms = (run.started_at - run.created_at).total_seconds() * 1000 if run.started_at else 0.0
+    progress = _Progress(run_id=run.pk)
+    try:
+        llm, load_seconds = engine_module.load_model(run.model.path, n_ctx=settings.SANDBOX_N_CTX)
+        engine = engine_module.Engine(llm)
+        prompt = build_prompt_ids(engine, run.model, run.request)
+        max_tokens = int(run.params["max_tokens"])
+        if len(prompt.ids) + max_tokens > settings.SANDBOX_N_CTX:
+            raise RunRejected(
+                f"The prompt has {len(prompt.ids)} tokens; with max_tokens {max_tokens} it needs more than the "
+                f"{settings.SANDBOX_N_CTX}-token context. Shorten the prompt or lower max_tokens."
+            )
+        SandboxRun.objects.filter(pk=run.pk).update(rendered_prompt=prompt.text, prompt_tokens=prompt.token_dicts)
+        generation = engine.generate(
+            prompt.ids,
+            params=sampler_params(run.params),
+            seed=run.seed,
+            max_tokens=max_tokens,
+            top_n_count=int(run.params.get("top_n", 10)),
+            on_token=lambda _token, gen: progress.save(gen),
+            should_stop=lambda: progress.cancel,
+            forced=run.request.get("forced_tokens", []),
+        )
+    except SoftTimeLimitExceeded:
+        _fail(run, f"The run took longer than {settings.SANDBOX_SOFT_TIME_LIMIT} s and was stopped.", reason="timeout")
+        return RunStatus.FAILED
+    except RunRejected as exc:
+        _fail(run, str(exc))
+        return RunStatus.FAILED
+    except Exception as exc:
+        from inference.chat_templates import TemplateRenderError
+
+        if isinstance(exc, TemplateRenderError):
+            _fail(run, f"The chat template could not be rendered: {exc}")
+            return RunStatus.FAILED
+        logger.exception("run %s failed", run.pk)
+        _fail(run, f"{type(exc).__name__}: {exc}")
+        return RunStatus.FAILED
+    status = RunStatus.CANCELLED if generation.finish_reason == "cancelled" else RunStatus.DONE
+    n = len(generation.tokens)
+    timings = {
+        "queued_ms": round(queued_ms, 1),
+        "load_ms": round(load_seconds * 1000, 1),
+        "prompt_ms": round(generation.prompt_seconds * 1000, 1),
+        "first_token_ms": round(generation.first_token_seconds * 1000, 1),
+        "generate_ms": round(generation.generate_seconds * 1000, 1),
+        "tokens_per_second": round(n / generation.generate_seconds, 2) if generation.generate_seconds > 0 else None,
+        "model_loads_in_worker": engine_module.load_count,
+    }
+    SandboxRun.objects.filter(pk=run.pk).update(
+        status=status,
+        tokens=[t.as_dict() for t in generation.tokens],
+        output_text=generation.output_text,
+        finish_reason=generation.finish_reason,
+        finished_at=timezone.now(),
+        timings=timings,
+    )
+    # A sandbox run counts as activity for the lead's "last activity" column.
+    cohort_services.membership_touch(membership=run.membership, at=timezone.now())
+    return status
+
+
+def runs_sweep_stuck() -> int:
+    """Fail runs still "running" well past the hard time limit: nothing is left running forever."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SANDBOX_HARD_TIME_LIMIT * 2)
+    return SandboxRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff).update(
+        status=RunStatus.FAILED,
+        finish_reason="error",
+        finished_at=timezone.now(),
+        error="The worker running this stopped responding; the run was marked failed.",
+    )

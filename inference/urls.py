@@ -1,0 +1,16 @@
+from django.urls import path
+
+from inference import api, openapi, views
+
+app_name = "inference"
+
+urlpatterns = [
+    path("api/openapi.json", openapi.schema, name="openapi"),
+    path("api/sandbox/models", api.models_list, name="api_models"),
+    path("api/sandbox/tokenize", api.tokenize, name="api_tokenize"),
+    path("api/sandbox/render", api.render, name="api_render"),
+    path("api/sandbox/runs", api.runs_dispatch, name="api_runs"),
+    path("api/sandbox/runs/<int:run_id>", api.runs_detail, name="api_run"),
+    path("api/sandbox/runs/<int:run_id>/cancel", api.runs_cancel, name="api_run_cancel"),
+    path("sandbox/", views.sandbox, name="sandbox"),
+]
