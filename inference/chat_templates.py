@@ -42,6 +42,11 @@ class _RenderTimeout(BaseException):
 class _BoundedEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+"})
 
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # Jinja's default prints an unsafe attribute as an empty string; a
+        # template that reaches for `__class__` is refused outright instead.
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
+
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "*":
             size = _repeat_size(left, right)

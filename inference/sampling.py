@@ -110,21 +110,15 @@ def sampling_distribution(
     if params.top_k > 0 and params.top_k < len(ids):
         keep = np.argpartition(-scores, params.top_k - 1)[: params.top_k]
         ids, scores = ids[keep], scores[keep]
-    order = np.argsort(-scores, kind="stable")
-    ids, scores = ids[order], scores[order]
     probs = softmax(scores)
     trace.stages.append(StageResult("top_k", ids, probs))
 
     if 0 < params.top_p < 1.0:
-        cumulative = np.cumsum(probs)
-        # Keep the smallest prefix whose mass reaches top_p (at least one token).
-        cut = int(np.searchsorted(cumulative, params.top_p, side="left")) + 1
-        ids, scores = ids[:cut], scores[:cut]
-        probs = softmax(scores)
+        ids, scores, probs = _nucleus(ids, scores, probs, params.top_p)
     trace.stages.append(StageResult("top_p", ids, probs))
 
     if params.min_p > 0:
-        keep = probs >= params.min_p * probs[0]
+        keep = probs >= params.min_p * probs.max()
         ids, scores = ids[keep], scores[keep]
         probs = softmax(scores)
     trace.stages.append(StageResult("min_p", ids, probs))
@@ -132,6 +126,26 @@ def sampling_distribution(
     probs = softmax(scores / params.temperature)
     trace.stages.append(StageResult("temperature", ids, probs))
     return trace
+
+
+def _nucleus(
+    ids: np.ndarray, scores: np.ndarray, probs: np.ndarray, top_p: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The smallest most-likely prefix whose mass reaches `top_p` (at least one token).
+
+    Sorting the whole vocabulary every step is the slow part, so the top 1024
+    are sorted first; nearly always they already hold the mass.
+    """
+    head = min(len(ids), 1024)
+    for size in (head, len(ids)):
+        part = np.argpartition(-probs, size - 1)[:size] if size < len(ids) else np.arange(len(ids))
+        order = part[np.argsort(-probs[part], kind="stable")]
+        cumulative = np.cumsum(probs[order])
+        if cumulative[-1] >= top_p or size == len(ids):
+            cut = min(int(np.searchsorted(cumulative, top_p, side="left")) + 1, len(order))
+            chosen = order[:cut]
+            return ids[chosen], scores[chosen], softmax(scores[chosen])
+    raise AssertionError("unreachable")
 
 
 def draw(rng: np.random.Generator, stage: StageResult) -> int:

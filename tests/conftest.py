@@ -11,7 +11,7 @@ from django.test import Client
 from cohort.models import Cohort, Membership, RoadmapStep, Role, User
 from tests.factories import CohortFactory, MembershipFactory, StepFactory, UserFactory
 
-pytest_plugins = ["tests.worker"]
+pytest_plugins = ["tests.worker", "tests.inference.model_fixtures"]
 
 
 @pytest.fixture(autouse=True)

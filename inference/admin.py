@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from inference.models import SandboxModel, SandboxRun
+from inference.registry import ModelFileError, model_refresh_metadata
+
+# Everything read from the GGUF file. Editing these by hand would make the pages disagree
+# with what the worker loads; "Re-read metadata from the file" refreshes them instead.
+FILE_METADATA_FIELDS = [
+    "slug",
+    "path",
+    "size_bytes",
+    "sha256",
+    "architecture",
+    "n_vocab",
+    "context_length",
+    "quantization",
+    "bos_token_id",
+    "eos_token_id",
+    "add_bos",
+    "supports_thinking",
+    "chat_template",
+    "added_at",
+]
+
+
+@admin.register(SandboxModel)
+class SandboxModelAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug",
+        "name",
+        "architecture",
+        "n_vocab",
+        "context_length",
+        "quantization",
+        "size_mb",
+        "supports_thinking",
+        "available",
+    ]
+    list_filter = ["available", "architecture", "quantization", "supports_thinking"]
+    search_fields = ["slug", "name", "path"]
+    fields = ["name", "available", *FILE_METADATA_FIELDS]
+    readonly_fields = FILE_METADATA_FIELDS
+    actions = ["reread_metadata"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A model starts from a file on the workers: `manage.py sandbox_models add PATH`.
+        return False
+
+    @admin.display(description="Size", ordering="size_bytes")
+    def size_mb(self, obj: SandboxModel) -> str:
+        return f"{obj.size_bytes / 1_000_000:,.1f} MB"
+
+    @admin.action(description="Re-read metadata from the file")
+    def reread_metadata(self, request: HttpRequest, queryset: QuerySet[SandboxModel]) -> None:
+        refreshed = 0
+        for model in queryset:
+            try:
+                model_refresh_metadata(model=model)
+            except ModelFileError as exc:
+                self.message_user(request, f"{model.slug}: {exc} It is now marked unavailable.", messages.ERROR)
+            else:
+                refreshed += 1
+        if refreshed:
+            self.message_user(request, f"Re-read {refreshed} model file(s).", messages.SUCCESS)
+
+
+@admin.register(SandboxRun)
+class SandboxRunAdmin(admin.ModelAdmin):
+    """Runs are the record of what a learner asked and what came out: viewable, never edited."""
+
+    list_display = ["id", "membership", "model", "status", "created_at", "finished_at", "finish_reason"]
+    list_filter = ["status", "model"]
+    search_fields = ["membership__user__email"]
+    list_select_related = ["membership__user", "membership__cohort", "model"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SandboxRun | None = None) -> bool:
+        return False
