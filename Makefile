@@ -62,6 +62,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/pages.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/sandbox.py
 
 clean:
 	rm -rf var/test .pytest_cache
