@@ -7,6 +7,7 @@ app_name = "exercises"
 
 urlpatterns = [
     path("webhooks/github/", github_webhook, name="github_webhook"),
+    path("c/<slug:cohort_slug>/exercises/panel/", views.exercise_panel, name="exercise_panel"),
     path("c/<slug:cohort_slug>/exercises/<slug:exercise_slug>/", views.exercise_detail, name="exercise"),
     path("c/<slug:cohort_slug>/exercises/<slug:exercise_slug>/link/", views.exercise_link, name="exercise_link"),
     path(

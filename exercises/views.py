@@ -114,3 +114,16 @@ def lead_completion_matrix(request: HttpRequest, cohort_slug: str) -> HttpRespon
     return render(
         request, "exercises/lead_matrix.html", {"membership": membership, "cohort": membership.cohort, "matrix": matrix}
     )
+
+
+@login_required
+def exercise_panel(request: HttpRequest, cohort_slug: str) -> HttpResponse:
+    """The dashboard's exercise list alone, polled by htmx so submission states stay current."""
+    membership = member_or_404(request, cohort_slug)
+    context = {
+        "cohort": membership.cohort,
+        "membership": membership,
+        "statuses": selectors.exercise_statuses(membership=membership),
+        "show_step": True,
+    }
+    return render(request, "exercises/_exercise_panel.html", context)

@@ -16,3 +16,13 @@ def exercise_list(membership, step=None):  # type: ignore[no-untyped-def]
         "statuses": selectors.exercise_statuses(membership=membership, step=step),
         "show_step": step is None,
     }
+
+
+@register.inclusion_tag("exercises/_exercise_panel.html")
+def exercise_panel(membership):  # type: ignore[no-untyped-def]
+    """The dashboard's list, refreshing itself so PR states follow GitHub without a reload."""
+    return {
+        "cohort": membership.cohort,
+        "statuses": selectors.exercise_statuses(membership=membership),
+        "show_step": True,
+    }

@@ -111,3 +111,15 @@ def test_review_queue_lists_open_submissions_with_constant_queries(
         response = client.get(f"/c/{world.cohort.slug}/lead/reviews/")
 
     assert response.content.decode().count("/submissions/") == 6
+
+
+def test_dashboard_exercise_panel_refreshes_with_current_states(world, alice_submission):
+    url = f"/c/{world.cohort.slug}/exercises/panel/"
+    Submission.objects.filter(pk=alice_submission.pk).update(state="approved")
+
+    response = world.client_for(world.alice).get(url)
+
+    assert response.status_code == 200 and "Approved" in response.content.decode()
+    assert 'hx-trigger="every 15s"' in response.content.decode()
+    assert world.client_for(world.outsider).get(url).status_code == 404
+    assert "#7" not in world.client_for(world.bob).get(url).content.decode()
