@@ -168,8 +168,9 @@ def test_intake_broker_down_still_stores_and_answers_quickly(post_event, caplog,
 
     from config.celery import app
 
-    original_url, original_pool = app.conf.broker_url, app._pool
-    app.conf.broker_url, app._pool = "redis://127.0.0.1:1/0", None  # nothing listens there
+    original = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    # Nothing listens on port 1; the pools are dropped so the next publish really connects there.
+    app.conf.broker_url, app._pool, app.amqp._producer_pool = "redis://127.0.0.1:1/0", None, None
     try:
         started = time.monotonic()
         with (
@@ -179,7 +180,7 @@ def test_intake_broker_down_still_stores_and_answers_quickly(post_event, caplog,
             response = post_event("pull_request", payloads.pr_event("opened"))
         elapsed = time.monotonic() - started
     finally:
-        app.conf.broker_url, app._pool = original_url, original_pool
+        app.conf.broker_url, app._pool, app.amqp._producer_pool = original
 
     assert response.status_code == 202
     assert elapsed < 5, elapsed
