@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -21,20 +21,33 @@ MAX_ATTEMPTS = 5
 def delivery_store(
     *, hook_id: str, delivery_id: str, event: str, action: str, payload: dict
 ) -> tuple[WebhookDelivery, bool]:
-    """Keep the delivery (once per hook and delivery id) and publish its processing after commit."""
+    """Keep the delivery (once per hook and delivery id), then publish its processing.
+
+    One INSERT in autocommit: this runs for every delivery GitHub sends, and a
+    transaction around a single statement would only add round trips. Inside an
+    outer transaction a savepoint keeps a duplicate from breaking it.
+    """
+    ping = event == "ping"
+    fields = {
+        "hook_id": hook_id,
+        "delivery_id": delivery_id,
+        "event": event,
+        "action": action[:60],
+        "payload": payload,
+        "status": DeliveryStatus.IGNORED if ping else DeliveryStatus.PENDING,
+        "processed_at": timezone.now() if ping else None,
+    }
     try:
-        with transaction.atomic():
-            delivery = WebhookDelivery.objects.create(
-                hook_id=hook_id, delivery_id=delivery_id, event=event, action=action[:60], payload=payload
-            )
-            if event == "ping":
-                delivery.status = DeliveryStatus.IGNORED
-                delivery.processed_at = timezone.now()
-                delivery.save(update_fields=["status", "processed_at"])
-            else:
-                transaction.on_commit(lambda: delivery_publish(delivery_id=delivery.pk))
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(**fields)
+        else:
+            delivery = WebhookDelivery.objects.create(**fields)
     except IntegrityError:
         return WebhookDelivery.objects.get(hook_id=hook_id, delivery_id=delivery_id), False
+    if not ping:
+        # Immediately in autocommit; after the outer transaction commits otherwise.
+        transaction.on_commit(lambda: delivery_publish(delivery_id=delivery.pk))
     return delivery, True
 
 

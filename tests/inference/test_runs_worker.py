@@ -104,3 +104,42 @@ def test_killed_worker_child_never_leaves_a_run_running(celery_worker_process, w
     run = SandboxRun.objects.get(pk=run_id)
     assert data["status"] in (RunStatus.DONE, RunStatus.FAILED)
     assert run.attempts == 2 or data["status"] == RunStatus.FAILED
+
+
+def test_soft_time_limit_ends_the_run_as_timeout_and_the_worker_stays_healthy(
+    celery_worker_process, world, smollm2, settings
+):
+    from inference.tasks import execute_run
+
+    settings.SANDBOX_CONCURRENT_RUNS = 10
+    settings.SANDBOX_RUNS_PER_MINUTE = 100
+    client = world.client_for(world.alice)
+    params = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repeat_penalty": 1.0, "presence_penalty": 0.0,
+              "frequency_penalty": 0.0, "max_tokens": 512, "top_n": 20, "seed": 4}  # fmt: skip
+    # The row without run_create's own task, then one task with a 1 s soft limit.
+    run = SandboxRun.objects.create(
+        membership=world.alice_membership, model=smollm2, request={"prompt": "Count: 1, 2,"}, params=params, seed=4
+    )
+    execute_run.apply_async(kwargs={"run_id": run.pk}, soft_time_limit=1, time_limit=30)
+
+    data = _finished(client, run.pk)
+
+    assert data["status"] == "failed" and data["finish_reason"] == "timeout" and "longer than" in data["error"]
+    assert 0 < len(data["tokens"]) < 512
+    after = _finished(client, _start(client, prompt="Hello", temperature=0, max_tokens=4))
+    assert after["status"] == "done"
+
+
+def test_runaway_template_fails_the_run_and_the_worker_carries_on(celery_worker_process, world, smollm2, settings):
+    settings.SANDBOX_CONCURRENT_RUNS = 10
+    settings.SANDBOX_RUNS_PER_MINUTE = 100
+    client = world.client_for(world.alice)
+    template = "{% set x = range(100000)|list %}\n{% for i in x %}{% for j in x %}{% endfor %}{% endfor %}"
+
+    bad = _finished(
+        client, _start(client, messages=[{"role": "user", "content": "x"}], template=template, max_tokens=4)
+    )
+    good = _finished(client, _start(client, messages=[{"role": "user", "content": "x"}], temperature=0, max_tokens=4))
+
+    assert bad["status"] == "failed" and "Line 2" in bad["error"] and "longer than" in bad["error"]
+    assert good["status"] == "done"
