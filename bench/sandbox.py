@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import statistics
@@ -29,8 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import pages  # noqa: E402
-from bench.webhooks import create_database, drop_database  # noqa: E402
+from bench import backends, pages  # noqa: E402
 
 PROMPT = "1, 2, 3, 4, 5,"
 NEW_TOKENS = 128
@@ -55,30 +53,19 @@ def baseline_tokens_per_second(path: str, threads: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--postgres")
-    parser.add_argument("--redis")
     parser.add_argument("--ttft-runs", type=int, default=10)
+    backends.add_arguments(parser)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="firstbreak-bench-sandbox-"))
-    scratch = ""
     worker = None
+    store = None
     try:
         env = pages.bench_env(tmp)
         env.update(
             DEBUG="true", ALLOWED_HOSTS="testserver", SANDBOX_RUNS_PER_MINUTE="1000", SANDBOX_CONCURRENT_RUNS="100"
         )
-        if args.postgres:
-            scratch = create_database(args.postgres)
-            env["DATABASE_URL"] = f"{args.postgres.rstrip('/')}/{scratch}"
-        if args.redis:
-            import redis
-
-            redis.Redis.from_url(args.redis).flushdb()
-            env["REDIS_URL"] = args.redis
-        os.environ.update(env)
-        if not args.redis:
-            os.environ.pop("REDIS_URL", None)
+        store = backends.Backends(args, env).start()
 
         import django
 
@@ -154,7 +141,7 @@ def main() -> int:
             ttft.append(time.perf_counter() - started)
             poll(run_id, finished)
 
-        backend = ("PostgreSQL" if args.postgres else "SQLite") + (" + Redis" if args.redis else " + embedded broker")
+        backend = store.label
         print(f"smollm2-135m Q4_1, {threads} threads, prompt {PROMPT!r}, {NEW_TOKENS} new tokens; {backend}")
         print(f"baseline create_completion (no logprobs):      {base:6.1f} tok/s")
         print(f"sandbox run, top_n=20, generation in worker:  {api_rate:6.1f} tok/s   ratio {api_rate / base:.2f}")
@@ -169,11 +156,8 @@ def main() -> int:
     finally:
         if worker is not None:
             pages.stop(worker)
-        if scratch:
-            from django.db import connections
-
-            connections.close_all()
-            drop_database(args.postgres, scratch)
+        if store is not None:
+            store.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import shutil
 import signal
 import statistics
@@ -33,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import pages  # noqa: E402
+from bench import backends, pages  # noqa: E402
 
 SECRET = "bench-secret"
 REPO = "first-break-ai/practice"
@@ -183,48 +182,21 @@ def measure_lag(port: int, submission_id: int, rounds: int) -> list[float]:
     return lags
 
 
-def create_database(server_url: str) -> str:
-    import psycopg
-
-    name = f"firstbreak_bench_{os.getpid()}"
-    with psycopg.connect(f"{server_url.rstrip('/')}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def drop_database(server_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server_url.rstrip('/')}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--deliveries", type=int, default=800, help="measured deliveries (intake)")
     parser.add_argument("--lag-rounds", type=int, default=40)
-    parser.add_argument("--postgres", help="PostgreSQL server URL; a scratch database is created there")
-    parser.add_argument("--redis", help="Redis URL of a database the bench may flush")
+    backends.add_arguments(parser)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="firstbreak-bench-hooks-"))
-    scratch = ""
     procs: list[subprocess.Popen[bytes]] = []
+    store = None
     try:
         env = pages.bench_env(tmp)
         env["GITHUB_WEBHOOK_SECRETS"] = SECRET
-        if args.postgres:
-            scratch = create_database(args.postgres)
-            env["DATABASE_URL"] = f"{args.postgres.rstrip('/')}/{scratch}"
-        if args.redis:
-            import redis
-
-            redis.Redis.from_url(args.redis).flushdb()
-            env["REDIS_URL"] = args.redis
-        os.environ.update(env)
-        if not args.redis:
-            os.environ.pop("REDIS_URL", None)
+        store = backends.Backends(args, env).start()
         submission_id = seed_linked_pr()
 
         port = pages.free_port()
@@ -239,7 +211,7 @@ def main() -> int:
         intake, intake_s = hammer(port, args.senders, per_sender, lambda c: post(c, unlinked))
         f50, f95 = percentiles(floor)
         i50, i95 = percentiles(intake)
-        backend = ("PostgreSQL" if args.postgres else "SQLite") + (" + Redis" if args.redis else " + embedded broker")
+        backend = store.label
         print(f"gunicorn 4 sync workers, {args.senders} concurrent senders, {len(intake)} signed deliveries; {backend}")
         print(f"{'':28}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}")
         print(f"{'floor view':28}{len(floor) / floor_s:8.0f}{f50:9.1f}{f95:9.1f}")
@@ -289,11 +261,8 @@ def main() -> int:
     finally:
         for proc in reversed(procs):
             pages.stop(proc)
-        if args.postgres and scratch:
-            from django.db import connections
-
-            connections.close_all()
-            drop_database(args.postgres, scratch)
+        if store is not None:
+            store.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -108,18 +108,11 @@ def step_progress_for(*, membership: Membership, step: RoadmapStep) -> StepWithP
     return next(s for s in roadmap.steps if s.step.pk == step.pk)
 
 
-@dataclass
-class LearnerRow:
+@dataclass(kw_only=True)
+class LearnerRow(Roadmap):
+    """One learner's roadmap in the lead overview."""
+
     membership: Membership
-    steps: list[StepWithProgress]
-
-    @property
-    def current(self) -> StepWithProgress | None:
-        return next((s for s in self.steps if s.is_current), None)
-
-    @property
-    def done_count(self) -> int:
-        return sum(1 for s in self.steps if s.status == ProgressStatus.DONE)
 
 
 @dataclass
