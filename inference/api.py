@@ -152,3 +152,43 @@ def runs_dispatch(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
         return runs_create(request)
     return runs_list(request)
+
+
+@require_POST
+@api_login_required
+def runs_branch(request: HttpRequest, run_id: int) -> JsonResponse:
+    """`{step, token_id}` -> a new run continuing this one with another token at `step`."""
+    parent = selectors.run_for_user(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+    if parent is None:
+        return _error(404, "No such run.")
+    payload = _json_body(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    step, token_id = payload.get("step"), payload.get("token_id")
+    fields = {
+        name: ["A whole number is required."]
+        for name, value in (("step", step), ("token_id", token_id))
+        if not isinstance(value, int) or isinstance(value, bool)
+    }
+    if fields:
+        return _error(400, "Invalid parameters.", fields=fields)
+    try:
+        child = services.run_branch(parent=parent, step=step, token_id=token_id)
+    except services.BranchError as exc:
+        return _error(400, str(exc))
+    except services.RateLimited as exc:
+        response = _error(429, str(exc))
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return JsonResponse({"id": child.pk, "status": child.status, "seed": child.seed, "parent": parent.pk}, status=201)
+
+
+@require_GET
+@api_login_required
+def runs_tree(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = selectors.run_for_user(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+    if run is None:
+        return _error(404, "No such run.")
+    while run.parent_id is not None:
+        run = run.parent  # type: ignore[assignment]
+    return JsonResponse(selectors.run_tree(root=run))

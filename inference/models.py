@@ -45,6 +45,9 @@ class SandboxRun(models.Model):
 
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="sandbox_runs")
     model = models.ForeignKey(SandboxModel, on_delete=models.PROTECT, related_name="runs")
+    # A branch continues its parent from `branch_step` with another token there.
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="branches")
+    branch_step = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
     # What the learner sent: messages or a raw prompt, template override, thinking switch.
     request = models.JSONField()

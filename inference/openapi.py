@@ -166,6 +166,39 @@ SCHEMA = {
         },
     },
 }
+_id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+SCHEMA["paths"]["/api/sandbox/runs/{id}/branch"] = {
+    "post": {
+        **_op(
+            "Continue a finished run from `step` with `token_id` there (same parameters and seed)",
+            body={
+                "type": "object",
+                "required": ["step", "token_id"],
+                "properties": {
+                    "step": {"type": "integer", "minimum": 0},
+                    "token_id": {"type": "integer", "minimum": 0},
+                },
+            },
+            response={
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "status": {"type": "string"},
+                    "seed": {"type": "integer"},
+                    "parent": {"type": "integer"},
+                },
+            },
+            status="201",
+        ),
+        "parameters": _id_param,
+    }
+}
+SCHEMA["paths"]["/api/sandbox/runs/{id}/tree"] = {
+    "get": {
+        **_op("The run's family: its root and every branch, nested", response={"type": "object"}),
+        "parameters": _id_param,
+    }
+}
 SCHEMA["paths"]["/api/sandbox/runs"]["post"]["responses"]["429"] = {"description": "Rate limited; see Retry-After"}
 
 

@@ -75,7 +75,36 @@ def run_as_dict(run: SandboxRun) -> dict[str, Any]:
         "timings": run.timings,
         "error": run.error,
         "created_at": run.created_at.isoformat(),
+        "parent": run.parent_id,
+        "branch_step": run.branch_step,
     }
+
+
+def run_tree(*, root: SandboxRun) -> dict[str, Any]:
+    """The run and every branch below it, nested, from one query over the learner's runs."""
+    runs = list(
+        SandboxRun.objects.filter(membership=root.membership).only(
+            "pk", "parent_id", "branch_step", "status", "output_text", "tokens", "created_at"
+        )
+    )
+    children: dict[int | None, list[SandboxRun]] = {}
+    for run in runs:
+        children.setdefault(run.parent_id, []).append(run)
+
+    def node(run: SandboxRun) -> dict[str, Any]:
+        chosen = (
+            run.tokens[run.branch_step] if run.branch_step is not None and run.branch_step < len(run.tokens) else None
+        )
+        return {
+            "id": run.pk,
+            "status": run.status,
+            "branch_step": run.branch_step,
+            "branch_token": chosen and {"id": chosen["id"], "text": chosen["text"], "p_model": chosen["p_model"]},
+            "output_text": run.output_text,
+            "branches": [node(child) for child in sorted(children.get(run.pk, []), key=lambda r: r.created_at)],
+        }
+
+    return node(root)
 
 
 def queue_position(*, run: SandboxRun) -> int | None:

@@ -207,3 +207,37 @@ def runs_sweep_stuck() -> int:
         finished_at=timezone.now(),
         error="The worker running this stopped responding; the run was marked failed.",
     )
+
+
+class BranchError(Exception):
+    """A branch that cannot be made; the message says why."""
+
+
+@transaction.atomic
+def run_branch(*, parent: SandboxRun, step: int, token_id: int) -> SandboxRun:
+    """Continue `parent` from `step` with `token_id` there: same request, parameters and seed.
+
+    The tokens before `step` and the new one are forced; the random stream
+    advances as for drawn tokens, so the branch equals a fresh run forced through
+    the same tokens.
+    """
+    if parent.status != RunStatus.DONE:
+        raise BranchError("Only a finished run can be branched.")
+    if not 0 <= step < len(parent.tokens):
+        raise BranchError(f"step must be between 0 and {len(parent.tokens) - 1}.")
+    if not 0 <= token_id < parent.model.n_vocab:
+        raise BranchError(f"token_id must be between 0 and {parent.model.n_vocab - 1}.")
+    run_check_limits(membership=parent.membership)
+    forced = [token["id"] for token in parent.tokens[:step]] + [token_id]
+    request = {**parent.request, "forced_tokens": forced}
+    child = SandboxRun.objects.create(
+        membership=parent.membership,
+        model=parent.model,
+        request=request,
+        params=parent.params,
+        seed=parent.seed,
+        parent=parent,
+        branch_step=step,
+    )
+    tasks.execute_run.delay_on_commit(run_id=child.pk)
+    return child

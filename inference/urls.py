@@ -12,5 +12,7 @@ urlpatterns = [
     path("api/sandbox/runs", api.runs_dispatch, name="api_runs"),
     path("api/sandbox/runs/<int:run_id>", api.runs_detail, name="api_run"),
     path("api/sandbox/runs/<int:run_id>/cancel", api.runs_cancel, name="api_run_cancel"),
+    path("api/sandbox/runs/<int:run_id>/branch", api.runs_branch, name="api_run_branch"),
+    path("api/sandbox/runs/<int:run_id>/tree", api.runs_tree, name="api_run_tree"),
     path("sandbox/", views.sandbox, name="sandbox"),
 ]
