@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from cohort.selectors import primary_membership
-from inference import selectors, services
+from inference import labs, selectors, services
 from inference.chat_templates import TemplateRenderError
 from inference.forms import RenderForm, RunForm, TokenizeForm
 from inference.generation import build_prompt, token_dicts
@@ -192,3 +192,93 @@ def runs_tree(request: HttpRequest, run_id: int) -> JsonResponse:
     while run.parent_id is not None:
         run = run.parent  # type: ignore[assignment]
     return JsonResponse(selectors.run_tree(root=run))
+
+
+def _lab_response(create) -> JsonResponse:  # type: ignore[no-untyped-def]
+    try:
+        job = create()
+    except labs.LabError as exc:
+        return _error(400, str(exc))
+    return JsonResponse({"id": job.pk, "kind": job.kind, "status": job.status}, status=201)
+
+
+@require_POST
+@api_login_required
+def labs_pipeline(request: HttpRequest) -> JsonResponse:
+    """`{run, step}` -> the candidate set after each sampler stage at that step of a finished run."""
+    payload = _json_body(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    run = selectors.run_for_user(
+        user=request.user, run_id=payload.get("run") if isinstance(payload.get("run"), int) else -1
+    )  # type: ignore[arg-type]
+    if run is None:
+        return _error(404, "No such run.")
+    step = payload.get("step")
+    if not isinstance(step, int) or isinstance(step, bool):
+        return _error(400, "Invalid parameters.", fields={"step": ["A whole number is required."]})
+    return _lab_response(lambda: labs.lab_pipeline_create(run=run, step=step))
+
+
+@require_POST
+@api_login_required
+def labs_sweep(request: HttpRequest) -> JsonResponse:
+    """One prompt at several temperatures with N seeds each, plus one step's distribution per temperature."""
+    membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+    if membership is None:
+        return _error(403, "Join a cohort to use the sandbox.")
+    payload = _json_body(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    form = RunForm(
+        {k: v for k, v in payload.items() if k in ("model", "messages", "prompt", "enable_thinking", "template")}
+    )
+    if not form.is_valid():
+        return _invalid(form)
+    numbers = {
+        "temperatures": payload.get("temperatures", list(labs.SWEEP_TEMPERATURES)),
+        "seeds": payload.get("seeds", 3),
+        "max_tokens": payload.get("max_tokens", 24),
+        "step": payload.get("step", 0),
+    }
+    if not isinstance(numbers["temperatures"], list) or not all(
+        isinstance(t, int | float) and not isinstance(t, bool) for t in numbers["temperatures"]
+    ):
+        return _error(400, "Invalid parameters.", fields={"temperatures": ["A list of numbers is required."]})
+    bad = [
+        k for k in ("seeds", "max_tokens", "step") if not isinstance(numbers[k], int) or isinstance(numbers[k], bool)
+    ]
+    if bad:
+        return _error(400, "Invalid parameters.", fields={k: ["A whole number is required."] for k in bad})
+    return _lab_response(
+        lambda: labs.lab_sweep_create(
+            membership=membership,
+            model=form.cleaned_data["model"],
+            request=form.run_request(),
+            temperatures=[float(t) for t in numbers["temperatures"]],
+            seeds=numbers["seeds"],
+            max_tokens=numbers["max_tokens"],
+            step=numbers["step"],
+        )  # fmt: skip
+    )
+
+
+@require_GET
+@api_login_required
+def labs_detail(request: HttpRequest, job_id: int) -> JsonResponse:
+    job = selectors.lab_visible_to(user=request.user, job_id=job_id)  # type: ignore[arg-type]
+    if job is None:
+        return _error(404, "No such lab.")
+    return JsonResponse(selectors.lab_as_dict(job))
+
+
+@require_POST
+@api_login_required
+def labs_share(request: HttpRequest, job_id: int) -> JsonResponse:
+    """Let the cohort open this lab (only its owner can share it)."""
+    job = selectors.lab_visible_to(user=request.user, job_id=job_id)  # type: ignore[arg-type]
+    if job is None or job.membership.user_id != request.user.pk:
+        return _error(404, "No such lab.")
+    job.shared = True
+    job.save(update_fields=["shared"])
+    return JsonResponse(selectors.lab_as_dict(job))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from inference.sampling import SamplerParams, draw, sampling_distribution, softmax, top_n
+from inference.sampling import SamplerParams, draw, entropy_bits, sampling_distribution, softmax, top_n
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class GeneratedToken:
     p_sampled: float
     top_model: list[dict[str, Any]]
     top_sampled: list[dict[str, Any]]
+    entropy_bits: float = 0.0  # of the distribution the token was drawn from
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +101,7 @@ class GeneratedToken:
             "p_sampled": self.p_sampled,
             "top_model": self.top_model,
             "top_sampled": self.top_sampled,
+            "entropy_bits": self.entropy_bits,
         }
 
 
@@ -202,6 +204,7 @@ class Engine:
                 p_sampled=float(final.probs[position[0]]) if len(position) else 0.0,
                 top_model=self._choices(top_n(raw, np.arange(self.n_vocab), top_n_count)),
                 top_sampled=self._choices(top_n(final.probs, final.ids, top_n_count)),
+                entropy_bits=entropy_bits(final.probs),
             )
             result.tokens.append(token)
             if step == 0:

@@ -76,3 +76,33 @@ class SandboxRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class LabKind(models.TextChoices):
+    PIPELINE = "pipeline", "Sampler pipeline"
+    SWEEP = "sweep", "Temperature sweep"
+
+
+class LabJob(models.Model):
+    """One lab computation a learner asked for; kept with its result, shareable with the cohort."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="lab_jobs")
+    model = models.ForeignKey(SandboxModel, on_delete=models.PROTECT, related_name="lab_jobs")
+    kind = models.CharField(max_length=20, choices=LabKind.choices)
+    input = models.JSONField()
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    result = models.JSONField(default=dict, blank=True)
+    # Raw next-token logits (float32) of the step a lab looks at, so distributions
+    # can be recomputed exactly later.
+    logits = models.BinaryField(null=True, blank=True, editable=False)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    shared = models.BooleanField(default=False, help_text="Members of the cohort can open it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk} ({self.status})"

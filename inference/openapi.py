@@ -199,6 +199,51 @@ SCHEMA["paths"]["/api/sandbox/runs/{id}/tree"] = {
         "parameters": _id_param,
     }
 }
+_lab_created = {
+    "type": "object",
+    "properties": {"id": {"type": "integer"}, "kind": {"type": "string"}, "status": {"type": "string"}},
+}
+SCHEMA["paths"]["/api/sandbox/labs/pipeline"] = {
+    "post": _op(
+        "Sampler pipeline lab: the candidate set after each stage at one step of a finished run",
+        body={
+            "type": "object",
+            "required": ["run", "step"],
+            "properties": {"run": {"type": "integer"}, "step": {"type": "integer", "minimum": 0}},
+        },
+        response=_lab_created,
+        status="201",
+    )
+}
+SCHEMA["paths"]["/api/sandbox/labs/sweep"] = {
+    "post": _op(
+        "Temperature sweep lab: distinct outputs and entropy per temperature, and one step's distribution under each",
+        body={
+            "type": "object",
+            "required": ["model"],
+            "properties": {
+                "model": {"type": "string"},
+                "messages": {"type": "array", "items": _message},
+                "prompt": {"type": "string"},
+                "temperatures": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 2}},
+                "seeds": {"type": "integer", "minimum": 1, "maximum": 8},
+                "max_tokens": {"type": "integer", "minimum": 1, "maximum": 64},
+                "step": {"type": "integer", "minimum": 0},
+            },
+        },  # fmt: skip
+        response=_lab_created,
+        status="201",
+    )
+}
+SCHEMA["paths"]["/api/sandbox/labs/{id}"] = {
+    "get": {
+        **_op("A lab job and its result (yours, or shared in your cohort)", response={"type": "object"}),
+        "parameters": _id_param,
+    }
+}
+SCHEMA["paths"]["/api/sandbox/labs/{id}/share"] = {
+    "post": {**_op("Share a lab with your cohort", response={"type": "object"}), "parameters": _id_param}
+}
 SCHEMA["paths"]["/api/sandbox/runs"]["post"]["responses"]["429"] = {"description": "Rate limited; see Retry-After"}
 
 

@@ -38,6 +38,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum()
 
 
+def entropy_bits(probs: np.ndarray) -> float:
+    nonzero = probs[probs > 0]
+    return float(-(nonzero * np.log2(nonzero)).sum())
+
+
 def top_n(probs: np.ndarray, ids: np.ndarray, n: int) -> list[tuple[int, float]]:
     """The `n` most likely (id, p) pairs, most likely first; ties broken by id."""
     if n <= 0 or len(ids) == 0:

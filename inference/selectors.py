@@ -111,3 +111,33 @@ def queue_position(*, run: SandboxRun) -> int | None:
     if run.status != RunStatus.QUEUED:
         return None
     return SandboxRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=run.created_at).count() + 1
+
+
+def lab_visible_to(*, user: User, job_id: int):  # type: ignore[no-untyped-def]
+    """A learner's own lab jobs, and jobs shared in a cohort they belong to."""
+    from django.db.models import Q
+
+    from inference.models import LabJob
+
+    return (
+        LabJob.objects.select_related("model", "membership__user")
+        .filter(pk=job_id)
+        .filter(Q(membership__user=user) | Q(shared=True, membership__cohort__memberships__user=user))
+        .distinct()
+        .first()
+    )
+
+
+def lab_as_dict(job) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "status": job.status,
+        "model": job.model.slug,
+        "input": job.input,
+        "result": job.result,
+        "error": job.error,
+        "shared": job.shared,
+        "owner": job.membership.user.display_name,
+        "created_at": job.created_at.isoformat(),
+    }

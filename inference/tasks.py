@@ -27,3 +27,16 @@ def sweep_stuck_runs() -> int:
     from inference.services import runs_sweep_stuck
 
     return runs_sweep_stuck()
+
+
+@shared_task(
+    name="inference.execute_lab",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.SANDBOX_SOFT_TIME_LIMIT,
+    time_limit=settings.SANDBOX_HARD_TIME_LIMIT,
+)
+def execute_lab(*, job_id: int) -> str | None:
+    from inference.labs import lab_execute
+
+    return lab_execute(job_id=job_id)

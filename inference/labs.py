@@ -1,0 +1,234 @@
+"""Sandbox labs computed in a worker: the sampler pipeline at one step, and temperature sweeps.
+
+Both read real logits from the model; distributions shown to learners are
+computed from logits stored with the job, so they can be checked exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from inference import tasks
+from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
+from inference.sampling import SamplerParams, sampling_distribution, softmax, top_n
+
+SWEEP_TEMPERATURES = (0.0, 0.3, 0.7, 1.0, 1.5)
+SWEEP_TOP = 10
+
+
+class LabError(Exception):
+    """Input a lab cannot use; the message says why."""
+
+
+def _logits_bytes(logits: np.ndarray) -> bytes:
+    return logits.astype(np.float32).tobytes()
+
+
+def stored_logits(job: LabJob) -> np.ndarray:
+    return np.frombuffer(bytes(job.logits), dtype=np.float32).astype(np.float64)
+
+
+# --- Creating ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def lab_pipeline_create(*, run: SandboxRun, step: int) -> LabJob:
+    if run.status != RunStatus.DONE:
+        raise LabError("The run has to be finished first.")
+    if not 0 <= step < len(run.tokens):
+        raise LabError(f"step must be between 0 and {len(run.tokens) - 1}.")
+    job = LabJob.objects.create(
+        membership=run.membership, model=run.model, kind=LabKind.PIPELINE, input={"run": run.pk, "step": step}
+    )
+    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    return job
+
+
+@transaction.atomic
+def lab_sweep_create(
+    *,
+    membership,
+    model: SandboxModel,
+    request: dict[str, Any],
+    temperatures: list[float],
+    seeds: int,
+    max_tokens: int,
+    step: int,
+) -> LabJob:  # type: ignore[no-untyped-def]
+    if not 1 <= len(temperatures) <= 8 or any(not 0 <= t <= 2 for t in temperatures):
+        raise LabError("Give 1 to 8 temperatures between 0 and 2.")
+    if not 1 <= seeds <= 8:
+        raise LabError("seeds must be between 1 and 8.")
+    if not 1 <= max_tokens <= 64:
+        raise LabError("max_tokens must be between 1 and 64 for a sweep.")
+    if not 0 <= step < max_tokens:
+        raise LabError("step must be below max_tokens.")
+    job = LabJob.objects.create(
+        membership=membership,
+        model=model,
+        kind=LabKind.SWEEP,
+        input={
+            "request": request,
+            "temperatures": temperatures,
+            "seeds": seeds,
+            "max_tokens": max_tokens,
+            "step": step,
+        },
+    )
+    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    return job
+
+
+# --- Executing ----------------------------------------------------------------------
+
+
+def lab_execute(*, job_id: int) -> str | None:
+    claimed = (
+        LabJob.objects.filter(pk=job_id)
+        .filter(Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, attempts__lt=2))
+        .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return None
+    job = LabJob.objects.select_related("model").get(pk=job_id)
+    try:
+        result, logits = (_pipeline if job.kind == LabKind.PIPELINE else _sweep)(job)
+    except Exception as exc:
+        LabJob.objects.filter(pk=job.pk).update(
+            status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
+        )
+        return RunStatus.FAILED
+    LabJob.objects.filter(pk=job.pk).update(
+        status=RunStatus.DONE, result=result, logits=_logits_bytes(logits), finished_at=timezone.now()
+    )
+    return RunStatus.DONE
+
+
+def _engine(model: SandboxModel):  # type: ignore[no-untyped-def]
+    from inference.engine import Engine, load_model
+
+    llm, _ = load_model(model.path, n_ctx=settings.SANDBOX_N_CTX)
+    return Engine(llm)
+
+
+def _logits_after(engine, prompt_ids: list[int], generated: list[int]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Next-token logits, evaluated exactly as generation does (prompt as one batch, then
+    token by token): batched and one-at-a-time evaluation differ in the last digits,
+    which a quantized model and a low temperature can make visible."""
+    engine.llm.reset()
+    engine.llm.eval(list(prompt_ids))
+    for token_id in generated:
+        engine.llm.eval([token_id])
+    return engine._last_logits().astype(np.float64)
+
+
+def _choices(engine, probs: np.ndarray, ids: np.ndarray, n: int = 20) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    return [{"id": i, "text": engine.token_text(i), "p": p} for i, p in top_n(probs, ids, n)]
+
+
+def _pipeline(job: LabJob) -> tuple[dict[str, Any], np.ndarray]:
+    from inference.generation import build_prompt_ids, sampler_params
+
+    run = SandboxRun.objects.select_related("model").get(pk=job.input["run"])
+    step = job.input["step"]
+    engine = _engine(run.model)
+    prompt = build_prompt_ids(engine, run.model, run.request)
+    before = [t["id"] for t in run.tokens[:step]]
+    logits = _logits_after(engine, prompt.ids, before)
+    params = sampler_params(run.params)
+    trace = sampling_distribution(logits, prompt.ids + before, params)
+    chosen = run.tokens[step]["id"]
+    stages, previous = [], None
+    for stage in trace.stages:
+        entry: dict[str, Any] = {
+            "name": stage.name,
+            "size": stage.size,
+            "removed": (previous.size - stage.size) if previous is not None else 0,
+            # Probability mass (under the previous stage) of the tokens this stage kept.
+            "mass_kept": float(previous.probs[np.isin(previous.ids, stage.ids)].sum()) if previous is not None else 1.0,
+            "top": _choices(engine, stage.probs, stage.ids),
+        }
+        where = np.nonzero(stage.ids == chosen)[0]
+        if len(where):
+            rank = int((stage.probs > stage.probs[where[0]]).sum()) + 1
+            entry["chosen"] = {"rank": rank, "p": float(stage.probs[where[0]])}
+        else:
+            entry["chosen"] = None
+        stages.append(entry)
+        previous = stage
+    result = {
+        "run": run.pk,
+        "step": step,
+        "chosen": {"id": chosen, "text": engine.token_text(chosen)},
+        "params": run.params,
+        "stages": stages,
+    }
+    return result, logits
+
+
+def _sweep(job: LabJob) -> tuple[dict[str, Any], np.ndarray]:
+    from inference.generation import build_prompt_ids
+
+    data = job.input
+    engine = _engine(job.model)
+    prompt = build_prompt_ids(engine, job.model, data["request"])
+    rows, step_logits = [], None
+    for temperature in data["temperatures"]:
+        params = SamplerParams(temperature=temperature, top_k=0, top_p=1.0, min_p=0.0)
+        outputs, entropies = [], []
+        for seed in range(1, data["seeds"] + 1):
+            generation = engine.generate(
+                prompt.ids, params=params, seed=seed, max_tokens=data["max_tokens"], top_n_count=1
+            )
+            outputs.append(generation.output_text)
+            # Entropy of the distribution each token was drawn from, in bits.
+            entropies.extend(t.entropy_bits for t in generation.tokens)
+        rows.append(
+            {
+                "temperature": temperature,
+                "distinct_outputs": len(set(outputs)),
+                "outputs": outputs,
+                "mean_entropy_bits": float(np.mean(entropies)) if entropies else 0.0,
+            }
+        )
+    # The step's logits on the greedy path: the same context for every temperature.
+    greedy = engine.generate(
+        prompt.ids, params=SamplerParams(temperature=0), seed=0, max_tokens=data["step"] + 1, top_n_count=1
+    )
+    path = [t.id for t in greedy.tokens[: data["step"]]]
+    context = prompt.ids + path
+    step_logits = _logits_after(engine, prompt.ids, path)
+    distributions = [
+        {
+            "temperature": t,
+            "top": [
+                {"id": i, "text": engine.token_text(i), "p": p} for i, p in temperature_top(step_logits, t, SWEEP_TOP)
+            ],
+        }
+        for t in data["temperatures"]
+    ]
+    return {
+        "rows": rows,
+        "step": data["step"],
+        "step_context_tail": engine.token_text(context[-1]) if context else "",
+        "distributions": distributions,
+    }, step_logits
+
+
+def temperature_distribution(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(logits / T) over the whole vocabulary; T = 0 is all mass on the argmax."""
+    if temperature <= 0:
+        probs = np.zeros_like(logits, dtype=np.float64)
+        probs[int(np.argmax(logits))] = 1.0
+        return probs
+    return softmax(logits / temperature)
+
+
+def temperature_top(logits: np.ndarray, temperature: float, n: int) -> list[tuple[int, float]]:
+    return top_n(temperature_distribution(logits, temperature), np.arange(len(logits)), n)
