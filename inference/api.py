@@ -15,6 +15,7 @@ from inference import labs, selectors, services
 from inference.chat_templates import TemplateRenderError
 from inference.forms import RenderForm, RunForm, TokenizeForm
 from inference.generation import build_prompt, token_dicts
+from inference.models import SandboxModel
 from inference.prompts import tokenize_segments
 
 
@@ -282,3 +283,15 @@ def labs_share(request: HttpRequest, job_id: int) -> JsonResponse:
     job.shared = True
     job.save(update_fields=["shared"])
     return JsonResponse(selectors.lab_as_dict(job))
+
+
+@require_GET
+@api_login_required
+def models_inspect(request: HttpRequest, slug: str) -> JsonResponse:
+    """The GGUF inspector: metadata, tokenizer, tensor table and sizes, without loading weights."""
+    from inference.inspector import inspect_gguf
+
+    model = SandboxModel.objects.filter(slug=slug).first()
+    if model is None:
+        return _error(404, "No such model.")
+    return JsonResponse(selectors.model_inspection(model, inspect_gguf))

@@ -244,6 +244,15 @@ SCHEMA["paths"]["/api/sandbox/labs/{id}"] = {
 SCHEMA["paths"]["/api/sandbox/labs/{id}/share"] = {
     "post": {**_op("Share a lab with your cohort", response={"type": "object"}), "parameters": _id_param}
 }
+SCHEMA["paths"]["/api/sandbox/models/{slug}/inspect"] = {
+    "get": {
+        **_op(
+            "GGUF inspector: metadata, tokenizer, tensor table, bits per weight, SafeTensors F32/BF16 sizes",
+            response={"type": "object"},
+        ),
+        "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+    }
+}
 SCHEMA["paths"]["/api/sandbox/runs"]["post"]["responses"]["429"] = {"description": "Rate limited; see Retry-After"}
 
 

@@ -159,8 +159,19 @@ class _HeaderCursor:
             raise struct.error("array runs past the end of the file")
 
 
-def _read_header(path: Path) -> tuple[dict[str, object], Counter[int]]:
-    """Key/value metadata and, per tensor type, how many weights of 2-D+ tensors use it."""
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    type: int  # a GGMLQuantizationType value
+    offset: int
+
+
+def _read_header(path: Path, tensors: list[TensorInfo] | None = None) -> tuple[dict[str, object], Counter[int]]:
+    """Key/value metadata and, per tensor type, how many weights of 2-D+ tensors use it.
+
+    Pass a list as `tensors` to also collect every tensor's name, shape, type and offset.
+    """
     with path.open("rb") as f:
         if f.read(4) != b"GGUF":
             raise ModelFileError(f"{path} is not a GGUF model file (it does not start with 'GGUF').")
@@ -179,10 +190,12 @@ def _read_header(path: Path) -> tuple[dict[str, object], Counter[int]]:
                 metadata[key] = cursor.value(int(cursor.unpack("I")))
             weights_by_type: Counter[int] = Counter()
             for _ in range(n_tensors):
-                cursor.string()  # tensor name
+                name = cursor.string()
                 dims = [int(cursor.unpack("Q")) for _ in range(int(cursor.unpack("I")))]
                 tensor_type = int(cursor.unpack("I"))
-                cursor.unpack("Q")  # data offset
+                offset = int(cursor.unpack("Q"))
+                if tensors is not None:
+                    tensors.append(TensorInfo(name, tuple(dims), tensor_type, offset))
                 if len(dims) >= 2:  # norms and biases stay F32 in quantized files; they would skew the count
                     weights_by_type[tensor_type] += math.prod(dims)
     return metadata, weights_by_type

@@ -141,3 +141,15 @@ def lab_as_dict(job) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         "owner": job.membership.user.display_name,
         "created_at": job.created_at.isoformat(),
     }
+
+
+def model_inspection(model: SandboxModel, inspect) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Cached per file and checksum: the header of a 150k-token vocabulary takes a moment to walk."""
+    from django.core.cache import cache
+
+    key = f"gguf-inspect:{model.slug}:{model.sha256 or model.size_bytes}"
+    result = cache.get(key)
+    if result is None:
+        result = inspect(model.path)
+        cache.set(key, result, 24 * 3600)
+    return result

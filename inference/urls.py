@@ -7,6 +7,7 @@ app_name = "inference"
 urlpatterns = [
     path("api/openapi.json", openapi.schema, name="openapi"),
     path("api/sandbox/models", api.models_list, name="api_models"),
+    path("api/sandbox/models/<str:slug>/inspect", api.models_inspect, name="api_model_inspect"),
     path("api/sandbox/tokenize", api.tokenize, name="api_tokenize"),
     path("api/sandbox/render", api.render, name="api_render"),
     path("api/sandbox/runs", api.runs_dispatch, name="api_runs"),
