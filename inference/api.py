@@ -295,3 +295,40 @@ def models_inspect(request: HttpRequest, slug: str) -> JsonResponse:
     if model is None:
         return _error(404, "No such model.")
     return JsonResponse(selectors.model_inspection(model, inspect_gguf))
+
+
+@require_POST
+@api_login_required
+def labs_speculative(request: HttpRequest) -> JsonResponse:
+    """Draft with prompt lookup or a smaller model; every step's drafts, acceptance and the speed-up."""
+    membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+    if membership is None:
+        return _error(403, "Join a cohort to use the sandbox.")
+    payload = _json_body(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    form = RunForm({k: v for k, v in payload.items() if k not in ("draft", "draft_model", "k")})
+    if not form.is_valid():
+        return _invalid(form)
+    draft_model = None
+    if payload.get("draft_model"):
+        draft_model = SandboxModel.objects.filter(slug=str(payload["draft_model"]), available=True).first()
+        if draft_model is None:
+            return _error(400, "Invalid parameters.", fields={"draft_model": ["No such available model."]})
+    k = payload.get("k", 4)
+    if not isinstance(k, int) or isinstance(k, bool):
+        return _error(400, "Invalid parameters.", fields={"k": ["A whole number is required."]})
+    seed = form.cleaned_data.get("seed")
+    return _lab_response(
+        lambda: labs.lab_speculative_create(
+            membership=membership,
+            model=form.cleaned_data["model"],
+            request=form.run_request(),
+            draft_kind=str(payload.get("draft", "prompt_lookup")),
+            draft_model=draft_model,
+            params=form.run_params(),
+            k=k,
+            max_tokens=form.cleaned_data["max_tokens"],
+            seed=services.new_seed() if seed is None else seed,
+        )  # fmt: skip
+    )

@@ -98,14 +98,17 @@ def lab_execute(*, job_id: int) -> str | None:
         return None
     job = LabJob.objects.select_related("model").get(pk=job_id)
     try:
-        result, logits = (_pipeline if job.kind == LabKind.PIPELINE else _sweep)(job)
+        result, logits = _LABS[job.kind](job)
     except Exception as exc:
         LabJob.objects.filter(pk=job.pk).update(
             status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
         )
         return RunStatus.FAILED
     LabJob.objects.filter(pk=job.pk).update(
-        status=RunStatus.DONE, result=result, logits=_logits_bytes(logits), finished_at=timezone.now()
+        status=RunStatus.DONE,
+        result=result,
+        logits=_logits_bytes(logits) if logits is not None else None,
+        finished_at=timezone.now(),
     )
     return RunStatus.DONE
 
@@ -232,3 +235,87 @@ def temperature_distribution(logits: np.ndarray, temperature: float) -> np.ndarr
 
 def temperature_top(logits: np.ndarray, temperature: float, n: int) -> list[tuple[int, float]]:
     return top_n(temperature_distribution(logits, temperature), np.arange(len(logits)), n)
+
+
+@transaction.atomic
+def lab_speculative_create(
+    *, membership, model: SandboxModel, request: dict[str, Any], draft_kind: str, draft_model: SandboxModel | None,
+    params: dict[str, Any], k: int, max_tokens: int, seed: int,
+) -> LabJob:  # type: ignore[no-untyped-def]  # fmt: skip
+    if draft_kind not in ("prompt_lookup", "model"):
+        raise LabError("draft must be prompt_lookup or model.")
+    if draft_kind == "model":
+        if draft_model is None:
+            raise LabError("A model draft needs draft_model.")
+        if draft_model.n_vocab != model.n_vocab:
+            raise LabError("The draft model must share the target's tokenizer (same vocabulary).")
+    if not 1 <= k <= 8:
+        raise LabError("k (tokens drafted per step) must be between 1 and 8.")
+    if not 1 <= max_tokens <= 256:
+        raise LabError("max_tokens must be between 1 and 256.")
+    job = LabJob.objects.create(
+        membership=membership,
+        model=model,
+        kind=LabKind.SPECULATIVE,
+        input={
+            "request": request,
+            "draft": draft_kind,
+            "draft_model": draft_model.slug if draft_model else None,
+            "params": params,
+            "k": k,
+            "max_tokens": max_tokens,
+            "seed": seed,
+        },  # fmt: skip
+    )
+    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    return job
+
+
+def _speculative(job: LabJob) -> tuple[dict[str, Any], None]:
+    from inference.engine import Engine, load_model
+    from inference.generation import build_prompt_ids, sampler_params
+    from inference.speculative import ModelDraft, prompt_lookup, speculative_generate
+
+    data = job.input
+    target = _engine(job.model)
+    prompt = build_prompt_ids(target, job.model, data["request"])
+    params = sampler_params(data["params"])
+    plain = target.generate(prompt.ids, params=params, seed=data["seed"], max_tokens=data["max_tokens"], top_n_count=1)
+    if data["draft"] == "model":
+        draft_model = SandboxModel.objects.get(slug=data["draft_model"])
+        # Another context size keeps the draft's Llama apart from the target's even for the same file.
+        drafter = ModelDraft(Engine(load_model(draft_model.path, n_ctx=settings.SANDBOX_N_CTX // 2)[0]), params)
+        draft = drafter.propose
+    else:
+        draft = lambda context, k, rng: (prompt_lookup(context, k), None)  # noqa: E731
+    spec = speculative_generate(
+        target, prompt.ids, params=params, seed=data["seed"], max_tokens=data["max_tokens"], k=data["k"], draft=draft
+    )
+    plain_ids = [t.id for t in plain.tokens]
+    steps = [
+        {
+            "drafted": [{"id": t, "text": target.token_text(t)} for t in s.drafted],
+            "accepted": s.accepted,
+            "emitted": [{"id": t, "text": target.token_text(t)} for t in s.emitted],
+        }  # fmt: skip
+        for s in spec.steps
+    ]
+    result = {
+        "output_text": b"".join(
+            target.token_bytes(t) for t in spec.tokens if not target.is_end_of_generation(t)
+        ).decode("utf-8", errors="replace"),
+        "steps": steps,
+        "acceptance_rate": spec.acceptance_rate,
+        "acceptance_by_position": spec.acceptance_by_position(data["k"]),
+        "speculative_seconds": spec.seconds,
+        "plain_seconds": plain.prompt_seconds + plain.generate_seconds,
+        "speed_up": (plain.prompt_seconds + plain.generate_seconds) / spec.seconds if spec.seconds else None,
+        "target_calls": len(spec.steps),
+        "tokens": len(spec.tokens),
+        "same_as_plain": spec.tokens == plain_ids,
+        "greedy": params.greedy,
+    }
+    return result, None
+
+
+_LABS = {LabKind.PIPELINE: _pipeline, LabKind.SWEEP: _sweep, LabKind.SPECULATIVE: _speculative}

@@ -81,6 +81,7 @@ class SandboxRun(models.Model):
 class LabKind(models.TextChoices):
     PIPELINE = "pipeline", "Sampler pipeline"
     SWEEP = "sweep", "Temperature sweep"
+    SPECULATIVE = "speculative", "Speculative decoding"
 
 
 class LabJob(models.Model):

@@ -235,6 +235,26 @@ SCHEMA["paths"]["/api/sandbox/labs/sweep"] = {
         status="201",
     )
 }
+SCHEMA["paths"]["/api/sandbox/labs/speculative"] = {
+    "post": _op(
+        "Speculative decoding lab: drafted and accepted tokens per step, acceptance by position, speed-up over plain decoding",
+        body={
+            "type": "object",
+            "required": ["model"],
+            "properties": {
+                "model": {"type": "string"},
+                "draft": {"enum": ["prompt_lookup", "model"]},
+                "draft_model": {"type": "string"},
+                "k": {"type": "integer", "minimum": 1, "maximum": 8},
+                "messages": {"type": "array", "items": _message},
+                "prompt": {"type": "string"},
+                **_sampler,
+            },
+        },  # fmt: skip
+        response=_lab_created,
+        status="201",
+    )
+}
 SCHEMA["paths"]["/api/sandbox/labs/{id}"] = {
     "get": {
         **_op("A lab job and its result (yours, or shared in your cohort)", response={"type": "object"}),

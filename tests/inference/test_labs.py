@@ -127,3 +127,55 @@ def test_pipeline_of_another_learners_run_is_404(alice, world):
     assert (
         _post(world.client_for(world.bob), "/api/sandbox/labs/pipeline", {"run": run_id, "step": 0}).status_code == 404
     )
+
+
+def test_speculative_lab_greedy_matches_plain_and_reports_steps(alice):
+    body = {
+        "model": "smollm2-135m",
+        "draft": "model",
+        "draft_model": "smollm2-135m",
+        "prompt": "The days of the week are Monday,",
+        "temperature": 0,
+        "k": 3,
+        "max_tokens": 16,
+        "seed": 1,
+    }
+    response = _post(alice, "/api/sandbox/labs/speculative", body)
+    assert response.status_code == 201, response.content
+
+    assert lab_execute(job_id=response.json()["id"]) == RunStatus.DONE
+
+    result = LabJob.objects.get(pk=response.json()["id"]).result
+    assert result["same_as_plain"] is True and result["tokens"] == 16
+    assert result["acceptance_rate"] > 0.8 and result["target_calls"] < 16
+    assert len(result["acceptance_by_position"]) == 3 and result["speed_up"] > 0
+    assert all(step["drafted"] for step in result["steps"][:-1])
+
+
+def test_speculative_lab_prompt_lookup(alice):
+    body = {
+        "model": "smollm2-135m",
+        "draft": "prompt_lookup",
+        "prompt": "x y z x y z x y z x y",
+        "temperature": 0,
+        "k": 4,
+        "max_tokens": 12,
+    }
+    job_id = _post(alice, "/api/sandbox/labs/speculative", body).json()["id"]
+
+    assert lab_execute(job_id=job_id) == RunStatus.DONE
+    assert LabJob.objects.get(pk=job_id).result["same_as_plain"] is True
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({"draft": "psychic"}, 400),
+        ({"draft": "model"}, 400),
+        ({"draft": "model", "draft_model": "nope"}, 400),
+        ({"k": 50}, 400),
+    ],
+)
+def test_bad_speculative_requests(alice, payload, status):
+    response = _post(alice, "/api/sandbox/labs/speculative", {"model": "smollm2-135m", "prompt": "x", **payload})
+    assert response.status_code == status
