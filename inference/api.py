@@ -332,3 +332,22 @@ def labs_speculative(request: HttpRequest) -> JsonResponse:
             seed=services.new_seed() if seed is None else seed,
         )  # fmt: skip
     )
+
+
+@require_POST
+@api_login_required
+def labs_quantization(request: HttpRequest) -> JsonResponse:
+    """`{model, types}` -> variants made with llama.cpp, compared on size, speed and agreement."""
+    membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+    if membership is None:
+        return _error(403, "Join a cohort to use the sandbox.")
+    payload = _json_body(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    model = SandboxModel.objects.filter(slug=str(payload.get("model", "")), available=True).first()
+    if model is None:
+        return _error(400, "Invalid parameters.", fields={"model": ["No such available model."]})
+    types = payload.get("types", ["Q8_0", "Q4_K_M", "Q4_0"])
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        return _error(400, "Invalid parameters.", fields={"types": ["A list of type names is required."]})
+    return _lab_response(lambda: labs.lab_quantization_create(membership=membership, model=model, types=types))

@@ -318,4 +318,28 @@ def _speculative(job: LabJob) -> tuple[dict[str, Any], None]:
     return result, None
 
 
-_LABS = {LabKind.PIPELINE: _pipeline, LabKind.SWEEP: _sweep, LabKind.SPECULATIVE: _speculative}
+@transaction.atomic
+def lab_quantization_create(*, membership, model: SandboxModel, types: list[str]) -> LabJob:  # type: ignore[no-untyped-def]
+    from inference.quantization import QUANT_TYPES
+
+    unknown = [t for t in types if t not in QUANT_TYPES]
+    if not types or unknown:
+        raise LabError(f"types must be some of {', '.join(QUANT_TYPES)}.")
+    job = LabJob.objects.create(membership=membership, model=model, kind=LabKind.QUANTIZATION, input={"types": types})
+    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    return job
+
+
+def _quantization(job: LabJob) -> tuple[dict[str, Any], None]:
+    from inference.quantization import compare_variants, quantize_variant
+
+    variants = [job.model] + [quantize_variant(model=job.model, qtype=t) for t in job.input["types"]]
+    return compare_variants(variants), None
+
+
+_LABS = {
+    LabKind.PIPELINE: _pipeline,
+    LabKind.SWEEP: _sweep,
+    LabKind.SPECULATIVE: _speculative,
+    LabKind.QUANTIZATION: _quantization,
+}

@@ -82,6 +82,7 @@ class LabKind(models.TextChoices):
     PIPELINE = "pipeline", "Sampler pipeline"
     SWEEP = "sweep", "Temperature sweep"
     SPECULATIVE = "speculative", "Speculative decoding"
+    QUANTIZATION = "quantization", "Quantization"
 
 
 class LabJob(models.Model):

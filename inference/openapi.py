@@ -255,6 +255,21 @@ SCHEMA["paths"]["/api/sandbox/labs/speculative"] = {
         status="201",
     )
 }
+SCHEMA["paths"]["/api/sandbox/labs/quantization"] = {
+    "post": _op(
+        "Quantization lab: make variants (F16, Q8_0, Q4_K_M, Q4_0) and compare size, load time, speed, greedy and top-1 agreement, mean KL",
+        body={
+            "type": "object",
+            "required": ["model"],
+            "properties": {
+                "model": {"type": "string"},
+                "types": {"type": "array", "items": {"enum": ["F16", "Q8_0", "Q4_K_M", "Q4_0"]}},
+            },
+        },
+        response=_lab_created,
+        status="201",
+    )
+}
 SCHEMA["paths"]["/api/sandbox/labs/{id}"] = {
     "get": {
         **_op("A lab job and its result (yours, or shared in your cohort)", response={"type": "object"}),

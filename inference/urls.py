@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/sandbox/labs/pipeline", api.labs_pipeline, name="api_lab_pipeline"),
     path("api/sandbox/labs/sweep", api.labs_sweep, name="api_lab_sweep"),
     path("api/sandbox/labs/speculative", api.labs_speculative, name="api_lab_speculative"),
+    path("api/sandbox/labs/quantization", api.labs_quantization, name="api_lab_quantization"),
     path("api/sandbox/labs/<int:job_id>", api.labs_detail, name="api_lab"),
     path("api/sandbox/labs/<int:job_id>/share", api.labs_share, name="api_lab_share"),
     path("sandbox/", views.sandbox, name="sandbox"),
