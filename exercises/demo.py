@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from cohort.models import Cohort
-from exercises.models import CompletionRule, Exercise, ExerciseKind
+from exercises.models import CompletionRule, Exercise, ExerciseKind, SandboxRule
 from exercises.services import exercise_complete
 
 EXERCISES = (
@@ -41,6 +41,22 @@ Use a branch name containing `merge-conflict`. Merge rather than rebase on a sha
 )
 
 
+SANDBOX_EXERCISES = (
+    ("run-qwen3-locally", "greedy-is-deterministic", "Temperature 0 repeats itself", SandboxRule.GREEDY_REPEATS, {},
+     "Run the same prompt twice in the sandbox at temperature 0. Greedy decoding always takes the most likely token, "
+     "so both runs give the same output, whatever the seed."),
+    ("run-qwen3-locally", "temperature-changes-output", "Sampling is a draw", SandboxRule.SAMPLING_VARIES, {"min_temperature": 1.0},
+     "Run one prompt twice at temperature 1.0 or higher with different seeds until the outputs differ. Then open a "
+     "token and compare the distribution before and after sampling."),
+    ("run-qwen3-locally", "chat-template-thinking-off", "What the model really sees", SandboxRule.THINKING_OFF_PROMPT, {},
+     "Run a chat with a Qwen3 model with thinking switched off, and find the empty `<think>` block the chat template "
+     "adds to the prompt."),
+    ("inference-engines", "speculative-acceptance", "Draft and verify", SandboxRule.SPECULATIVE_ACCEPTANCE, {"min_acceptance": 0.5},
+     "Run the speculative decoding lab with a prompt where the draft is right at least half of the time. Which "
+     "prompts make prompt lookup shine?"),
+)  # fmt: skip
+
+
 def seed_exercises(cohort: Cohort) -> None:
     steps = {step.slug: step for step in cohort.steps.all()}
     for position, (step_slug, slug, title, instructions) in enumerate(EXERCISES):
@@ -53,15 +69,33 @@ def seed_exercises(cohort: Cohort) -> None:
             "repository": cohort.practice_repository,
             "completion_rule": CompletionRule.MERGED,
         }
-        exercise = Exercise.objects.filter(cohort=cohort, slug=slug).first()
-        if exercise is None:
-            Exercise.objects.create(cohort=cohort, slug=slug, **values)
-            continue
-        changed = [k for k, v in values.items() if getattr(exercise, k) != v]
-        for k in changed:
-            setattr(exercise, k, values[k])
-        if changed:
-            exercise.save(update_fields=changed)
+        _upsert(cohort, slug, values)
+    for position, (step_slug, slug, title, rule, config, instructions) in enumerate(
+        SANDBOX_EXERCISES, start=len(EXERCISES)
+    ):
+        values = {
+            "step": steps[step_slug],
+            "position": position,
+            "title": title,
+            "instructions": instructions,
+            "kind": ExerciseKind.SANDBOX,
+            "sandbox_rule": rule,
+            "sandbox_config": config,
+        }
+        _upsert(cohort, slug, values)
+
+
+def _upsert(cohort: Cohort, slug: str, values: dict) -> None:
+    """Create the exercise, or write only the fields that differ (a rerun changes nothing)."""
+    exercise = Exercise.objects.filter(cohort=cohort, slug=slug).first()
+    if exercise is None:
+        Exercise.objects.create(cohort=cohort, slug=slug, **values)
+        return
+    changed = [k for k, v in values.items() if getattr(exercise, k) != v]
+    for k in changed:
+        setattr(exercise, k, values[k])
+    if changed:
+        exercise.save(update_fields=changed)
 
 
 def seed_demo_completions(cohort: Cohort) -> None:

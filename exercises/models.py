@@ -18,6 +18,13 @@ class CompletionRule(models.TextChoices):
     APPROVED_AND_CHECKS_GREEN = "approved_and_checks_green", "Approved and checks green"
 
 
+class SandboxRule(models.TextChoices):
+    GREEDY_REPEATS = "greedy_repeats", "Two runs at temperature 0 give the same output"
+    SAMPLING_VARIES = "sampling_varies", "Two runs of one prompt above a temperature give different outputs"
+    THINKING_OFF_PROMPT = "thinking_off_prompt", "A run of a conversation with thinking off"
+    SPECULATIVE_ACCEPTANCE = "speculative_acceptance", "A speculative decoding lab above an acceptance rate"
+
+
 class Exercise(models.Model):
     cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="exercises")
     step = models.ForeignKey(RoadmapStep, on_delete=models.CASCADE, related_name="exercises")
@@ -35,6 +42,10 @@ class Exercise(models.Model):
         help_text="owner/name; empty means the cohort's practice repository.",
     )
     completion_rule = models.CharField(max_length=30, choices=CompletionRule.choices, default=CompletionRule.MERGED)
+    sandbox_rule = models.CharField(max_length=30, choices=SandboxRule.choices, blank=True)
+    sandbox_config = models.JSONField(
+        default=dict, blank=True, help_text='Rule settings, e.g. {"min_temperature": 1.0} or {"min_acceptance": 0.5}.'
+    )
     due_at = models.DateTimeField(null=True, blank=True, help_text="Late submissions are marked, not refused.")
 
     class Meta:
@@ -180,6 +191,8 @@ class ExerciseCompletion(models.Model):
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="completions")
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="completions")
     submission = models.ForeignKey(Submission, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # For sandbox exercises: the run or lab that met the rule, e.g. {"run": 12}.
+    evidence = models.JSONField(default=dict, blank=True)
     completed_at = models.DateTimeField()
 
     class Meta:

@@ -185,12 +185,19 @@ def submission_recompute(*, submission: Submission, at: datetime | None = None) 
 
 @transaction.atomic
 def exercise_complete(
-    *, membership: Membership, exercise: Exercise, submission: Submission | None = None, at: datetime | None = None
+    *,
+    membership: Membership,
+    exercise: Exercise,
+    submission: Submission | None = None,
+    evidence: dict | None = None,
+    at: datetime | None = None,
 ) -> ExerciseCompletion:
     """Mark an exercise done (once) and move the learner's step progress."""
     at = at or timezone.now()
     completion, created = ExerciseCompletion.objects.get_or_create(
-        membership=membership, exercise=exercise, defaults={"submission": submission, "completed_at": at}
+        membership=membership,
+        exercise=exercise,
+        defaults={"submission": submission, "evidence": evidence or {}, "completed_at": at},
     )
     if submission is not None and submission.completed_at is None:
         submission.completed_at = at

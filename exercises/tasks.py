@@ -42,3 +42,15 @@ def comment_on_pull_request(*, submission_id: int, kind: str) -> bool:
     from exercises.notify import submission_comment
 
     return submission_comment(submission_id=submission_id, kind=kind)
+
+
+@shared_task(name="exercises.check_sandbox_exercises")
+def check_sandbox_exercises(*, membership_id: int) -> int:
+    """Published by name from the inference app after a run or lab finishes (the apps do not import each other)."""
+    from cohort.models import Membership
+    from exercises.sandbox_rules import sandbox_exercises_check
+
+    membership = Membership.objects.filter(pk=membership_id).first()
+    if membership is None:
+        return 0
+    return len(sandbox_exercises_check(membership=membership))

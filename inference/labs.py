@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from inference import tasks
 from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
+from inference.services import announce_finished_work
 from inference.sampling import SamplerParams, sampling_distribution, softmax, top_n
 
 SWEEP_TEMPERATURES = (0.0, 0.3, 0.7, 1.0, 1.5)
@@ -110,6 +111,7 @@ def lab_execute(*, job_id: int) -> str | None:
         logits=_logits_bytes(logits) if logits is not None else None,
         finished_at=timezone.now(),
     )
+    announce_finished_work(membership_id=job.membership_id)
     return RunStatus.DONE
 
 

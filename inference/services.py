@@ -195,7 +195,21 @@ def run_execute(*, run_id: int) -> str | None:
     )
     # A sandbox run counts as activity for the lead's "last activity" column.
     cohort_services.membership_touch(membership=run.membership, at=timezone.now())
+    if status == RunStatus.DONE:
+        announce_finished_work(membership_id=run.membership_id)
     return status
+
+
+def announce_finished_work(*, membership_id: int) -> None:
+    """Let the exercises app check sandbox exercises; by task name, so neither app imports the other."""
+    from celery import current_app
+
+    try:
+        current_app.send_task(
+            "exercises.check_sandbox_exercises", kwargs={"membership_id": membership_id}, queue="default"
+        )
+    except Exception:
+        logger.warning("could not publish the sandbox exercise check for membership %s", membership_id, exc_info=True)
 
 
 def runs_sweep_stuck() -> int:

@@ -143,3 +143,28 @@ def test_runaway_template_fails_the_run_and_the_worker_carries_on(celery_worker_
 
     assert bad["status"] == "failed" and "Line 2" in bad["error"] and "longer than" in bad["error"]
     assert good["status"] == "done"
+
+
+def test_finished_runs_complete_a_sandbox_exercise_through_the_worker(celery_worker_process, world, smollm2, settings):
+    from exercises.models import Exercise, ExerciseCompletion, ExerciseKind, SandboxRule
+
+    settings.SANDBOX_CONCURRENT_RUNS = 10
+    settings.SANDBOX_RUNS_PER_MINUTE = 100
+    exercise = Exercise.objects.create(
+        cohort=world.cohort,
+        step=world.steps[1],
+        title="Greedy",
+        slug="greedy",
+        kind=ExerciseKind.SANDBOX,
+        sandbox_rule=SandboxRule.GREEDY_REPEATS,
+    )
+    client = world.client_for(world.alice)
+
+    for _ in range(2):
+        _finished(client, _start(client, prompt="The sky is", temperature=0, max_tokens=6))
+
+    completion = wait_for(
+        lambda: ExerciseCompletion.objects.filter(membership=world.alice_membership, exercise=exercise).first(),
+        message="the exercise check",
+    )
+    assert "run" in completion.evidence
