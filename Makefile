@@ -63,6 +63,8 @@ bench: $(STAMP)
 	$(PY) bench/pages.py
 	$(PY) bench/webhooks.py
 	$(PY) bench/sandbox.py
+	$(PY) bench/speculative.py
+	$(PY) bench/quantization.py
 
 clean:
 	rm -rf var/test .pytest_cache
