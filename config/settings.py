@@ -7,6 +7,7 @@ Every variable is listed with a comment in `.env.example`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -254,7 +255,9 @@ SUBMISSION_STALE_DAYS = env_int("SUBMISSION_STALE_DAYS", 3, minimum=1)
 SANDBOX_MODELS_DIR = Path(env_str("SANDBOX_MODELS_DIR") or VAR_DIR / "models")
 
 # --- Inference sandbox ---------------------------------------------------------------
-SANDBOX_N_THREADS = env_int("SANDBOX_N_THREADS", 2, minimum=1)
+# Half the cores by default: llama.cpp's threads spin while they wait for each other,
+# so a worker that competes with the web server for every core slows to a crawl.
+SANDBOX_N_THREADS = env_int("SANDBOX_N_THREADS", max(1, (os.cpu_count() or 2) // 2), minimum=1)
 SANDBOX_MODEL_CACHE_SIZE = env_int("SANDBOX_MODEL_CACHE_SIZE", 2, minimum=1)
 SANDBOX_N_CTX = env_int("SANDBOX_N_CTX", 4096, minimum=256)
 SANDBOX_MAX_TOKENS = env_int("SANDBOX_MAX_TOKENS", 512, minimum=1)

@@ -45,7 +45,10 @@ class WorkerProcess:
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         database_url = _test_database_url()
-        env = {**os.environ, "DATABASE_URL": database_url, "WORKER_HEARTBEAT_SECONDS": "1"}
+        # One llama thread: the tests, a browser and the live server share the machine's
+        # cores with the worker, and llama.cpp's spinning threads slow to a crawl when
+        # they have to wait for a core.
+        env = {**os.environ, "DATABASE_URL": database_url, "WORKER_HEARTBEAT_SECONDS": "1", "SANDBOX_N_THREADS": "1"}
         log_path = tmp_path_factory.mktemp("worker") / "worker.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(
