@@ -6,7 +6,20 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
 from cohort import services
-from cohort.models import Cohort, Invitation, Membership, RoadmapStep, Role, StepProgress, StepResource, User
+from cohort.models import (
+    Cohort,
+    Invitation,
+    Membership,
+    OfficeHoursSession,
+    QuestionVote,
+    RoadmapStep,
+    Role,
+    SessionQuestion,
+    SessionTopic,
+    StepProgress,
+    StepResource,
+    User,
+)
 from cohort.tasks import send_invitations
 
 
@@ -172,3 +185,63 @@ class InvitationAdmin(admin.ModelAdmin):
         Invitation.objects.filter(pk__in=pending).update(emailed_at=None)
         send_invitations.delay_on_commit(invitation_ids=pending)
         self.message_user(request, f"{len(pending)} invitation(s) queued.", messages.SUCCESS)
+
+
+# --- Office hours -----------------------------------------------------------------------
+
+
+class SessionTopicInline(admin.TabularInline):
+    model = SessionTopic
+    extra = 0
+    fields = ["position", "title", "step", "notes"]
+    autocomplete_fields = ["step"]
+
+
+@admin.register(OfficeHoursSession)
+class OfficeHoursSessionAdmin(admin.ModelAdmin):
+    list_display = ["number", "title", "cohort", "starts_at", "duration_minutes", "status", "recap_published_at"]
+    list_display_links = ["number", "title"]
+    list_filter = ["cohort", "status", ("recap_published_at", admin.EmptyFieldListFilter)]
+    search_fields = ["title", "recap_markdown", "topics__title"]
+    list_select_related = ["cohort"]
+    filter_horizontal = ["leads"]
+    readonly_fields = ["sequence", "created_at"]
+    inlines = [SessionTopicInline]
+    ordering = ["cohort", "number"]
+
+    def get_search_results(self, request, queryset, search_term):  # type: ignore[no-untyped-def]
+        results, _may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return results.distinct(), False
+
+
+class QuestionVoteInline(admin.TabularInline):
+    model = QuestionVote
+    extra = 0
+    fields = ["voter", "created_at"]
+    readonly_fields = ["voter", "created_at"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(SessionQuestion)
+class SessionQuestionAdmin(admin.ModelAdmin):
+    list_display = ["short_body", "session", "author", "votes_count", "created_at", "answered_at"]
+    list_filter = ["session__cohort", ("answered_at", admin.EmptyFieldListFilter)]
+    search_fields = ["body", "author__user__email", "author__user__name"]
+    list_select_related = ["session__cohort", "author__user", "author__cohort"]
+    raw_id_fields = ["session", "author", "answered_topic"]
+    readonly_fields = ["created_at", "edited_at"]
+    inlines = [QuestionVoteInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SessionQuestion]:
+        return super().get_queryset(request).annotate(_votes=Count("votes"))
+
+    @admin.display(description="Question")
+    def short_body(self, obj: SessionQuestion) -> str:
+        return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
+
+    @admin.display(description="Votes", ordering="_votes")
+    def votes_count(self, obj: SessionQuestion) -> int:
+        return obj._votes  # type: ignore[attr-defined]

@@ -7,11 +7,50 @@ iframes never reach a page, whoever wrote the text.
 
 from __future__ import annotations
 
+import html
+import re
+
 import markdown as md
 import nh3
 from django.utils.safestring import SafeString, mark_safe
+from markdown.extensions import Extension
+from markdown.extensions.fenced_code import FencedBlockPreprocessor
+from markdown.preprocessors import Preprocessor
 
-_EXTENSIONS = ["fenced_code", "codehilite", "tables", "sane_lists", "smarty"]
+_MERMAID_FENCE = re.compile(r"^(?:`{3,}|~{3,})[ ]*\.?mermaid[ ]*$", re.MULTILINE)
+
+
+def has_mermaid(text: str) -> bool:
+    return bool(text) and _MERMAID_FENCE.search(text) is not None
+
+
+class _MermaidPreprocessor(Preprocessor):
+    """Turn ```mermaid fences into <pre class="mermaid"> for the browser to draw; other fences pass through.
+
+    It runs just before fenced_code and walks the fences the same way, so a mermaid
+    example quoted inside another fence stays code. The diagram source is escaped
+    text and still goes through nh3 like everything else.
+    """
+
+    def run(self, lines: list[str]) -> list[str]:
+        text = "\n".join(lines)
+        index = 0
+        while match := FencedBlockPreprocessor.FENCED_BLOCK_RE.search(text, index):
+            if match.group("lang") != "mermaid":
+                index = match.end()
+                continue
+            placeholder = self.md.htmlStash.store(f'<pre class="mermaid">{html.escape(match.group("code"))}</pre>')
+            text = f"{text[: match.start()]}\n{placeholder}\n{text[match.end() :]}"
+            index = match.start() + 1 + len(placeholder)
+        return text.split("\n")
+
+
+class _MermaidExtension(Extension):
+    def extendMarkdown(self, md_instance: md.Markdown) -> None:
+        md_instance.preprocessors.register(_MermaidPreprocessor(md_instance), "mermaid", 26)
+
+
+_EXTENSIONS = [_MermaidExtension(), "fenced_code", "codehilite", "tables", "sane_lists", "smarty"]
 _EXTENSION_CONFIGS = {"codehilite": {"guess_lang": False, "css_class": "codehilite"}}
 
 _TAGS = {

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import zoneinfo
 
@@ -7,8 +8,11 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Length, Lower
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+
+from cohort.markdown import has_mermaid
 
 GITHUB_USERNAME_RE = r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$"
 REPOSITORY_RE = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
@@ -239,3 +243,123 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} → {self.cohort}"
+
+
+# --- Office hours ------------------------------------------------------------------------
+
+QUESTION_MAX_CHARS = 2000
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    LIVE = "live", "Live"
+    ENDED = "ended", "Ended"
+
+
+class OfficeHoursSession(models.Model):
+    """One numbered office-hours session of a cohort; times are stored in UTC."""
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="office_hours_sessions")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    starts_at = models.DateTimeField()
+    duration_minutes = models.PositiveSmallIntegerField(default=60)
+    leads = models.ManyToManyField(User, blank=True, related_name="led_office_hours")
+    meeting_url = models.URLField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED)
+    recap_markdown = models.TextField(blank=True)
+    recap_published_at = models.DateTimeField(null=True, blank=True)
+    # Bumped whenever the time changes, so calendar entries (iCalendar SEQUENCE) can replace older copies.
+    sequence = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["cohort", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["cohort", "number"], name="unique_session_number"),
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gte=5, duration_minutes__lte=480),
+                name="session_duration_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["cohort", "starts_at"])]
+
+    def __str__(self) -> str:
+        return f"Session {self.number}: {self.title}"
+
+    @property
+    def ends_at(self) -> dt.datetime:
+        return self.starts_at + dt.timedelta(minutes=self.duration_minutes)
+
+    @property
+    def recap_is_published(self) -> bool:
+        return self.recap_published_at is not None
+
+    @property
+    def accepts_questions(self) -> bool:
+        return self.status != SessionStatus.ENDED
+
+    @property
+    def recap_has_diagrams(self) -> bool:
+        # Lets pages skip the 3.5 MB diagram library when a recap has no mermaid block.
+        return has_mermaid(self.recap_markdown)
+
+
+class SessionTopic(models.Model):
+    session = models.ForeignKey(OfficeHoursSession, on_delete=models.CASCADE, related_name="topics")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    step = models.ForeignKey(
+        RoadmapStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="office_hours_topics"
+    )
+    notes = models.TextField(blank=True, help_text="Markdown.")
+
+    class Meta:
+        ordering = ["session", "position"]
+        constraints = [models.UniqueConstraint(fields=["session", "position"], name="unique_topic_position")]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.title}"
+
+
+class SessionQuestion(models.Model):
+    session = models.ForeignKey(OfficeHoursSession, on_delete=models.CASCADE, related_name="questions")
+    author = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="office_hours_questions")
+    body = models.TextField(max_length=QUESTION_MAX_CHARS, help_text="Markdown.")
+    created_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_topic = models.ForeignKey(
+        SessionTopic, on_delete=models.SET_NULL, null=True, blank=True, related_name="answered_questions"
+    )
+
+    class Meta:
+        ordering = ["session", "created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("body"), QUESTION_MAX_CHARS), name="question_body_max_length"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(answered_topic__isnull=True) | models.Q(answered_at__isnull=False),
+                name="question_topic_only_when_answered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Question {self.pk} on {self.session}"
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answered_at is not None
+
+
+class QuestionVote(models.Model):
+    question = models.ForeignKey(SessionQuestion, on_delete=models.CASCADE, related_name="votes")
+    voter = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="office_hours_votes")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["question", "voter"], name="one_vote_per_question")]
+
+    def __str__(self) -> str:
+        return f"{self.voter} +1 question {self.question_id}"

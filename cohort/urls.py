@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cohort import views
+from cohort import office_hours_views, views
 
 app_name = "cohort"
 
@@ -15,4 +15,27 @@ urlpatterns = [
     path("c/<slug:cohort_slug>/lead/", views.lead_overview, name="lead_overview"),
     path("c/<slug:cohort_slug>/lead/roster/", views.lead_roster, name="lead_roster"),
     path("c/<slug:cohort_slug>/lead/invite/rotate/", views.lead_rotate_invite, name="lead_rotate_invite"),
+]
+
+# Office hours (cohort/office_hours_views.py).
+_sessions = "c/<slug:cohort_slug>/sessions/"
+_session = _sessions + "<int:number>/"
+urlpatterns += [
+    path(_sessions, office_hours_views.session_list, name="sessions"),
+    path(_sessions + "new/", office_hours_views.session_create, name="session_create"),
+    path(_sessions + "series/", office_hours_views.session_series, name="session_series"),
+    path(_sessions + "recaps/", office_hours_views.recap_list, name="recaps"),
+    path(_session, office_hours_views.session_detail, name="session"),
+    path(_session + "edit/", office_hours_views.session_edit, name="session_edit"),
+    path(_session + "status/", office_hours_views.session_status, name="session_status"),
+    path(_session + "topics/", office_hours_views.session_topics, name="session_topics"),
+    path(_session + "topics/<int:topic_id>/edit/", office_hours_views.topic_edit, name="topic_edit"),
+    path(_session + "topics/<int:topic_id>/delete/", office_hours_views.topic_delete, name="topic_delete"),
+    path(_session + "recap/", office_hours_views.recap_detail, name="recap"),
+    path(_session + "recap/edit/", office_hours_views.recap_edit, name="recap_edit"),
+    path(_session + "questions/", office_hours_views.question_create, name="question_create"),
+    path(_session + "questions/<int:question_id>/edit/", office_hours_views.question_edit, name="question_edit"),
+    path(_session + "questions/<int:question_id>/delete/", office_hours_views.question_delete, name="question_delete"),
+    path(_session + "questions/<int:question_id>/vote/", office_hours_views.question_vote, name="question_vote"),
+    path(_session + "questions/<int:question_id>/answer/", office_hours_views.question_answer, name="question_answer"),
 ]

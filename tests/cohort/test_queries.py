@@ -14,7 +14,7 @@ from tests.factories import CohortFactory, MembershipFactory, StepFactory
 
 # Session, user, membership, steps, own progress, the user's cohorts, then the
 # exercises panel: completions, submissions, exercises.
-DASHBOARD_QUERIES = 9
+DASHBOARD_QUERIES = 11  # ...then the office-hours panel (next session, latest recap) and the recent sandbox runs
 # Session, user, membership, steps, members, learners' progress, pending invitations.
 LEAD_OVERVIEW_QUERIES = (
     10  # session, user, membership, steps, count, page, its progress, done per step, staff, invitations

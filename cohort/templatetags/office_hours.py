@@ -1,0 +1,58 @@
+"""Office-hours pieces other cohort pages include (dashboard panel, step page list) and session times."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django import template
+from django.utils import dateformat
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from cohort import office_hours_selectors as selectors
+
+register = template.Library()
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+@register.simple_tag(takes_context=True)
+def session_time(context: template.Context, session, cohort) -> SafeString:  # type: ignore[no-untyped-def]
+    """“Fri 13 Mar 2026, 17:00–18:00 GMT” on the viewer's clock, then the cohort's clock if it differs."""
+    user = context.get("user")
+    viewer_zone = _zone(getattr(user, "timezone", "UTC"))
+    cohort_zone = _zone(cohort.timezone)
+    start, end = session.starts_at.astimezone(viewer_zone), session.ends_at.astimezone(viewer_zone)
+    mine = f"{dateformat.format(start, 'D j M Y, H:i')}–{dateformat.format(end, 'H:i T')}"
+    here = format_html('<time datetime="{}">{}</time>', session.starts_at.astimezone(dt.UTC).isoformat(), mine)
+    if cohort_zone.key == viewer_zone.key or start.utcoffset() == session.starts_at.astimezone(cohort_zone).utcoffset():
+        return here
+    local = session.starts_at.astimezone(cohort_zone)
+    pattern = "H:i T" if local.date() == start.date() else "D j M, H:i T"
+    return format_html('{} <span class="muted">({} cohort time)</span>', here, dateformat.format(local, pattern))
+
+
+@register.inclusion_tag("cohort/office_hours/_dashboard_panel.html", takes_context=True)
+def office_hours_panel(context: template.Context, membership) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "user": context.get("user"),
+        "cohort": membership.cohort,
+        "membership": membership,
+        "panel": selectors.office_hours_panel(cohort=membership.cohort),
+    }
+
+
+@register.inclusion_tag("cohort/office_hours/_step_topics.html", takes_context=True)
+def step_office_hours(context: template.Context, membership, step) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "user": context.get("user"),
+        "cohort": membership.cohort,
+        "step": step,
+        "topics": selectors.topics_for_step(step=step),
+    }
