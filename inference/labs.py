@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from inference import tasks
 from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
-from inference.services import announce_finished_work
 from inference.sampling import SamplerParams, sampling_distribution, softmax, top_n
+from inference.services import announce_finished_work
 
 SWEEP_TEMPERATURES = (0.0, 0.3, 0.7, 1.0, 1.5)
 SWEEP_TOP = 10
