@@ -239,3 +239,52 @@ def test_account_logout_page_uses_site_base_template(world):
     response = world.client_for(world.alice).get(reverse("account_logout"))
 
     assert "First Break <span>AI</span>" in response.content.decode()
+
+
+def _github_login(login: str, *, existing_user=None):  # type: ignore[no-untyped-def]
+    from allauth.socialaccount.models import SocialAccount, SocialLogin
+
+    from cohort.models import User
+
+    account = SocialAccount(provider="github", uid="42", extra_data={"login": login, "name": "Octo Cat"})
+    user = existing_user or User(email="octo@example.com")
+    sociallogin = SocialLogin(account=account, user=user)
+    if existing_user is not None:
+        account.user = existing_user
+        sociallogin.state = {}
+    return sociallogin
+
+
+@pytest.mark.django_db
+def test_github_signup_fills_the_github_username_from_the_login(rf):
+    from cohort.adapters import SocialAccountAdapter
+
+    sociallogin = _github_login("octocat")
+    user = SocialAccountAdapter().populate_user(
+        rf.get("/"), sociallogin, {"email": "octo@example.com", "name": "Octo Cat"}
+    )
+
+    assert user.github_username == "octocat" and user.name == "Octo Cat"
+
+
+@pytest.mark.django_db
+def test_github_signup_does_not_take_a_username_someone_else_has(rf):
+    from cohort.adapters import SocialAccountAdapter
+    from tests.factories import UserFactory
+
+    UserFactory(github_username="OctoCat")
+    user = SocialAccountAdapter().populate_user(rf.get("/"), _github_login("octocat"), {"email": "octo@example.com"})
+
+    assert user.github_username == ""
+
+
+@pytest.mark.django_db
+def test_existing_user_connecting_github_gets_the_login_recorded():
+    from cohort.services import user_fill_github_username
+    from tests.factories import UserFactory
+
+    user = UserFactory(github_username="")
+    user_fill_github_username(user=user, username="new-login")
+
+    user.refresh_from_db()
+    assert user.github_username == "new-login"
