@@ -153,3 +153,9 @@ def model_inspection(model: SandboxModel, inspect) -> dict[str, Any]:  # type: i
         result = inspect(model.path)
         cache.set(key, result, 24 * 3600)
     return result
+
+
+def labs_for_user(*, user: User):  # type: ignore[no-untyped-def]
+    from inference.models import LabJob
+
+    return LabJob.objects.filter(membership__user=user).select_related("model").order_by("-created_at")

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from inference import api, openapi, views
+from inference.lab_views import inspector, lab_detail, labs_index
 
 app_name = "inference"
 
@@ -22,4 +23,7 @@ urlpatterns = [
     path("api/sandbox/labs/<int:job_id>", api.labs_detail, name="api_lab"),
     path("api/sandbox/labs/<int:job_id>/share", api.labs_share, name="api_lab_share"),
     path("sandbox/", views.sandbox, name="sandbox"),
+    path("sandbox/labs/", labs_index, name="labs"),
+    path("sandbox/labs/<int:job_id>/", lab_detail, name="lab_detail"),
+    path("sandbox/models/<str:slug>/inspect/", inspector, name="inspector"),
 ]
