@@ -135,7 +135,11 @@ def runs_detail(request: HttpRequest, run_id: int) -> JsonResponse:
     run = selectors.run_for_user(user=request.user, run_id=run_id)  # type: ignore[arg-type]
     if run is None:
         return _error(404, "No such run.")
-    return JsonResponse(selectors.run_as_dict(run))
+    since = request.GET.get("since", "0")
+    if not since.isdigit():
+        return _error(400, "Invalid parameters.", fields={"since": ["A whole number is required."]})
+    # `since=N` returns tokens from index N on: a poller asks only for what is new.
+    return JsonResponse(selectors.run_as_dict(run, since=int(since)))
 
 
 @require_POST

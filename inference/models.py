@@ -108,3 +108,24 @@ class LabJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.pk} ({self.status})"
+
+
+class RunTokenChunk(models.Model):
+    """Tokens of a running run, appended as they come.
+
+    Appending small rows keeps streaming cheap; rewriting the whole token list on
+    every save slowed generation by a fifth. When the run ends its tokens are
+    written to `SandboxRun.tokens` and the chunks are deleted.
+    """
+
+    run = models.ForeignKey(SandboxRun, on_delete=models.CASCADE, related_name="chunks")
+    start = models.PositiveIntegerField()
+    tokens = models.JSONField()
+    output_text = models.TextField(blank=True, help_text="The whole output so far, decoded.")
+
+    class Meta:
+        ordering = ["run", "start"]
+        constraints = [models.UniqueConstraint(fields=["run", "start"], name="one_chunk_per_start")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} tokens {self.start}+{len(self.tokens)}"

@@ -59,8 +59,28 @@ def run_summary(run: SandboxRun) -> dict[str, Any]:
     }
 
 
-def run_as_dict(run: SandboxRun) -> dict[str, Any]:
+def streamed_tokens(*, run_id: int, since: int = 0) -> tuple[list[dict[str, Any]], str]:
+    """A running run's tokens from index `since`, from its appended chunks (see RunTokenChunk), and its output so far."""
+    from inference.models import RunTokenChunk
+
+    tokens, text = [], ""
+    for chunk in RunTokenChunk.objects.filter(run_id=run_id).order_by("start"):
+        end = chunk.start + len(chunk.tokens)
+        if end > since:
+            tokens.extend(chunk.tokens[max(0, since - chunk.start) :])
+        text = chunk.output_text
+    return tokens, text
+
+
+def run_as_dict(run: SandboxRun, *, since: int = 0) -> dict[str, Any]:
+    tokens, output_text = run.tokens, run.output_text
+    if run.status == RunStatus.RUNNING:
+        tokens, output_text = streamed_tokens(run_id=run.pk, since=since)
+    elif since:
+        tokens = tokens[since:]
     return {
+        "since": since,
+        "token_count": since + len(tokens),
         "id": run.pk,
         "status": run.status,
         "queue_position": queue_position(run=run),
@@ -69,8 +89,8 @@ def run_as_dict(run: SandboxRun) -> dict[str, Any]:
         "params": run.params,
         "rendered_prompt": run.rendered_prompt,
         "prompt_tokens": run.prompt_tokens,
-        "output_text": run.output_text,
-        "tokens": run.tokens,
+        "output_text": output_text,
+        "tokens": tokens,
         "finish_reason": run.finish_reason,
         "timings": run.timings,
         "error": run.error,

@@ -19,14 +19,15 @@ from django.utils import timezone
 from cohort import services as cohort_services
 from cohort.models import Membership
 from inference import tasks
-from inference.models import RunStatus, SandboxModel, SandboxRun
+from inference.models import RunStatus, RunTokenChunk, SandboxModel, SandboxRun
+from inference.selectors import streamed_tokens
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2
-# Tokens reach the page within this (plus its 250 ms poll); each save rewrites the
-# whole token list, so saving more often costs generation speed.
-SAVE_EVERY_SECONDS = 0.4
+# Tokens reach the page within this (plus its 250 ms poll). Each save appends one
+# small row of the new tokens.
+SAVE_EVERY_SECONDS = 0.25
 
 
 class RateLimited(Exception):
@@ -96,25 +97,34 @@ def _claim(run_id: int) -> SandboxRun | None:
     )
     if claimed:
         return SandboxRun.objects.select_related("model", "membership").get(pk=run_id)
-    SandboxRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, attempts__gte=MAX_ATTEMPTS).update(
-        status=RunStatus.FAILED,
-        finished_at=now,
-        finish_reason="error",
-        error="The worker running this stopped unexpectedly twice; the run was not retried again.",
-    )
+    if SandboxRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, attempts__gte=MAX_ATTEMPTS).exists():
+        _finish(
+            run_id,
+            status=RunStatus.FAILED,
+            finish_reason="error",
+            error="The worker running this stopped unexpectedly twice; the run was not retried again.",
+        )
     return None
 
 
+@transaction.atomic
+def _finish(run_id: int, **fields: Any) -> None:
+    """Write the run's final state; tokens streamed so far are kept when none are given."""
+    if "tokens" not in fields:
+        fields["tokens"], fields["output_text"] = streamed_tokens(run_id=run_id)
+    SandboxRun.objects.filter(pk=run_id).update(finished_at=timezone.now(), **fields)
+    RunTokenChunk.objects.filter(run_id=run_id).delete()
+
+
 def _fail(run: SandboxRun, message: str, *, reason: str = "error") -> None:
-    SandboxRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.FAILED, error=message, finish_reason=reason, finished_at=timezone.now()
-    )
+    _finish(run.pk, status=RunStatus.FAILED, error=message, finish_reason=reason)
 
 
 @dataclass
 class _Progress:
     run_id: int
     last_save: float = 0.0
+    saved: int = 0  # tokens already streamed
     cancel: bool = False
 
     def save(self, generation: Any, *, force: bool = False) -> None:
@@ -122,9 +132,15 @@ class _Progress:
         if not force and now - self.last_save < SAVE_EVERY_SECONDS:
             return
         self.last_save = now
-        SandboxRun.objects.filter(pk=self.run_id).update(
-            tokens=[t.as_dict() for t in generation.tokens], output_text=generation.output_text
-        )
+        new = generation.tokens[self.saved :]
+        if new:
+            RunTokenChunk.objects.create(
+                run_id=self.run_id,
+                start=self.saved,
+                tokens=[t.as_dict() for t in new],
+                output_text=generation.output_text,
+            )
+            self.saved += len(new)
         self.cancel = SandboxRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
 
 
@@ -187,12 +203,12 @@ def run_execute(*, run_id: int) -> str | None:
         "tokens_per_second": round(n / generation.generate_seconds, 2) if generation.generate_seconds > 0 else None,
         "model_loads_in_worker": engine_module.load_count,
     }
-    SandboxRun.objects.filter(pk=run.pk).update(
+    _finish(
+        run.pk,
         status=status,
         tokens=[t.as_dict() for t in generation.tokens],
         output_text=generation.output_text,
         finish_reason=generation.finish_reason,
-        finished_at=timezone.now(),
         timings=timings,
     )
     # A sandbox run counts as activity for the lead's "last activity" column.
@@ -217,12 +233,17 @@ def announce_finished_work(*, membership_id: int) -> None:
 def runs_sweep_stuck() -> int:
     """Fail runs still "running" well past the hard time limit: nothing is left running forever."""
     cutoff = timezone.now() - timedelta(seconds=settings.SANDBOX_HARD_TIME_LIMIT * 2)
-    return SandboxRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff).update(
-        status=RunStatus.FAILED,
-        finish_reason="error",
-        finished_at=timezone.now(),
-        error="The worker running this stopped responding; the run was marked failed.",
+    stuck = list(
+        SandboxRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff).values_list("pk", flat=True)
     )
+    for run_id in stuck:
+        _finish(
+            run_id,
+            status=RunStatus.FAILED,
+            finish_reason="error",
+            error="The worker running this stopped responding; the run was marked failed.",
+        )
+    return len(stuck)
 
 
 class BranchError(Exception):

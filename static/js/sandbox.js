@@ -525,11 +525,13 @@ function poll(id) {
   stopPolling();
   state.pollId = id;
   let failures = 0;
+  // Only new tokens are asked for (`since`); the ones already here are kept.
+  let collected = [];
   const tick = async () => {
     if (state.pollId !== id) return;
     let response;
     try {
-      response = await api("GET", URLS.run(id));
+      response = await api("GET", `${URLS.run(id)}?since=${collected.length}`);
     } catch {
       failures += 1;
       announceStatus(`Lost contact with the server; retrying (run #${id} keeps going).`);
@@ -544,6 +546,10 @@ function poll(id) {
       return;
     }
     failures = 0;
+    if (response.data.since === collected.length) {
+      collected = collected.concat(response.data.tokens || []);
+      response.data.tokens = collected;
+    }
     showRun(response.data);
     if (FINISHED.has(response.data.status)) {
       stopPolling();

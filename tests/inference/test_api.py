@@ -243,3 +243,34 @@ def test_template_error_fails_the_run_with_the_message(alice):
 
     assert run_execute(run_id=run_id) == RunStatus.FAILED
     assert "Line 2" in SandboxRun.objects.get(pk=run_id).error
+
+
+def test_running_run_shows_streamed_chunks_and_finishing_folds_them_in(alice):
+    from inference.models import RunTokenChunk
+    from inference.services import runs_sweep_stuck
+
+    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
+    SandboxRun.objects.filter(pk=run_id).update(status=RunStatus.RUNNING)
+    RunTokenChunk.objects.create(run_id=run_id, start=0, tokens=[{"id": 1, "text": "a"}], output_text="a")
+    RunTokenChunk.objects.create(run_id=run_id, start=1, tokens=[{"id": 2, "text": "b"}], output_text="ab")
+
+    data = alice.get(f"/api/sandbox/runs/{run_id}").json()
+    assert [t["id"] for t in data["tokens"]] == [1, 2] and data["output_text"] == "ab"
+
+    from django.utils import timezone
+
+    SandboxRun.objects.filter(pk=run_id).update(started_at=timezone.now() - timezone.timedelta(hours=1))
+    assert runs_sweep_stuck() == 1
+    run = SandboxRun.objects.get(pk=run_id)
+    assert run.status == RunStatus.FAILED and [t["id"] for t in run.tokens] == [1, 2] and run.output_text == "ab"
+    assert not RunTokenChunk.objects.filter(run_id=run_id).exists()
+
+
+def test_since_returns_only_new_tokens(alice):
+    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
+    SandboxRun.objects.filter(pk=run_id).update(status=RunStatus.DONE, tokens=[{"id": i} for i in range(5)])
+
+    data = alice.get(f"/api/sandbox/runs/{run_id}", {"since": 3}).json()
+
+    assert [t["id"] for t in data["tokens"]] == [3, 4] and data["token_count"] == 5
+    assert alice.get(f"/api/sandbox/runs/{run_id}", {"since": "x"}).status_code == 400

@@ -77,7 +77,11 @@ def test_same_seed_reproduces_different_seed_differs(celery_worker_process, worl
 def test_cancel_a_running_run(celery_worker_process, world, smollm2, settings):
     client = world.client_for(world.alice)
     run_id = _start(client, prompt="Count: 1, 2, 3,", temperature=1.0, top_k=0, top_p=1.0, max_tokens=512)
-    wait_for(lambda: len(SandboxRun.objects.get(pk=run_id).tokens) > 3, timeout=60, message="tokens to stream")
+    wait_for(
+        lambda: len(client.get(f"/api/sandbox/runs/{run_id}").json()["tokens"]) > 3,
+        timeout=60,
+        message="tokens to stream",
+    )
 
     client.post(f"/api/sandbox/runs/{run_id}/cancel")
 
@@ -90,7 +94,11 @@ def test_killed_worker_child_never_leaves_a_run_running(celery_worker_process, w
     run_id = _start(
         client, prompt="List numbers: 1, 2, 3,", temperature=1.0, top_k=0, top_p=1.0, max_tokens=512, seed=5
     )
-    wait_for(lambda: len(SandboxRun.objects.get(pk=run_id).tokens) > 3, timeout=60, message="the run to be generating")
+    wait_for(
+        lambda: len(client.get(f"/api/sandbox/runs/{run_id}").json()["tokens"]) > 3,
+        timeout=60,
+        message="the run to be generating",
+    )
 
     for child in _worker_children(celery_worker_process.process.pid):
         os.kill(child, signal.SIGKILL)
