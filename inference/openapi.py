@@ -294,3 +294,16 @@ SCHEMA["paths"]["/api/sandbox/runs"]["post"]["responses"]["429"] = {"description
 @require_GET
 def schema(request: HttpRequest) -> JsonResponse:
     return JsonResponse(SCHEMA)
+
+
+SCHEMA["paths"]["/api/sandbox/runs/{id}"]["get"]["parameters"].append(
+    {
+        "name": "since",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "Only tokens from this index on; `token_count` tells how many there are in all.",
+    }  # fmt: skip
+)
+_run["properties"]["since"] = {"type": "integer"}
+_run["properties"]["token_count"] = {"type": "integer", "description": "tokens generated so far, in all"}
