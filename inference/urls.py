@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inference import api, openapi, views
+from inference import api, lab_api, openapi, views
 from inference.lab_views import inspector, lab_detail, labs_index
 
 app_name = "inference"
@@ -16,12 +16,12 @@ urlpatterns = [
     path("api/sandbox/runs/<int:run_id>/cancel", api.runs_cancel, name="api_run_cancel"),
     path("api/sandbox/runs/<int:run_id>/branch", api.runs_branch, name="api_run_branch"),
     path("api/sandbox/runs/<int:run_id>/tree", api.runs_tree, name="api_run_tree"),
-    path("api/sandbox/labs/pipeline", api.labs_pipeline, name="api_lab_pipeline"),
-    path("api/sandbox/labs/sweep", api.labs_sweep, name="api_lab_sweep"),
-    path("api/sandbox/labs/speculative", api.labs_speculative, name="api_lab_speculative"),
-    path("api/sandbox/labs/quantization", api.labs_quantization, name="api_lab_quantization"),
-    path("api/sandbox/labs/<int:job_id>", api.labs_detail, name="api_lab"),
-    path("api/sandbox/labs/<int:job_id>/share", api.labs_share, name="api_lab_share"),
+    path("api/sandbox/labs/pipeline", lab_api.labs_pipeline, name="api_lab_pipeline"),
+    path("api/sandbox/labs/sweep", lab_api.labs_sweep, name="api_lab_sweep"),
+    path("api/sandbox/labs/speculative", lab_api.labs_speculative, name="api_lab_speculative"),
+    path("api/sandbox/labs/quantization", lab_api.labs_quantization, name="api_lab_quantization"),
+    path("api/sandbox/labs/<int:job_id>", lab_api.labs_detail, name="api_lab"),
+    path("api/sandbox/labs/<int:job_id>/share", lab_api.labs_share, name="api_lab_share"),
     path("sandbox/", views.sandbox, name="sandbox"),
     path("sandbox/labs/", labs_index, name="labs"),
     path("sandbox/labs/<int:job_id>/", lab_detail, name="lab_detail"),
