@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,8 +249,14 @@ def check(port: int, target: Target) -> int:
     return len(body)
 
 
-def load(*, port: int, target: Target, clients: int, per_client: int) -> tuple[list[float], float]:
-    """`clients` threads, each on its own connection, each making `per_client` requests back to back."""
+def hammer(
+    *, port: int, clients: int, per_client: int, request: Callable[[http.client.HTTPConnection], int], label: str = ""
+) -> tuple[list[float], float]:
+    """`clients` threads, each on its own connection, each making `per_client` requests back to back.
+
+    `request` sends one request and returns its HTTP status; anything but 200 or 202 stops the bench.
+    Returns every latency and the wall time of the whole load.
+    """
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures: list[str] = []
     barrier = threading.Barrier(clients + 1)
@@ -260,13 +267,13 @@ def load(*, port: int, target: Target, clients: int, per_client: int) -> tuple[l
             barrier.wait()
             for _ in range(per_client):
                 started = time.perf_counter()
-                status, _ = fetch(conn, target.path, target.cookie)
+                status = request(conn)
                 mine.append(time.perf_counter() - started)
-                if status != 200:
-                    failures.append(f"{target.path}: HTTP {status}")
+                if status not in (200, 202):
+                    failures.append(f"{label}: HTTP {status}")
                     return
         except Exception as exc:  # reported below, after every thread has stopped
-            failures.append(f"{target.path}: {exc!r}")
+            failures.append(f"{label}: {exc!r}")
         finally:
             conn.close()
 
@@ -281,6 +288,17 @@ def load(*, port: int, target: Target, clients: int, per_client: int) -> tuple[l
     if failures:
         raise RuntimeError(f"{len(failures)} failed requests, first: {failures[0]}")
     return [x for mine in latencies for x in mine], seconds
+
+
+def load(*, port: int, target: Target, clients: int, per_client: int) -> tuple[list[float], float]:
+    """GET `target` from `clients` threads (see `hammer`)."""
+    return hammer(
+        port=port,
+        clients=clients,
+        per_client=per_client,
+        request=lambda conn: fetch(conn, target.path, target.cookie)[0],
+        label=target.path,
+    )
 
 
 def cpu_ticks(gunicorn_pid: int) -> tuple[int, int, int] | None:

@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -85,39 +84,6 @@ def post(conn: http.client.HTTPConnection, body: bytes, event: str = "pull_reque
 def percentiles(values: list[float]) -> tuple[float, float]:
     q = statistics.quantiles(values, n=100, method="inclusive")
     return q[49] * 1000, q[94] * 1000
-
-
-def hammer(port: int, clients: int, per_client: int, make_request) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    failures: list[str] = []
-    barrier = threading.Barrier(clients + 1)
-
-    def client(mine: list[float]) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            barrier.wait()
-            for _ in range(per_client):
-                started = time.perf_counter()
-                status = make_request(conn)
-                mine.append(time.perf_counter() - started)
-                if status not in (200, 202):
-                    failures.append(f"HTTP {status}")
-                    return
-        except Exception as exc:
-            failures.append(repr(exc))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=client, args=(m,), daemon=True) for m in latencies]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    if failures:
-        raise RuntimeError(f"{len(failures)} failed requests, first: {failures[0]}")
-    return [x for m in latencies for x in m], time.perf_counter() - started
 
 
 def floor_request(conn: http.client.HTTPConnection) -> int:
@@ -206,9 +172,13 @@ def main() -> int:
 
         per_sender = max(1, args.deliveries // args.senders)
         unlinked = pr_payload(number=999, sha="f" * 40, updated_at="2026-03-10T10:00:00Z", login="someone-else")
-        hammer(port, args.senders, 5, floor_request)  # warm-up
-        floor, floor_s = hammer(port, args.senders, per_sender, floor_request)
-        intake, intake_s = hammer(port, args.senders, per_sender, lambda c: post(c, unlinked))
+        pages.hammer(port=port, clients=args.senders, per_client=5, request=floor_request, label="floor")  # warm-up
+        floor, floor_s = pages.hammer(
+            port=port, clients=args.senders, per_client=per_sender, request=floor_request, label="floor"
+        )
+        intake, intake_s = pages.hammer(
+            port=port, clients=args.senders, per_client=per_sender, request=lambda c: post(c, unlinked), label="intake"
+        )
         f50, f95 = percentiles(floor)
         i50, i95 = percentiles(intake)
         backend = store.label

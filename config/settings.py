@@ -250,7 +250,6 @@ LOGGING = {
 # --- Product limits ------------------------------------------------------------------
 ROSTER_MAX_ROWS = env_int("ROSTER_MAX_ROWS", 2000, minimum=1)
 ROSTER_MAX_BYTES = env_int("ROSTER_MAX_BYTES", 1_000_000, minimum=1)
-SUBMISSION_STALE_DAYS = env_int("SUBMISSION_STALE_DAYS", 3, minimum=1)
 # GGUF files the sandbox runs; `manage.py sandbox_models provision-offline` fills it.
 SANDBOX_MODELS_DIR = Path(env_str("SANDBOX_MODELS_DIR") or VAR_DIR / "models")
 

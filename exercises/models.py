@@ -123,14 +123,6 @@ class Submission(models.Model):
     def __str__(self) -> str:
         return f"{self.repository}#{self.pr_number}"
 
-    @property
-    def is_done(self) -> bool:
-        return self.completed_at is not None
-
-    @property
-    def is_waiting_for_review(self) -> bool:
-        return self.state == SubmissionState.OPEN and not self.refused_reason
-
 
 class Review(models.Model):
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="reviews")

@@ -62,6 +62,15 @@ def rate_limited(exc: services.RateLimited) -> JsonResponse:
     return response
 
 
+def bind_json(request: HttpRequest, form_class):  # type: ignore[no-untyped-def]
+    """The request's JSON body bound to `form_class` and valid, or the 400 response to return."""
+    payload = read_json(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    form = form_class(payload)
+    return form if form.is_valid() else form_errors(form)
+
+
 def form_errors(form) -> JsonResponse:  # type: ignore[no-untyped-def]
     return json_error(400, "Invalid parameters.", fields={k: [str(m) for m in v] for k, v in form.errors.items()})
 
@@ -75,12 +84,9 @@ def models_list(request: HttpRequest) -> JsonResponse:
 @require_POST
 @api_login_required
 def tokenize(request: HttpRequest) -> JsonResponse:
-    payload = read_json(request)
-    if isinstance(payload, JsonResponse):
-        return payload
-    form = TokenizeForm(payload)
-    if not form.is_valid():
-        return form_errors(form)
+    form = bind_json(request, TokenizeForm)
+    if isinstance(form, JsonResponse):
+        return form
     engine = selectors.vocab_engine(form.cleaned_data["model"])
     ids = engine.tokenize(form.cleaned_data["text"], special=form.cleaned_data["special"])
     return JsonResponse({"tokens": token_dicts(engine, ids), "count": len(ids)})
@@ -89,12 +95,9 @@ def tokenize(request: HttpRequest) -> JsonResponse:
 @require_POST
 @api_login_required
 def render(request: HttpRequest) -> JsonResponse:
-    payload = read_json(request)
-    if isinstance(payload, JsonResponse):
-        return payload
-    form = RenderForm(payload)
-    if not form.is_valid():
-        return form_errors(form)
+    form = bind_json(request, RenderForm)
+    if isinstance(form, JsonResponse):
+        return form
     c = form.cleaned_data
     model = c["model"]
     engine = selectors.vocab_engine(model)

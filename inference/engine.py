@@ -157,8 +157,19 @@ class Engine:
         pointer = self.llm._ctx.get_logits_ith(-1)
         return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).copy()
 
-    def _choices(self, pairs: list[tuple[int, float]]) -> list[dict[str, Any]]:
+    def choices(self, pairs: list[tuple[int, float]]) -> list[dict[str, Any]]:
+        """(id, p) pairs as the API shows them: with each token's text."""
         return [{"id": i, "text": self.token_text(i), "p": p} for i, p in pairs]
+
+    def logits_after(self, prompt_ids: Sequence[int], generated: Sequence[int]) -> np.ndarray:
+        """Next-token logits after the prompt and `generated`, evaluated as `generate` does
+        (prompt in one batch, then token by token): batched and one-at-a-time evaluation
+        differ in the last digits, which a quantized model at low temperature can show."""
+        self.llm.reset()
+        self.llm.eval(list(prompt_ids))
+        for token_id in generated:
+            self.llm.eval([token_id])
+        return self._last_logits().astype(np.float64)
 
     def generate(
         self,
@@ -202,8 +213,8 @@ class Engine:
                 text=self.token_text(token_id),
                 p_model=float(raw[token_id]),
                 p_sampled=float(final.probs[position[0]]) if len(position) else 0.0,
-                top_model=self._choices(top_n(raw, np.arange(self.n_vocab), top_n_count)),
-                top_sampled=self._choices(top_n(final.probs, final.ids, top_n_count)),
+                top_model=self.choices(top_n(raw, np.arange(self.n_vocab), top_n_count)),
+                top_sampled=self.choices(top_n(final.probs, final.ids, top_n_count)),
                 entropy_bits=entropy_bits(final.probs),
             )
             result.tokens.append(token)

@@ -122,21 +122,6 @@ def _engine(model: SandboxModel):  # type: ignore[no-untyped-def]
     return Engine(llm)
 
 
-def _logits_after(engine, prompt_ids: list[int], generated: list[int]) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Next-token logits, evaluated exactly as generation does (prompt as one batch, then
-    token by token): batched and one-at-a-time evaluation differ in the last digits,
-    which a quantized model and a low temperature can make visible."""
-    engine.llm.reset()
-    engine.llm.eval(list(prompt_ids))
-    for token_id in generated:
-        engine.llm.eval([token_id])
-    return engine._last_logits().astype(np.float64)
-
-
-def _choices(engine, probs: np.ndarray, ids: np.ndarray, n: int = 20) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    return [{"id": i, "text": engine.token_text(i), "p": p} for i, p in top_n(probs, ids, n)]
-
-
 def _pipeline(job: LabJob) -> tuple[dict[str, Any], np.ndarray]:
     from inference.generation import build_prompt_ids, sampler_params
 
@@ -145,7 +130,7 @@ def _pipeline(job: LabJob) -> tuple[dict[str, Any], np.ndarray]:
     engine = _engine(run.model)
     prompt = build_prompt_ids(engine, run.model, run.request)
     before = [t["id"] for t in run.tokens[:step]]
-    logits = _logits_after(engine, prompt.ids, before)
+    logits = engine.logits_after(prompt.ids, before)
     params = sampler_params(run.params)
     trace = sampling_distribution(logits, prompt.ids + before, params)
     chosen = run.tokens[step]["id"]
@@ -157,7 +142,7 @@ def _pipeline(job: LabJob) -> tuple[dict[str, Any], np.ndarray]:
             "removed": (previous.size - stage.size) if previous is not None else 0,
             # Probability mass (under the previous stage) of the tokens this stage kept.
             "mass_kept": float(previous.probs[np.isin(previous.ids, stage.ids)].sum()) if previous is not None else 1.0,
-            "top": _choices(engine, stage.probs, stage.ids),
+            "top": engine.choices(top_n(stage.probs, stage.ids, 20)),
         }
         where = np.nonzero(stage.ids == chosen)[0]
         if len(where):
@@ -208,14 +193,9 @@ def _sweep(job: LabJob) -> tuple[dict[str, Any], np.ndarray]:
     )
     path = [t.id for t in greedy.tokens[: data["step"]]]
     context = prompt.ids + path
-    step_logits = _logits_after(engine, prompt.ids, path)
+    step_logits = engine.logits_after(prompt.ids, path)
     distributions = [
-        {
-            "temperature": t,
-            "top": [
-                {"id": i, "text": engine.token_text(i), "p": p} for i, p in temperature_top(step_logits, t, SWEEP_TOP)
-            ],
-        }
+        {"temperature": t, "top": engine.choices(temperature_top(step_logits, t, SWEEP_TOP))}
         for t in data["temperatures"]
     ]
     return {

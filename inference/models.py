@@ -73,10 +73,6 @@ class SandboxRun(models.Model):
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.status})"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
-
 
 class LabKind(models.TextChoices):
     PIPELINE = "pipeline", "Sampler pipeline"

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STAGES = ("penalties", "top_k", "top_p", "min_p", "temperature")
-
 
 @dataclass(frozen=True)
 class SamplerParams:
