@@ -7,14 +7,18 @@ from django.http import HttpRequest
 
 from cohort import services
 from cohort.models import (
+    CheckIn,
     Cohort,
+    HelpRequest,
     Invitation,
     Membership,
     OfficeHoursSession,
     QuestionVote,
     RoadmapStep,
     Role,
+    SessionAttendance,
     SessionQuestion,
+    SessionRSVP,
     SessionTopic,
     StepProgress,
     StepResource,
@@ -205,7 +209,7 @@ class OfficeHoursSessionAdmin(admin.ModelAdmin):
     search_fields = ["title", "recap_markdown", "topics__title"]
     list_select_related = ["cohort"]
     filter_horizontal = ["leads"]
-    readonly_fields = ["sequence", "created_at"]
+    readonly_fields = ["sequence", "check_in_code", "recap_notified_at", "created_at"]
     inlines = [SessionTopicInline]
     ordering = ["cohort", "number"]
 
@@ -245,3 +249,41 @@ class SessionQuestionAdmin(admin.ModelAdmin):
     @admin.display(description="Votes", ordering="_votes")
     def votes_count(self, obj: SessionQuestion) -> int:
         return obj._votes  # type: ignore[attr-defined]
+
+
+@admin.register(SessionRSVP)
+class SessionRSVPAdmin(admin.ModelAdmin):
+    list_display = ["session", "membership", "created_at", "reminded_24h_at", "reminded_1h_at"]
+    list_filter = ["session__cohort"]
+    search_fields = ["membership__user__email", "membership__user__name"]
+    list_select_related = ["session__cohort", "membership__user", "membership__cohort"]
+    raw_id_fields = ["session", "membership"]
+    readonly_fields = ["reminded_24h_at", "reminded_1h_at"]
+
+
+@admin.register(SessionAttendance)
+class SessionAttendanceAdmin(admin.ModelAdmin):
+    list_display = ["session", "membership", "checked_in_at", "source", "marked_by"]
+    list_filter = ["session__cohort", "source"]
+    search_fields = ["membership__user__email", "membership__user__name"]
+    list_select_related = ["session__cohort", "membership__user", "membership__cohort", "marked_by"]
+    raw_id_fields = ["session", "membership", "marked_by"]
+
+
+@admin.register(HelpRequest)
+class HelpRequestAdmin(admin.ModelAdmin):
+    list_display = ["session", "membership", "status", "first_time", "joined_at", "started_at", "finished_at"]
+    list_filter = ["session__cohort", "status", "first_time"]
+    search_fields = ["description", "membership__user__email", "capsule_error_log"]
+    list_select_related = ["session__cohort", "membership__user", "membership__cohort"]
+    raw_id_fields = ["session", "membership", "helped_by"]
+
+
+@admin.register(CheckIn)
+class CheckInAdmin(admin.ModelAdmin):
+    list_display = ["membership", "step", "status", "created_at", "leads_notified_at", "resolved_at"]
+    list_filter = ["membership__cohort", "status", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["done_text", "next_text", "blocker_text", "membership__user__email"]
+    list_select_related = ["membership__user", "membership__cohort", "step"]
+    raw_id_fields = ["membership", "step", "resolved_by"]
+    readonly_fields = ["leads_notified_at"]

@@ -29,10 +29,22 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known time zone (use a name like Europe/Berlin).")
 
 
+READABLE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
 def new_invite_code() -> str:
     # 10 characters of base32-like text: easy to read aloud, hard to guess.
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return "".join(secrets.choice(alphabet) for _ in range(10))
+    return "".join(secrets.choice(READABLE_ALPHABET) for _ in range(10))
+
+
+def new_session_code() -> str:
+    # Said aloud in a live session and typed by learners; only valid while that session is live.
+    return "".join(secrets.choice(READABLE_ALPHABET) for _ in range(6))
+
+
+def new_calendar_token() -> str:
+    # The whole secret of a calendar feed URL: calendar apps cannot log in.
+    return secrets.token_urlsafe(24)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -104,6 +116,7 @@ class Cohort(models.Model):
     )
     invite_code = models.CharField(max_length=16, unique=True, default=new_invite_code)
     invites_open = models.BooleanField(default=True)
+    calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -136,6 +149,8 @@ class Membership(models.Model):
     # Touched by services whenever the learner does something that counts
     # (a PR event, a check-in, a sandbox run, attendance); read by lead pages.
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # Private calendar feed of this member (rotatable from the sessions page).
+    calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "cohort"], name="one_membership_per_cohort")]
@@ -271,6 +286,9 @@ class OfficeHoursSession(models.Model):
     recap_published_at = models.DateTimeField(null=True, blank=True)
     # Bumped whenever the time changes, so calendar entries (iCalendar SEQUENCE) can replace older copies.
     sequence = models.PositiveIntegerField(default=0)
+    check_in_code = models.CharField(max_length=8, default=new_session_code)
+    # Set once the cohort has been told about the published recap (the task claims it).
+    recap_notified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -363,3 +381,147 @@ class QuestionVote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voter} +1 question {self.question_id}"
+
+
+class SessionRSVP(models.Model):
+    """A member saying they will come; reminders go to these, each at most once."""
+
+    session = models.ForeignKey(OfficeHoursSession, on_delete=models.CASCADE, related_name="rsvps")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="session_rsvps")
+    created_at = models.DateTimeField(default=timezone.now)
+    reminded_24h_at = models.DateTimeField(null=True, blank=True)
+    reminded_1h_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "membership"], name="one_rsvp_per_session")]
+
+    def __str__(self) -> str:
+        return f"{self.membership.user} RSVP {self.session}"
+
+
+class AttendanceSource(models.TextChoices):
+    CODE = "code", "Checked in with the session code"
+    LEAD = "lead", "Marked by a lead"
+
+
+class SessionAttendance(models.Model):
+    session = models.ForeignKey(OfficeHoursSession, on_delete=models.CASCADE, related_name="attendance")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="session_attendance")
+    checked_in_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=10, choices=AttendanceSource.choices, default=AttendanceSource.CODE)
+    marked_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "membership"], name="one_attendance_per_session")]
+
+    def __str__(self) -> str:
+        return f"{self.membership.user} attended {self.session}"
+
+
+HELP_DESCRIPTION_MAX_CHARS = 500
+HELP_ERROR_LOG_MAX_CHARS = 20_000
+SHA256_RE = r"^[0-9a-fA-F]{64}$"
+
+
+class HelpRequestStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    HELPING = "helping", "Being helped"
+    DONE = "done", "Done"
+    LEFT = "left", "Left the queue"
+
+
+class HelpRequest(models.Model):
+    """A place in a live session's help queue, with an optional debug capsule.
+
+    Rows are kept after they leave the queue (done or left): they are the
+    history of who was helped with what.
+    """
+
+    session = models.ForeignKey(OfficeHoursSession, on_delete=models.CASCADE, related_name="help_requests")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="help_requests")
+    description = models.CharField(max_length=HELP_DESCRIPTION_MAX_CHARS)
+    status = models.CharField(max_length=10, choices=HelpRequestStatus.choices, default=HelpRequestStatus.WAITING)
+    # No earlier request in any session of the cohort: leads may put first-time askers first.
+    first_time = models.BooleanField(default=False)
+    joined_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    helped_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Debug capsule: what a helper asks first, collected up front.
+    capsule_os = models.CharField("OS", max_length=120, blank=True)
+    capsule_python = models.CharField("Python version", max_length=60, blank=True)
+    capsule_compiler = models.CharField("compiler", max_length=120, blank=True)
+    capsule_llama_cpp = models.CharField("llama.cpp / llama-cpp-python version", max_length=120, blank=True)
+    capsule_model_file = models.CharField("model file", max_length=255, blank=True)
+    capsule_model_sha256 = models.CharField(
+        "model sha256",
+        max_length=64,
+        blank=True,
+        validators=[RegexValidator(SHA256_RE, "A sha256 is 64 hexadecimal characters.")],
+    )
+    capsule_command = models.TextField("command", max_length=2000, blank=True)
+    capsule_error_log = models.TextField("error log", max_length=HELP_ERROR_LOG_MAX_CHARS, blank=True)
+
+    class Meta:
+        ordering = ["session", "joined_at", "pk"]
+        constraints = [
+            # At most one open place per member and session, even with two tabs racing.
+            models.UniqueConstraint(
+                fields=["session", "membership"],
+                condition=models.Q(status__in=["waiting", "helping"]),
+                name="one_open_help_request",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("capsule_error_log"), HELP_ERROR_LOG_MAX_CHARS),
+                name="help_error_log_max_length",
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.membership.user} in the queue of {self.session} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (HelpRequestStatus.WAITING, HelpRequestStatus.HELPING)
+
+
+CHECK_IN_TEXT_MAX_CHARS = 1000
+
+
+class CheckInStatus(models.TextChoices):
+    ON_TRACK = "on_track", "On track"
+    BLOCKED = "blocked", "Blocked"
+
+
+class CheckIn(models.Model):
+    """A learner's short status for their current step; a blocked one is an open blocker until resolved."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="check_ins")
+    step = models.ForeignKey(RoadmapStep, on_delete=models.CASCADE, related_name="check_ins")
+    status = models.CharField(max_length=10, choices=CheckInStatus.choices)
+    done_text = models.TextField("done", max_length=CHECK_IN_TEXT_MAX_CHARS, blank=True)
+    next_text = models.TextField("next", max_length=CHECK_IN_TEXT_MAX_CHARS, blank=True)
+    blocker_text = models.TextField("blocker", max_length=CHECK_IN_TEXT_MAX_CHARS, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Leads are emailed about a blocker once; the task claims this field.
+    leads_notified_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="blocked") | ~models.Q(blocker_text=""),
+                name="blocked_check_in_has_blocker",
+            ),
+        ]
+        indexes = [models.Index(fields=["membership", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.membership.user} · {self.step.code}: {self.get_status_display()}"
+
+    @property
+    def is_open_blocker(self) -> bool:
+        return self.status == CheckInStatus.BLOCKED and self.resolved_at is None
