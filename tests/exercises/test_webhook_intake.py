@@ -139,6 +139,28 @@ def test_intake_same_delivery_twice_is_stored_once(post_event):
     assert WebhookDelivery.objects.count() == 1
 
 
+def test_store_keeps_every_field_as_save_would_and_a_duplicate_leaves_the_transaction_usable():
+    from django.db import transaction
+
+    from exercises.deliveries import delivery_store
+
+    payload = payloads.pr_event("opened")
+    with transaction.atomic():
+        first, created = delivery_store(
+            hook_id="7", delivery_id="x", event="pull_request", action="opened", payload=payload
+        )
+        again, created_again = delivery_store(
+            hook_id="7", delivery_id="x", event="pull_request", action="edited", payload={}
+        )
+        # The duplicate raised nothing, so the outer transaction can go on writing.
+        WebhookDelivery.objects.filter(pk=first.pk).update(error="still usable")
+
+    stored = WebhookDelivery.objects.get()
+    assert (created, created_again, again.pk) == (True, False, first.pk)
+    assert (stored.payload, stored.action, stored.attempts, stored.error) == (payload, "opened", 0, "still usable")
+    assert stored.received_at is not None and stored.processed_at is None
+
+
 def test_intake_same_delivery_id_from_another_hook_is_kept(post_event):
     payload = payloads.pr_event("opened")
 
