@@ -235,6 +235,20 @@ def test_account_pages_use_site_base_template(url_name):
     assert "base.html" in [t.name for t in response.templates]
 
 
+def test_header_sign_up_and_sign_in_links_keep_next():
+    body = Client().get(reverse("account_login") + "?next=/c/cohort-a/sessions/2/").content.decode()
+
+    assert f'href="{reverse("account_signup")}?next=/c/cohort-a/sessions/2/"' in body
+    assert f'href="{reverse("account_login")}?next=/c/cohort-a/sessions/2/"' in body
+    assert 'rel="icon"' in body
+
+
+def test_header_links_without_next_are_plain():
+    body = Client().get(reverse("account_login")).content.decode()
+
+    assert f'href="{reverse("account_signup")}"' in body
+
+
 def test_account_logout_page_uses_site_base_template(world):
     response = world.client_for(world.alice).get(reverse("account_logout"))
 
