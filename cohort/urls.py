@@ -39,3 +39,14 @@ urlpatterns += [
     path(_session + "questions/<int:question_id>/vote/", office_hours_views.question_vote, name="question_vote"),
     path(_session + "questions/<int:question_id>/answer/", office_hours_views.question_answer, name="question_answer"),
 ]
+
+# Calendars (cohort/calendar_views.py). Feed URLs carry a secret token instead of a login.
+from cohort import calendar_views  # noqa: E402
+
+urlpatterns += [
+    path("calendars/cohort/<str:token>.ics", calendar_views.cohort_feed, name="calendar_cohort_feed"),
+    path("calendars/member/<str:token>.ics", calendar_views.member_feed, name="calendar_member_feed"),
+    path(_session + "calendar.ics", calendar_views.session_ics, name="session_ics"),
+    path(_sessions + "calendar/rotate/", calendar_views.rotate_member_token, name="calendar_rotate"),
+    path(_sessions + "calendar/cohort/rotate/", calendar_views.rotate_cohort_token, name="calendar_cohort_rotate"),
+]
