@@ -31,6 +31,7 @@ from cohort.models import (
     SessionTopic,
     User,
 )
+from cohort.reminders import recap_notification_enqueue
 from cohort.services import membership_touch
 
 logger = logging.getLogger(__name__)
@@ -328,9 +329,13 @@ def recap_save(
     session.recap_markdown = recap_markdown.strip()
     if publish and not session.recap_markdown:
         raise OfficeHoursError("Write the recap before publishing it.")
+    newly_published = bool(publish) and session.recap_published_at is None
     if publish:
         session.recap_published_at = session.recap_published_at or at or timezone.now()
     elif publish is False:
         session.recap_published_at = None
     session.save(update_fields=["recap_markdown", "recap_published_at"])
+    if newly_published:
+        # After the commit; the cohort hears about a recap once (re-publishing after an unpublish does not repeat it).
+        recap_notification_enqueue(session_id=session.pk)
     return session
