@@ -169,7 +169,7 @@ def _reminder_message(
 ) -> EmailMessage:
     session, user = rsvp.session, rsvp.membership.user
     cohort = session.cohort
-    member_zone, cohort_zone = _zone(user.timezone), _zone(cohort.timezone)
+    member_zone, cohort_zone = _zone(user.timezone or cohort.timezone), _zone(cohort.timezone)
     member_when = _when(session, member_zone)
     cohort_when = _when(session, cohort_zone)
     context = {
