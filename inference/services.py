@@ -70,6 +70,8 @@ def run_create(
     run = SandboxRun.objects.create(
         membership=membership, model=model, request=request, params={**params, "seed": seed}, seed=seed
     )
+    # Submitting is the learner's activity, whether or not the run later fails (the lead pages read it).
+    cohort_services.membership_touch(membership=membership, at=run.created_at)
     tasks.execute_run.delay_on_commit(run_id=run.pk)
     return run
 
