@@ -50,3 +50,19 @@ urlpatterns += [
     path(_sessions + "calendar/rotate/", calendar_views.rotate_member_token, name="calendar_rotate"),
     path(_sessions + "calendar/cohort/rotate/", calendar_views.rotate_cohort_token, name="calendar_cohort_rotate"),
 ]
+
+# Check-ins, who is stuck and the agenda builder (cohort/check_in_views.py, cohort/stuck_views.py).
+from cohort import check_in_views, stuck_views  # noqa: E402
+
+urlpatterns += [
+    path("c/<slug:cohort_slug>/check-ins/", check_in_views.check_in_list, name="check_ins"),
+    path("c/<slug:cohort_slug>/check-ins/new/", check_in_views.check_in_create, name="check_in_create"),
+    path("c/<slug:cohort_slug>/lead/stuck/", stuck_views.lead_stuck, name="lead_stuck"),
+    path(
+        "c/<slug:cohort_slug>/lead/stuck/blockers/<int:check_in_id>/resolve/",
+        stuck_views.blocker_resolve,
+        name="blocker_resolve",
+    ),
+    path("c/<slug:cohort_slug>/lead/agenda/", stuck_views.lead_agenda, name="lead_agenda"),
+    path("c/<slug:cohort_slug>/lead/agenda/<int:number>/add/", stuck_views.agenda_add, name="agenda_add"),
+]

@@ -14,10 +14,12 @@ from tests.factories import CohortFactory, MembershipFactory, StepFactory
 
 # Session, user, membership, steps, own progress, the user's cohorts, then the
 # exercises panel: completions, submissions, exercises.
-DASHBOARD_QUERIES = 11  # ...then the office-hours panel (next session, latest recap) and the recent sandbox runs
+DASHBOARD_QUERIES = 12  # ...then the office-hours panel (next session, latest recap) and the recent sandbox runs
+# ...and the check-in card: the learner's latest check-ins (+1).
 # Session, user, membership, steps, members, learners' progress, pending invitations.
 LEAD_OVERVIEW_QUERIES = (
-    10  # session, user, membership, steps, count, page, its progress, done per step, staff, invitations
+    11  # session, user, membership, steps, count, page, its progress, done per step, staff, invitations,
+    # and the nav's "who is stuck" badge (learners with an open blocker)
 )
 
 SIZES = [pytest.param(5, id="5-learners"), pytest.param(200, id="200-learners")]

@@ -107,7 +107,7 @@ def test_review_queue_lists_open_submissions_with_constant_queries(
             pr_url="https://github.com/x/y/pull/1",
         )
 
-    with django_assert_num_queries(4):  # session, user, membership, queue
+    with django_assert_num_queries(5):  # session, user, membership, the nav's blocked-learners badge, queue
         response = client.get(f"/c/{world.cohort.slug}/lead/reviews/")
 
     assert response.content.decode().count("/submissions/") == 6

@@ -1,0 +1,46 @@
+"""Check-in pieces other pages include: the learner's card (dashboard, step page) and the lead navigation links."""
+
+from __future__ import annotations
+
+from django import template
+
+from cohort import check_ins, stuck
+from cohort.check_in_forms import CheckInForm
+from cohort.models import Role
+
+register = template.Library()
+
+CARD_RECENT = 3
+
+
+@register.inclusion_tag("cohort/check_ins/_card.html", takes_context=True)
+def check_in_card(context: template.Context, membership, roadmap=None, step=None) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The compact check-in form and the learner's latest check-ins: one query, none for leads and mentors.
+
+    On the dashboard (`roadmap`) the learner picks a step, the current one
+    first; on a step page (`step`) the card is about that step.
+    """
+    base = {"cohort": membership.cohort, "membership": membership, "csrf_token": context.get("csrf_token")}
+    if membership.role != Role.LEARNER:
+        return {**base, "show": False}
+    request = context.get("request")
+    if step is not None:
+        steps, current = [step], step
+    else:
+        steps = [item.step for item in roadmap.steps] if roadmap else []
+        current = roadmap.current.step if roadmap and roadmap.current else None
+    recent = check_ins.own_check_ins(membership=membership, step=step, limit=CARD_RECENT)
+    return {
+        **base,
+        "show": bool(steps),
+        "form": CheckInForm(steps=steps, current=current, auto_id="check-in-%s"),
+        "fixed_step": step,
+        "recent": recent,
+        "next_url": request.get_full_path() if request else "",
+    }
+
+
+@register.inclusion_tag("cohort/check_ins/_lead_nav_links.html")
+def lead_check_in_links(cohort) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """“Who is stuck” with the number of learners who have an open blocker, and the agenda builder: one query."""
+    return {"cohort": cohort, "blocked": stuck.open_blocker_count(cohort=cohort)}
