@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass, field
 
 from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Subquery, Value, When
@@ -34,7 +35,9 @@ _SOON = dt.timedelta(minutes=30)
 
 
 def _key(*parts: object) -> str:
-    return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
+    # JSON rather than repr: a status is the same key whether it is "live" read back or SessionStatus.LIVE just set.
+    text = json.dumps(parts, default=str, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _display_name(name: str | None, email: str | None) -> str:

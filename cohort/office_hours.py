@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from cohort.live_sessions import help_queue_close
 from cohort.models import (
     QUESTION_MAX_CHARS,
     Cohort,
@@ -161,6 +162,9 @@ def session_set_status(*, session: OfficeHoursSession, status: str) -> OfficeHou
         raise OfficeHoursError(f"{status!r} is not a session status.")
     session.status = status
     session.save(update_fields=["status"])
+    if status == SessionStatus.ENDED:
+        # Nobody is helped after the session: open queue places become history (see help_queue_close).
+        help_queue_close(session=session)
     return session
 
 

@@ -66,3 +66,33 @@ urlpatterns += [
     path("c/<slug:cohort_slug>/lead/agenda/", stuck_views.lead_agenda, name="lead_agenda"),
     path("c/<slug:cohort_slug>/lead/agenda/<int:number>/add/", stuck_views.agenda_add, name="agenda_add"),
 ]
+
+# RSVP, attendance and the live help queue (cohort/live_session_views.py).
+from cohort import live_session_views  # noqa: E402
+
+_live_session = "c/<slug:cohort_slug>/sessions/<int:number>/"
+urlpatterns += [
+    path(_live_session + "live/", live_session_views.session_live, name="session_live"),
+    path(_live_session + "rsvp/", live_session_views.rsvp, name="session_rsvp"),
+    path(_live_session + "rsvp/panel/", live_session_views.rsvp_panel, name="session_rsvp_panel"),
+    path(_live_session + "check-in/", live_session_views.check_in, name="session_check_in"),
+    path(_live_session + "attendance/", live_session_views.attendance_roster, name="session_attendance"),
+    path(_live_session + "attendance/mark/", live_session_views.attendance_mark, name="session_attendance_mark"),
+    path(_live_session + "queue/", live_session_views.help_queue, name="help_queue"),
+    path(_live_session + "queue/join/", live_session_views.help_queue_join, name="help_queue_join"),
+    path(_live_session + "queue/leave/", live_session_views.help_queue_leave, name="help_queue_leave"),
+    path(
+        _live_session + "queue/<int:request_id>/take/", live_session_views.help_request_take, name="help_request_take"
+    ),
+    path(
+        _live_session + "queue/<int:request_id>/finish/",
+        live_session_views.help_request_finish,
+        name="help_request_finish",
+    ),
+    path("c/<slug:cohort_slug>/sessions/attendance/", live_session_views.my_attendance, name="my_attendance"),
+    path(
+        "c/<slug:cohort_slug>/sessions/attendance/<int:membership_id>/",
+        live_session_views.member_attendance,
+        name="member_attendance",
+    ),
+]
