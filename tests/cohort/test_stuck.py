@@ -432,3 +432,15 @@ def test_sandbox_run_submission_counts_as_activity(world, smollm2, django_captur
     world.alice_membership.refresh_from_db()
     assert world.alice_membership.last_activity_at == run.created_at
     assert _row(stuck_page(cohort=world.cohort, filters=StuckFilters()), world.alice_membership).days_inactive == 0
+
+
+def test_stuck_page_htmx_table_carries_the_summary_for_the_chosen_n(world):
+    _set_activity(world.alice_membership, days_ago=4)
+    _set_activity(world.bob_membership, days_ago=0)
+    lead = world.client_for(world.lead)
+
+    three = lead.get(_url(world, days=3), HTTP_HX_REQUEST="true").content.decode()
+    five = lead.get(_url(world, days=5), HTTP_HX_REQUEST="true").content.decode()
+
+    assert "<strong>1</strong> inactive for more than 3 days" in three
+    assert "<strong>0</strong> inactive for more than 5 days" in five
