@@ -1,9 +1,10 @@
-"""Latency of the two busiest pages against a floor view, served by gunicorn on loopback.
+"""Latency of the busiest pages against a floor view, served by gunicorn on loopback.
 
     .venv/bin/python bench/pages.py        (or `make bench`)
 
 A fresh SQLite database in a temporary folder gets one cohort (200 learners,
-5 steps, progress rows), gunicorn serves `config.wsgi` with production
+5 steps, progress rows; office hours with 300 questions on the next session;
+check-ins, pull requests and attendance for the who-is-stuck page), gunicorn serves `config.wsgi` with production
 settings (DEBUG off) plus a bench-only `/bench/floor` view, and 8 client
 threads fetch each URL. The floor is the cheapest response the same stack can
 give (middleware, gunicorn, TCP), so the ratios travel between machines
@@ -80,8 +81,128 @@ def bench_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def seed(*, learners: int, steps: int) -> tuple[str, str, int]:
-    """Migrate, collect static files, create the cohort; return the learner's and the lead's cookies."""
+@dataclass(frozen=True)
+class Seeded:
+    learner_cookie: str
+    lead_cookie: str
+    progress_rows: int
+    session_number: int  # the upcoming session that holds the questions
+    questions: int
+    votes: int
+    check_ins: int
+    submissions: int
+    ended_sessions: int
+
+
+def seed_office_hours(*, cohort, memberships: list, steps: list, lead, questions: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """What the session page and the who-is-stuck page read, in bulk inserts.
+
+    Four ended sessions that most learners attended, an upcoming one with
+    `questions` questions (a third answered, each upvoted by up to 20 others),
+    two check-ins per learner (every third one blocked), and a pull request for
+    every fourth learner (half of them with changes requested).
+    """
+    from django.utils import timezone
+
+    from cohort.models import (
+        CheckIn,
+        CheckInStatus,
+        OfficeHoursSession,
+        QuestionVote,
+        SessionAttendance,
+        SessionQuestion,
+        SessionRSVP,
+        SessionStatus,
+        SessionTopic,
+    )
+    from exercises.models import Exercise, Review, Submission, SubmissionState
+
+    now = timezone.now()
+    sessions = OfficeHoursSession.objects.bulk_create(
+        OfficeHoursSession(
+            cohort=cohort,
+            number=n,
+            title=f"Office hours {n}",
+            starts_at=now + dt.timedelta(days=7 * (n - 5)) + dt.timedelta(hours=2),
+            status=SessionStatus.ENDED if n < 5 else SessionStatus.SCHEDULED,
+        )
+        for n in range(1, 6)
+    )
+    upcoming = sessions[-1]
+    upcoming.leads.set([lead])
+    topics = SessionTopic.objects.bulk_create(
+        SessionTopic(session=upcoming, position=i, title=f"Topic {i}", step=steps[i - 1]) for i in (1, 2, 3)
+    )
+    question_rows = SessionQuestion.objects.bulk_create(
+        SessionQuestion(
+            session=upcoming,
+            author=memberships[i % len(memberships)],
+            body=f"Question {i}: why does **temperature** {i / 10:.1f} change the `top-p` output?\n\nI tried it.",
+            created_at=now - dt.timedelta(minutes=i),
+            answered_at=now if i % 3 == 0 else None,
+            answered_topic=topics[i % 3] if i % 3 == 0 else None,
+        )
+        for i in range(questions)
+    )
+    votes = QuestionVote.objects.bulk_create(
+        QuestionVote(question=q, voter=memberships[(i + j + 1) % len(memberships)])
+        for i, q in enumerate(question_rows)
+        for j in range(i % 20)
+    )
+    SessionAttendance.objects.bulk_create(
+        SessionAttendance(session=s, membership=m) for s in sessions[:4] for i, m in enumerate(memberships) if i % 5
+    )
+    SessionRSVP.objects.bulk_create(SessionRSVP(session=s, membership=m) for s in sessions for m in memberships[::4])
+    check_ins = CheckIn.objects.bulk_create(
+        CheckIn(
+            membership=m,
+            step=steps[i % len(steps)],
+            status=CheckInStatus.BLOCKED if (i + k) % 3 == 0 else CheckInStatus.ON_TRACK,
+            done_text="Read the chapter and ran the notebook.",
+            next_text="Open the pull request.",
+            blocker_text="pip install llama-cpp-python fails: cmake not found." if (i + k) % 3 == 0 else "",
+            created_at=now - dt.timedelta(hours=i + 24 * k),
+        )
+        for i, m in enumerate(memberships)
+        for k in range(2)
+    )
+    exercise = Exercise.objects.create(cohort=cohort, step=steps[0], title="First pull request", slug="first-pr")
+    submissions = Submission.objects.bulk_create(
+        Submission(
+            membership=m,
+            exercise=exercise,
+            repository=cohort.practice_repository,
+            pr_number=i + 1,
+            pr_url=f"https://github.com/{cohort.practice_repository}/pull/{i + 1}",
+            state=SubmissionState.CHANGES_REQUESTED if i % 8 else SubmissionState.OPEN,
+            opened_at=now - dt.timedelta(days=i % 10),
+        )
+        for i, m in enumerate(memberships)
+        if i % 4 == 0
+    )
+    Review.objects.bulk_create(
+        Review(
+            submission=s,
+            github_id=s.pk,
+            reviewer_login="bench-lead",
+            state="changes_requested",
+            submitted_at=now - dt.timedelta(days=s.pr_number % 6),
+        )
+        for s in submissions
+        if s.state == SubmissionState.CHANGES_REQUESTED
+    )
+    return {
+        "session_number": upcoming.number,
+        "questions": len(question_rows),
+        "votes": len(votes),
+        "check_ins": len(check_ins),
+        "submissions": len(submissions),
+        "ended_sessions": 4,
+    }
+
+
+def seed(*, learners: int, steps: int, questions: int) -> Seeded:
+    """Migrate, collect static files, create the cohort; return the learner's and the lead's cookies and the sizes."""
     # Django reads its settings from the environment at import, which main() has just set.
     import django
 
@@ -158,6 +279,9 @@ def seed(*, learners: int, steps: int) -> tuple[str, str, int]:
                 )
             )
     StepProgress.objects.bulk_create(progress)
+    office_hours = seed_office_hours(
+        cohort=cohort, memberships=memberships, steps=step_rows, lead=lead, questions=questions
+    )
 
     def cookie(user: User) -> str:
         # What django.contrib.auth.login() stores, without a password round trip.
@@ -171,7 +295,7 @@ def seed(*, learners: int, steps: int) -> tuple[str, str, int]:
     # A learner with some progress: the third one has finished one step and is on the next.
     cookies = cookie(learner_users[2]), cookie(lead)
     connections.close_all()  # gunicorn's workers open their own
-    return *cookies, len(progress)
+    return Seeded(*cookies, progress_rows=len(progress), **office_hours)
 
 
 def free_port() -> int:
@@ -358,6 +482,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=200)
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--questions", type=int, default=300, help="questions on the benchmarked session")
     parser.add_argument("--workers", type=int, choices=range(2, 5), default=4, help="gunicorn sync workers, 2 to 4")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
     parser.add_argument("--requests", type=int, default=400, help="measured requests per URL")
@@ -375,12 +500,26 @@ def main() -> int:
         env = bench_env(tmp)
         os.environ.update(env)
         os.environ.pop("REDIS_URL", None)
-        learner_cookie, lead_cookie, progress_rows = seed(learners=args.learners, steps=args.steps)
+        seeded = seed(learners=args.learners, steps=args.steps, questions=args.questions)
+        learner_cookie, lead_cookie = seeded.learner_cookie, seeded.lead_cookie
+        session_path = f"/c/{COHORT_SLUG}/sessions/{seeded.session_number}/"
         targets = [
             Target("/bench/floor", "/bench/floor", "", "ok"),
             Target("/ (learner dashboard)", "/", learner_cookie, "Your progress"),
             Target(
                 f"/c/{COHORT_SLUG}/lead/ (lead overview)", f"/c/{COHORT_SLUG}/lead/", lead_cookie, "Cohort overview"
+            ),
+            Target(
+                f"{session_path} (session page, {seeded.questions} questions)",
+                session_path,
+                learner_cookie,
+                f"Question {seeded.questions - 1}:",
+            ),
+            Target(
+                f"/c/{COHORT_SLUG}/lead/stuck/ (who is stuck)",
+                f"/c/{COHORT_SLUG}/lead/stuck/",
+                lead_cookie,
+                "Mark resolved",
             ),
         ]
 
@@ -391,14 +530,16 @@ def main() -> int:
         sizes = [check(port, t) for t in targets]
 
         # Rounds interleave the URLs, so a burst of load from elsewhere on the
-        # machine lands on all three rather than skewing one ratio.
+        # machine lands on all of them rather than skewing one ratio.
         per_round = max(1, args.requests // (args.clients * args.rounds))
         print(
             f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port}, DEBUG=false, SQLite in {tmp}, "
             f"file cache; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
         )
         print(
-            f"data: {args.learners} learners + 1 lead, {args.steps} steps, {progress_rows} progress rows; "
+            f"data: {args.learners} learners + 1 lead, {args.steps} steps, {seeded.progress_rows} progress rows; "
+            f"session {seeded.session_number}: {seeded.questions} questions, {seeded.votes} votes; "
+            f"{seeded.check_ins} check-ins, {seeded.submissions} pull requests, {seeded.ended_sessions} ended sessions; "
             f"load: {args.clients} clients, {args.rounds} interleaved rounds x {args.clients * per_round} "
             f"requests per URL after {args.warmup} warm-up"
         )
