@@ -322,6 +322,7 @@ def staff_queue(
     )
     for request in requests:
         request.capsule = capsule_items(request)  # type: ignore[attr-defined]
+        request.waited_minutes = int((now - request.joined_at).total_seconds() // 60)  # type: ignore[attr-defined]
         if request.status == HelpRequestStatus.WAITING:
             queue.waiting.append(request)
         elif request.status == HelpRequestStatus.HELPING:
