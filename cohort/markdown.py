@@ -7,8 +7,10 @@ iframes never reach a page, whoever wrote the text.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+import threading
 
 import markdown as md
 import nh3
@@ -70,8 +72,26 @@ _ATTRIBUTES = {
 }
 
 
+_parsers = threading.local()
+
+
+def _parser() -> md.Markdown:
+    # Building a parser (extensions, Pygments lexers) costs far more than converting a question;
+    # one per thread because a Markdown instance keeps state while it converts.
+    parser = getattr(_parsers, "markdown", None)
+    if parser is None:
+        parser = _parsers.markdown = md.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
+    return parser
+
+
 def render_markdown(text: str) -> SafeString:
-    html = md.markdown(text or "", extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
+    return _render(text or "")
+
+
+# A session page shows hundreds of questions that rarely change; the output depends on the text alone.
+@functools.lru_cache(maxsize=2048)
+def _render(text: str) -> SafeString:
+    html = _parser().reset().convert(text)
     cleaned = nh3.clean(
         html,
         tags=_TAGS,

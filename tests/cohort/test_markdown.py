@@ -163,3 +163,23 @@ def test_step_page_escapes_title_and_summary(world):
     assert "<script>alert('t')</script>" not in page
     assert "&lt;script&gt;" in page
     assert "<b onclick" not in page
+
+
+def test_one_text_does_not_leak_into_the_next_with_the_reused_parser():
+    # Reference-style link definitions live in the parser; reset() must clear them between texts.
+    render_markdown("[docs]: https://evil.example/phish\n\nfirst text")
+
+    second = render_markdown("see [the guide][docs]")
+
+    assert "evil.example" not in second
+    assert "<a" not in second
+
+
+def test_a_repeated_text_comes_back_equally_sanitized():
+    text = '<img src=x onerror="alert(1)"> [x](javascript:alert(2)) **bold**'
+
+    first, again = render_markdown(text), render_markdown(text)
+
+    assert first == again
+    assert "onerror" not in again and "javascript:" not in again
+    assert "<strong>bold</strong>" in again
