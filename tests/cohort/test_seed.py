@@ -121,3 +121,26 @@ def test_seed_demo_restores_changed_demo_data():
 
     assert User.objects.get(email="lead@example.com").check_password(DEMO_PASSWORD)
     assert RoadmapStep.objects.get(cohort__slug="cohort-1", position=5).title == "Project Watch: Unsloth"
+
+
+def test_seed_demo_gives_the_lead_pages_someone_stuck_and_an_upcoming_session():
+    from django.utils import timezone
+
+    from cohort.models import CheckIn, OfficeHoursSession, SessionAttendance, SessionStatus
+
+    _seed()
+
+    bruno_blocker = CheckIn.objects.get(membership__user__email="learner2@example.com")
+    assert bruno_blocker.is_open_blocker and bruno_blocker.leads_notified_at is not None
+    attended = set(
+        SessionAttendance.objects.filter(session__number=1).values_list("membership__user__email", flat=True)
+    )
+    assert attended == {"learner1@example.com", "learner2@example.com"}
+    upcoming = OfficeHoursSession.objects.get(cohort__slug="cohort-1", number=2)
+    assert upcoming.status == SessionStatus.SCHEDULED and upcoming.starts_at > timezone.now()
+    assert upcoming.topics.count() == 3 and upcoming.questions.count() == 1
+
+    lead = Client()
+    lead.force_login(User.objects.get(email="lead@example.com"))
+    page = lead.get(reverse("cohort:lead_stuck", args=["cohort-1"])).content.decode()
+    assert "Bruno Silva" in page and "conflict markers" in page

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from cohort import demo
+from cohort.demo_activity import seed_office_hours_activity
 from cohort.demo_office_hours import seed_office_hours
 from exercises.demo import seed_demo_completions, seed_exercises
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         cohort = demo.seed_demo()
         seed_exercises(cohort)
         seed_demo_completions(cohort)
-        seed_office_hours(cohort)
+        seed_office_hours_activity(cohort, seed_office_hours(cohort))
         self.stdout.write(self.style.SUCCESS(f"Demo cohort ready: {cohort.name} (/c/{cohort.slug}/)"))
         self.stdout.write(f"  lead:     {demo.LEAD_EMAIL} / {demo.DEMO_PASSWORD}")
         for email, _name, _github in demo.LEARNERS:
