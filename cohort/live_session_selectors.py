@@ -215,7 +215,7 @@ def learner_queue(*, session: OfficeHoursSession, viewer: Membership, now: dt.da
     position = None
     if own is not None and own["status"] == HelpRequestStatus.WAITING:
         position = next(i for i, row in enumerate(waiting, start=1) if row["membership_id"] == viewer.pk)
-    if session.status == SessionStatus.ENDED:
+    if session.status == SessionStatus.ENDED or session_is_over(session, now):
         mode = "closed"
     elif session.status != SessionStatus.LIVE:
         mode = "soon"

@@ -420,6 +420,17 @@ def test_learner_queue_modes_follow_the_session(world):
     assert selectors.learner_queue(session=session, viewer=world.alice_membership).mode == "closed"
 
 
+def test_learner_queue_polls_faster_as_the_start_nears_and_stops_once_over(world):
+    session = SessionFactory(cohort=world.cohort, number=1, starts_at=timezone.now() + dt.timedelta(minutes=20))
+    close = selectors.learner_queue(session=session, viewer=world.alice_membership)
+    session.starts_at = timezone.now() - dt.timedelta(hours=2)  # the lead never started it
+
+    never_started = selectors.learner_queue(session=session, viewer=world.alice_membership)
+
+    assert (close.mode, close.poll) == ("soon", "5s")
+    assert (never_started.mode, never_started.poll) == ("closed", "")
+
+
 def test_learner_queue_key_changes_exactly_when_the_view_does(world):
     session = _live(world)
     _join(session, world.bob_membership)

@@ -23,7 +23,17 @@ from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from cohort.models import HelpRequest, HelpRequestStatus, QuestionVote, SessionAttendance, SessionQuestion, User
+from cohort import live_sessions
+from cohort.models import (
+    HelpRequest,
+    HelpRequestStatus,
+    QuestionVote,
+    SessionAttendance,
+    SessionQuestion,
+    SessionRSVP,
+    SessionStatus,
+    User,
+)
 from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.e2e
@@ -180,3 +190,42 @@ def test_question_vote_check_in_help_queue_and_recap(page_for, world):
         world.bob_membership.pk: HelpRequestStatus.DONE,
         world.alice_membership.pk: HelpRequestStatus.LEFT,
     }
+
+
+def _fits(page: Page, name: str) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{name} is {overflow}px wider than the screen"
+
+
+def test_live_panels_fit_a_phone_screen(chromium, page_for, world):
+    session = SessionFactory(
+        cohort=world.cohort, number=1, status=SessionStatus.LIVE, starts_at=timezone.now(), check_in_code=CODE
+    )
+    SessionRSVP.objects.create(session=session, membership=world.bob_membership)
+    long_line = "ggml_cuda_init: failed to initialize CUDA: " + "x" * 300
+    live_sessions.help_request_join(
+        session=session,
+        membership=world.bob_membership,
+        description="A description without spaces: " + "y" * 200,
+        capsule=live_sessions.Capsule(
+            model_file="Qwen3-0.6B-Q8_0-with-a-very-long-file-name-for-a-phone-screen.gguf",
+            model_sha256="ab" * 32,
+            command="python -m llama_cpp.server --model " + "/very/long/path" * 10,
+            error_log=long_line + "\n" + long_line,
+        ),
+    )
+    lead, alice = page_for(world.lead), page_for(world.alice)
+    for page in (lead, alice):
+        page.set_viewport_size({"width": 390, "height": 844})
+
+    lead.goto("/c/cohort-a/sessions/1/")
+    expect(lead.locator("#attendance-roster table")).to_be_visible()
+    lead.locator("#help-queue .capsule summary").click()
+    expect(lead.locator("#help-queue pre.error-log")).to_be_visible()
+    _fits(lead, "the lead's session page")
+    alice.goto("/c/cohort-a/sessions/1/")
+    alice.locator("#help-queue").get_by_text("Add a debug capsule").click()
+    expect(alice.get_by_label("Error output")).to_be_visible()
+    _fits(alice, "the learner's session page")
+    alice.goto("/c/cohort-a/sessions/attendance/")
+    _fits(alice, "the attendance page")
