@@ -74,7 +74,9 @@ def _live_url(session: OfficeHoursSession, anchor: str) -> str:
     return reverse("cohort:session_live", args=[session.cohort.slug, session.number]) + f"#{anchor}"
 
 
-def _after_plain_post(request: HttpRequest, session: OfficeHoursSession, anchor: str, *, error: str, notice: str):  # type: ignore[no-untyped-def]
+def _after_plain_post(
+    request: HttpRequest, session: OfficeHoursSession, anchor: str, *, error: str, notice: str
+) -> HttpResponse:
     """A post without htmx (no JavaScript): back to the live page, with what happened as a message."""
     if error:
         messages.error(request, error)
