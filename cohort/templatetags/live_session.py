@@ -1,18 +1,23 @@
-"""The session page's RSVP, attendance and help-queue panels, as placeholders htmx fills on load.
+"""The session page's RSVP, attendance and help-queue panels.
 
-They read only the session and membership the page already has, so the page
-runs no query for them, however many RSVPs, check-ins or requests there are.
-Each placeholder carries the id of the panel that replaces it (hx-swap
-outerHTML) and a link to the live page for a browser without JavaScript.
+The RSVP / check-in panel is what every learner comes for, so it is rendered
+with the page (one query, whatever the number of RSVPs). The help queue and
+the lead's attendance roster are placeholders htmx fills once the page has
+loaded: they poll anyway, and the page stays a fixed number of queries. Each
+placeholder carries the id of the panel that replaces it (hx-swap outerHTML)
+and a link to the live page for a browser without JavaScript.
 """
 
 from __future__ import annotations
 
 from django import template
 from django.templatetags.static import static
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from cohort import live_session_selectors as selectors
+from cohort.live_session_forms import CheckInForm
 from cohort.models import Role, SessionStatus
 
 register = template.Library()
@@ -24,9 +29,15 @@ def _panel(context: template.Context, **extra: object) -> dict[str, object]:
     return {"cohort": context["cohort"], "session": context["session"], "membership": context["membership"], **extra}
 
 
-@register.inclusion_tag(_TEMPLATES + "_rsvp_loader.html", takes_context=True)
+@register.inclusion_tag(_TEMPLATES + "_rsvp_panel.html", takes_context=True)
 def rsvp_panel(context: template.Context) -> dict[str, object]:
-    return _panel(context)
+    session, membership = context["session"], context["membership"]
+    return _panel(
+        context,
+        panel=selectors.rsvp_panel(session=session, viewer=membership),
+        check_in_form=CheckInForm(),
+        now=timezone.now(),
+    )
 
 
 @register.inclusion_tag(_TEMPLATES + "_help_queue_loader.html", takes_context=True)

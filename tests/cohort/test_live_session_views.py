@@ -474,7 +474,7 @@ def test_session_page_places_the_panels_per_role(world, live):
     lead = world.client_for(world.lead).get(_url("session", "cohort-a", 1)).content.decode()
 
     for html in (alice, lead):
-        assert f'hx-get="{_url("session_rsvp_panel", "cohort-a", 1)}" hx-trigger="load"' in html
+        assert 'id="rsvp-panel"' in html  # rendered with the page
         assert f'hx-get="{_url("help_queue", "cohort-a", 1)}" hx-trigger="load"' in html
         assert "css/live_session.css" in html
         assert _url("session_live", "cohort-a", 1) in html  # the no-JavaScript way in
@@ -518,11 +518,21 @@ def test_session_page_query_count_stays_constant_with_the_panels(
     _busy(live, _crowd(world.cohort, crowd_size))
     client = world.client_for(getattr(world, viewer))
 
-    # The panels are placeholders filled after load: the page runs exactly the queries it ran without them.
+    # The RSVP panel is one query in the page; the queue and roster are placeholders filled after load.
     with django_assert_num_queries(SESSION_PAGE_QUERIES):
         response = client.get(_url("session", "cohort-a", 1))
 
     assert response.status_code == 200
+
+
+def test_session_page_shows_the_rsvp_panel_without_a_second_request(world, live):
+    SessionRSVP.objects.create(session=live, membership=world.bob_membership)
+
+    page = world.client_for(world.alice).get(_url("session", "cohort-a", 1)).content.decode()
+
+    assert 'id="rsvp-panel"' in page and "Loading" not in page.split('id="rsvp-panel"')[1][:400]
+    assert _url("session_rsvp", "cohort-a", 1) in page
+    assert "<strong>1</strong>" in page
 
 
 # Session, user, membership, the office-hours session, then one query for the panel.

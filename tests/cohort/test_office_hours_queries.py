@@ -13,7 +13,7 @@ from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 
 LEARNERS = 200
 # Session, user, membership, the session, its leads, its topics, its questions (with votes counted).
-SESSION_PAGE_QUERIES = 7
+SESSION_PAGE_QUERIES = 8  # 7 + the RSVP / check-in panel
 # Session, user, membership, the sessions (with counts), their leads.
 SESSION_LIST_QUERIES = 5
 # Session, user, membership, the chosen step, steps for the filter, the recaps, their topics with steps.
