@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cohort import office_hours_views, views
+from cohort import calendar_views, check_in_views, live_session_views, office_hours_views, stuck_views, views
 
 app_name = "cohort"
 
@@ -41,8 +41,6 @@ urlpatterns += [
 ]
 
 # Calendars (cohort/calendar_views.py). Feed URLs carry a secret token instead of a login.
-from cohort import calendar_views  # noqa: E402
-
 urlpatterns += [
     path("calendars/cohort/<str:token>.ics", calendar_views.cohort_feed, name="calendar_cohort_feed"),
     path("calendars/member/<str:token>.ics", calendar_views.member_feed, name="calendar_member_feed"),
@@ -52,8 +50,6 @@ urlpatterns += [
 ]
 
 # Check-ins, who is stuck and the agenda builder (cohort/check_in_views.py, cohort/stuck_views.py).
-from cohort import check_in_views, stuck_views  # noqa: E402
-
 urlpatterns += [
     path("c/<slug:cohort_slug>/check-ins/", check_in_views.check_in_list, name="check_ins"),
     path("c/<slug:cohort_slug>/check-ins/new/", check_in_views.check_in_create, name="check_in_create"),
@@ -68,30 +64,25 @@ urlpatterns += [
 ]
 
 # RSVP, attendance and the live help queue (cohort/live_session_views.py).
-from cohort import live_session_views  # noqa: E402
-
-_live_session = "c/<slug:cohort_slug>/sessions/<int:number>/"
 urlpatterns += [
-    path(_live_session + "live/", live_session_views.session_live, name="session_live"),
-    path(_live_session + "rsvp/", live_session_views.rsvp, name="session_rsvp"),
-    path(_live_session + "rsvp/panel/", live_session_views.rsvp_panel, name="session_rsvp_panel"),
-    path(_live_session + "check-in/", live_session_views.check_in, name="session_check_in"),
-    path(_live_session + "attendance/", live_session_views.attendance_roster, name="session_attendance"),
-    path(_live_session + "attendance/mark/", live_session_views.attendance_mark, name="session_attendance_mark"),
-    path(_live_session + "queue/", live_session_views.help_queue, name="help_queue"),
-    path(_live_session + "queue/join/", live_session_views.help_queue_join, name="help_queue_join"),
-    path(_live_session + "queue/leave/", live_session_views.help_queue_leave, name="help_queue_leave"),
+    path(_session + "live/", live_session_views.session_live, name="session_live"),
+    path(_session + "rsvp/", live_session_views.rsvp, name="session_rsvp"),
+    path(_session + "rsvp/panel/", live_session_views.rsvp_panel, name="session_rsvp_panel"),
+    path(_session + "check-in/", live_session_views.check_in, name="session_check_in"),
+    path(_session + "attendance/", live_session_views.attendance_roster, name="session_attendance"),
+    path(_session + "attendance/mark/", live_session_views.attendance_mark, name="session_attendance_mark"),
+    path(_session + "queue/", live_session_views.help_queue, name="help_queue"),
+    path(_session + "queue/join/", live_session_views.help_queue_join, name="help_queue_join"),
+    path(_session + "queue/leave/", live_session_views.help_queue_leave, name="help_queue_leave"),
+    path(_session + "queue/<int:request_id>/take/", live_session_views.help_request_take, name="help_request_take"),
     path(
-        _live_session + "queue/<int:request_id>/take/", live_session_views.help_request_take, name="help_request_take"
-    ),
-    path(
-        _live_session + "queue/<int:request_id>/finish/",
+        _session + "queue/<int:request_id>/finish/",
         live_session_views.help_request_finish,
         name="help_request_finish",
     ),
-    path("c/<slug:cohort_slug>/sessions/attendance/", live_session_views.my_attendance, name="my_attendance"),
+    path(_sessions + "attendance/", live_session_views.my_attendance, name="my_attendance"),
     path(
-        "c/<slug:cohort_slug>/sessions/attendance/<int:membership_id>/",
+        _sessions + "attendance/<int:membership_id>/",
         live_session_views.member_attendance,
         name="member_attendance",
     ),
