@@ -22,6 +22,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -45,6 +46,9 @@ from cohort.services import membership_touch
 logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = (HelpRequestStatus.WAITING, HelpRequestStatus.HELPING)
+# Guessing the 6-character code is pointless for a member, but it must not be cheap either.
+WRONG_CODES_ALLOWED = 10
+WRONG_CODES_WINDOW_SECONDS = 15 * 60
 
 
 class LiveSessionError(ValidationError):
@@ -135,7 +139,12 @@ def attendance_check_in(
     typed = normalize_code(code)
     if not typed:
         raise LiveSessionError("Type the code your lead shows in the session.")
+    wrong_key = f"check-in-wrong:{session.pk}:{membership.pk}"
+    if (cache.get(wrong_key) or 0) >= WRONG_CODES_ALLOWED:
+        raise LiveSessionError("Too many wrong codes. Ask your lead to mark you present.")
     if not hmac.compare_digest(typed.encode(), normalize_code(session.check_in_code).encode()):
+        cache.add(wrong_key, 0, WRONG_CODES_WINDOW_SECONDS)
+        cache.incr(wrong_key)
         raise LiveSessionError("That is not this session's code. Check it with your lead and try again.")
     at = at or timezone.now()
     _row, created = SessionAttendance.objects.get_or_create(

@@ -132,6 +132,19 @@ def test_check_in_with_a_wrong_code_changes_nothing(world, typed):
     assert world.alice_membership.last_activity_at is None
 
 
+def test_check_in_after_too_many_wrong_codes_is_refused_even_with_the_right_one(world):
+    session = _live(world)
+    for _ in range(services.WRONG_CODES_ALLOWED):
+        with pytest.raises(services.LiveSessionError, match="not this session's code"):
+            services.attendance_check_in(session=session, membership=world.alice_membership, code="AAAAAA", at=NOW)
+
+    with pytest.raises(services.LiveSessionError, match="Too many wrong codes"):
+        services.attendance_check_in(session=session, membership=world.alice_membership, code="K7WQ3M", at=NOW)
+    # Someone else's tries are their own.
+    assert services.attendance_check_in(session=session, membership=world.bob_membership, code="K7WQ3M", at=NOW)
+    assert list(SessionAttendance.objects.values_list("membership", flat=True)) == [world.bob_membership.pk]
+
+
 def test_check_in_twice_changes_nothing(world):
     session = _live(world)
     services.attendance_check_in(session=session, membership=world.alice_membership, code="K7WQ3M", at=NOW)
