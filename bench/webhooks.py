@@ -124,14 +124,14 @@ def seed_linked_pr() -> int:
     return submission.pk
 
 
-def measure_lag(port: int, submission_id: int, rounds: int) -> list[float]:
+def measure_lag(port: int, submission_id: int, rounds: int, first: int = 0) -> list[float]:
     from django.db import connections
 
     from exercises.models import Submission
 
     lags = []
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    for n in range(rounds):
+    for n in range(first, first + rounds):
         sha = f"{n:040x}"
         body = pr_payload(number=1, sha=sha, updated_at=f"2026-03-11T{n // 60:02d}:{n % 60:02d}:00Z")
         started = time.perf_counter()
@@ -190,7 +190,14 @@ def main() -> int:
             f"ratio intake/floor: throughput {len(intake) / intake_s / (len(floor) / floor_s):.2f}x, p50 {i50 / f50:.1f}x, p95 {i95 / f95:.1f}x"
         )
 
-        # The intake's deliveries above are for an unlinked PR; let the worker skip them first.
+        # The intake's deliveries above are for an unlinked PR, which a worker would only mark
+        # ignored: do that here and empty the queue, so the lag is measured on an idle worker
+        # (the embedded broker hands out about one message per poll and would take minutes).
+        from config.celery import app as celery_app
+        from exercises.models import DeliveryStatus, WebhookDelivery
+
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).update(status=DeliveryStatus.IGNORED)
+        celery_app.control.purge()
         worker_log = (tmp / "worker.log").open("wb")
         procs.append(
             subprocess.Popen(
@@ -214,17 +221,8 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
         )
-        from exercises.models import DeliveryStatus, WebhookDelivery
-
-        deadline = time.monotonic() + 120
-        while WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).exists():
-            if time.monotonic() > deadline:
-                worker_log.flush()
-                raise RuntimeError(
-                    "worker did not drain the intake backlog:\n" + (tmp / "worker.log").read_text()[-3000:]
-                )
-            time.sleep(0.5)
-        lags = measure_lag(port, submission_id, args.lag_rounds)
+        measure_lag(port, submission_id, 3)  # unmeasured: the worker starting up and warming its connections
+        lags = measure_lag(port, submission_id, args.lag_rounds, first=3)
         l50, l95 = percentiles(lags)
         print(f"lag POST -> submission state, one worker, {len(lags)} deliveries: p50 {l50:.0f} ms, p95 {l95:.0f} ms")
         return 0
