@@ -5,23 +5,16 @@ upvote, the lead starting the session, check-in with the spoken code, the help
 queue (learner A behind learner B, A's position moving from 2 to 1 on its own
 when the lead takes B), then the recap the learners read.
 
-The browser fixtures are this module's own, started and stopped with it, as in
-test_office_hours_browser.py: the session-wide ones in tests/e2e/conftest.py
-are not visible here, and a second Playwright next to them would fail.
+The browser fixtures (`page_for`) come from tests/cohort/conftest.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from cohort import live_sessions
 from cohort.models import (
@@ -32,59 +25,16 @@ from cohort.models import (
     SessionQuestion,
     SessionRSVP,
     SessionStatus,
-    User,
 )
 from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 CODE = "QW3N06"
 # A learner's queue position is polled every second while live: a change shows within 2 s, 3 s allows for load.
 POSITION_TIMEOUT_MS = 3_000
 # Before the session is live a page that starts within 30 minutes polls every 5 s.
 GOING_LIVE_TIMEOUT_MS = 8_000
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium")
-    # Playwright's sync API keeps an event loop running in this thread; the tests still arrange data with the ORM.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-            )
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def page_for(chromium: Browser, live_server) -> Iterator[Callable[[User], Page]]:  # type: ignore[no-untyped-def]
-    """A signed-in page per user, each in its own browser context."""
-    contexts = []
-
-    def open_page(user: User) -> Page:
-        client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(10_000)
-        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def _open_session(page: Page) -> None:
