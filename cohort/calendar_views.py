@@ -8,20 +8,16 @@ rotations are ordinary member pages (`cohort.access`).
 
 from __future__ import annotations
 
-import math
-import time
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from cohort import calendars
-from cohort import office_hours_selectors as selectors
-from cohort.access import lead_or_403, member_or_404
+from cohort.access import lead_or_403, member_or_404, session_or_404
+from config.ratelimit import seconds_until_allowed
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 # Calendar apps poll every few minutes at most; a token read more often than this is a script or a leak.
@@ -29,13 +25,11 @@ FEED_REQUESTS_PER_MINUTE = 30
 
 
 def _too_many(token: str) -> HttpResponse | None:
-    window = int(time.time() // 60)
-    key = f"calendar-feed:{token}:{window}"
-    cache.add(key, 0, 120)
-    if cache.incr(key) <= FEED_REQUESTS_PER_MINUTE:
+    retry = seconds_until_allowed(f"calendar-feed:{token}", limit=FEED_REQUESTS_PER_MINUTE)
+    if not retry:
         return None
     response = HttpResponse("Too many requests for this calendar feed.\n", status=429, content_type="text/plain")
-    response["Retry-After"] = str(max(1, math.ceil((window + 1) * 60 - time.time())))
+    response["Retry-After"] = str(retry)
     return response
 
 
@@ -82,9 +76,7 @@ def member_feed(request: HttpRequest, token: str) -> HttpResponse:
 @require_safe
 def session_ics(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = selectors.session_for(cohort=membership.cohort, number=number)
-    if session is None:
-        raise Http404("No such session")
+    session = session_or_404(membership, number)
     return _calendar_response(
         calendars.session_ics(session=session, cohort=membership.cohort),
         filename=f"{cohort_slug}-office-hours-{number}.ics",

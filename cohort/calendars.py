@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar, Event, Timezone
 
+from cohort.mail import site_url
 from cohort.models import Cohort, Membership, OfficeHoursSession, SessionRSVP, SessionTopic, new_calendar_token
 
 PRODID = "-//First Break AI//Office hours//EN"
@@ -108,26 +109,21 @@ def site_host() -> str:
     return urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
-def absolute(path: str) -> str:
-    # Links that leave the site (calendar apps, emails) use SITE_URL, never the request's Host header.
-    return settings.SITE_URL.rstrip("/") + path
-
-
 def webcal(url: str) -> str:
     """The webcal:// form that makes the operating system offer to subscribe in its calendar app."""
     return "webcal://" + url.split("://", 1)[1]
 
 
 def cohort_feed_url(cohort: Cohort) -> str:
-    return absolute(reverse("cohort:calendar_cohort_feed", args=[cohort.calendar_token]))
+    return site_url(reverse("cohort:calendar_cohort_feed", args=[cohort.calendar_token]))
 
 
 def member_feed_url(membership: Membership) -> str:
-    return absolute(reverse("cohort:calendar_member_feed", args=[membership.calendar_token]))
+    return site_url(reverse("cohort:calendar_member_feed", args=[membership.calendar_token]))
 
 
 def session_page_url(session: OfficeHoursSession, cohort: Cohort) -> str:
-    return absolute(reverse("cohort:session", args=[cohort.slug, session.number]))
+    return site_url(reverse("cohort:session", args=[cohort.slug, session.number]))
 
 
 def session_uid(session: OfficeHoursSession) -> str:

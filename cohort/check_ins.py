@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -32,6 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cohort import tasks
+from cohort.mail import site_url
 from cohort.models import (
     CHECK_IN_TEXT_MAX_CHARS,
     CheckIn,
@@ -42,6 +42,7 @@ from cohort.models import (
     User,
 )
 from cohort.services import progress_record_activity
+from config.celery import publish_or_leave_to_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +136,9 @@ def _publish_notify(*, check_in_id: int) -> None:
     # After the commit, so a rolled-back check-in publishes nothing; a broker
     # that is down must not turn the learner's saved check-in into an error
     # page: the sweep sends that email later.
-    try:
-        tasks.notify_blocked_check_in.apply_async(kwargs={"check_in_id": check_in_id}, retry=False)
-    except Exception:
-        logger.warning("could not publish the email of check-in %s; the sweep will send it", check_in_id, exc_info=True)
+    publish_or_leave_to_sweep(
+        tasks.notify_blocked_check_in, what=f"the email of check-in {check_in_id}", check_in_id=check_in_id
+    )
 
 
 def _lead_emails(check_in: CheckIn) -> list[str]:
@@ -184,7 +184,7 @@ def check_in_notify_leads(*, check_in_id: int) -> bool:
             "learner": check_in.membership.user,
             "cohort": cohort,
             "step": check_in.step,
-            "stuck_url": settings.SITE_URL + reverse("cohort:lead_stuck", args=[cohort.slug]) + "?blocked=1",
+            "stuck_url": site_url(reverse("cohort:lead_stuck", args=[cohort.slug]) + "?blocked=1"),
         }
         learner = check_in.membership.user.display_name
         send_mail(

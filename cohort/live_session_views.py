@@ -1,8 +1,8 @@
 """RSVP, check-in, attendance and help-queue views: thin, over `cohort.live_sessions` and its selectors.
 
-The session page shows these panels through `cohort.templatetags.live_session`,
-which only render placeholders that htmx fills from the panel endpoints here:
-the session page itself runs no query for them. The live page
+The session page shows these panels through `cohort.templatetags.live_session`:
+the RSVP / check-in panel in the page itself (one query), the help queue and the
+lead's roster as placeholders htmx fills from the panel endpoints here. The live page
 (`sessions/<n>/live/`) renders the same panels in full for a browser without
 JavaScript, and plain (non-htmx) form posts come back to it.
 
@@ -27,19 +27,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cohort import live_session_selectors as selectors
 from cohort import live_sessions as services
-from cohort.access import lead_or_403, member_or_404, staff_or_403
+from cohort.access import lead_or_403, member_or_404, session_or_404, staff_or_403
+from cohort.htmx import is_htmx
 from cohort.live_session_forms import CheckInForm, HelpRequestForm, MarkAttendanceForm
 from cohort.models import HelpRequest, Membership, OfficeHoursSession, Role, SessionStatus
-from cohort.office_hours_selectors import session_for
 
 _TEMPLATES = "cohort/office_hours/"
 # Modes in which the learner's queue panel shows no queue yet (or any more): moving in or out of them means
 # the session itself started or ended, so the RSVP and check-in panel is told to refresh too.
 _NOT_LIVE_MODES = {"soon", "closed"}
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -51,18 +47,11 @@ def _signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_authenticated and _is_htmx(request):
+        if not request.user.is_authenticated and is_htmx(request):
             return HttpResponse(status=204, headers={"HX-Refresh": "true"})
         return protected(request, *args, **kwargs)
 
     return wrapper
-
-
-def _session_or_404(membership: Membership, number: int) -> OfficeHoursSession:
-    session = session_for(cohort=membership.cohort, number=number)
-    if session is None:
-        raise Http404("No such session")
-    return session
 
 
 def _unchanged() -> HttpResponse:
@@ -183,7 +172,7 @@ def _render_live_page(
 @require_GET
 def session_live(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    return _render_live_page(request, membership, _session_or_404(membership, number))
+    return _render_live_page(request, membership, session_or_404(membership, number))
 
 
 # --- RSVP and check-in --------------------------------------------------------------------------
@@ -193,8 +182,8 @@ def session_live(request: HttpRequest, cohort_slug: str, number: int) -> HttpRes
 @require_GET
 def rsvp_panel(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
-    if not _is_htmx(request):
+    session = session_or_404(membership, number)
+    if not is_htmx(request):
         return redirect(_live_url(session, "rsvp-panel"))
     return _render(request, "_rsvp_panel.html", _rsvp_context(request, membership, session))
 
@@ -203,7 +192,7 @@ def rsvp_panel(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespo
 @require_POST
 def rsvp(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     cancel = bool(request.POST.get("cancel"))
     error = notice = ""
     try:
@@ -215,7 +204,7 @@ def rsvp(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
             notice = "You're going: see you there." if changed else "You had already RSVP'd."
     except ValidationError as exc:
         error = exc.messages[0]
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return _after_plain_post(request, session, "rsvp-panel", error=error, notice=notice)
     context = _rsvp_context(request, membership, session, error=error, notice=notice)
     return _render(request, "_rsvp_panel.html", context, status=400 if error else 200)
@@ -225,7 +214,7 @@ def rsvp(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
 @require_POST
 def check_in(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     form = CheckInForm(request.POST)
     error = notice = ""
     if form.is_valid():
@@ -241,7 +230,7 @@ def check_in(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespons
                 error = exc.messages[0]
         else:
             notice = "You're checked in. Welcome!" if created else "You were already checked in."
-    if not _is_htmx(request):
+    if not is_htmx(request):
         error = error or next(iter(form.errors.get("code", [])), "")
         return _after_plain_post(request, session, "rsvp-panel", error=error, notice=notice)
     context = _rsvp_context(
@@ -257,8 +246,8 @@ def check_in(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespons
 @require_GET
 def attendance_roster(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
-    if not _is_htmx(request):
+    session = session_or_404(membership, number)
+    if not is_htmx(request):
         return redirect(_live_url(session, "attendance-roster"))
     context = _roster_context(request, membership, session)
     if request.GET.get("v") == context["roster"].key:  # type: ignore[attr-defined]
@@ -270,7 +259,7 @@ def attendance_roster(request: HttpRequest, cohort_slug: str, number: int) -> Ht
 @require_POST
 def attendance_mark(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     form = MarkAttendanceForm(request.POST, session=session)
     error = notice = ""
     if not form.is_valid():
@@ -286,7 +275,7 @@ def attendance_mark(request: HttpRequest, cohort_slug: str, number: int) -> Http
                 notice = f"{member.user.display_name} is marked present."
         except ValidationError as exc:
             error = exc.messages[0]
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return _after_plain_post(request, session, "attendance-roster", error=error, notice=notice)
     context = _roster_context(request, membership, session, error=error)
     return _render(request, "_attendance_roster.html", context, status=400 if error else 200)
@@ -305,8 +294,8 @@ def help_queue(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespo
     live, a lead finished their request) the whole panel is sent instead.
     """
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
-    if not _is_htmx(request):
+    session = session_or_404(membership, number)
+    if not is_htmx(request):
         return redirect(_live_url(session, "help-queue"))
     seen, seen_mode = request.GET.get("v"), request.GET.get("m")
     if membership.is_staff_role:
@@ -338,7 +327,7 @@ def _after_queue_post(
     notice: str = "",
     form: HelpRequestForm | None = None,
 ) -> HttpResponse:
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return _after_plain_post(request, session, "help-queue", error=error, notice=notice)
     context = _queue_context(request, membership, session, form=form, error=error, notice=notice)
     return _render(request, "_help_queue.html", context, status=400 if error or (form and form.errors) else 200)
@@ -348,10 +337,10 @@ def _after_queue_post(
 @require_POST
 def help_queue_join(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     form = HelpRequestForm(request.POST)
     if not form.is_valid():
-        if not _is_htmx(request):
+        if not is_htmx(request):
             # Without JavaScript a redirect would lose what was typed: the live page again, with the errors.
             return _render_live_page(request, membership, session, queue_form=form, status=400)
         return _after_queue_post(request, membership, session, form=form)
@@ -372,7 +361,7 @@ def help_queue_join(request: HttpRequest, cohort_slug: str, number: int) -> Http
 @require_POST
 def help_queue_leave(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     left = services.help_request_leave(session=session, membership=membership)
     notice = "You left the queue." if left else "You were not in the queue."
     return _after_queue_post(request, membership, session, notice=notice)
@@ -389,7 +378,7 @@ def _help_request_or_404(session: OfficeHoursSession, request_id: int) -> HelpRe
 @require_POST
 def help_request_take(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
     membership = staff_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     help_request = _help_request_or_404(session, request_id)
     try:
         services.help_request_take(session=session, request=help_request, helper=request.user)  # type: ignore[arg-type]
@@ -403,7 +392,7 @@ def help_request_take(request: HttpRequest, cohort_slug: str, number: int, reque
 @require_POST
 def help_request_finish(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
     membership = staff_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     help_request = _help_request_or_404(session, request_id)
     try:
         services.help_request_finish(session=session, request=help_request)

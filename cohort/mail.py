@@ -12,6 +12,11 @@ from django.utils import timezone
 from cohort.models import Invitation
 
 
+def site_url(path: str) -> str:
+    """An absolute link for places outside the site (emails, calendar apps): SITE_URL, never the request's Host."""
+    return settings.SITE_URL.rstrip("/") + path
+
+
 def invitations_send(*, invitation_ids: list[int]) -> int:
     sent = 0
     for invitation_id in invitation_ids:
@@ -25,8 +30,8 @@ def invitations_send(*, invitation_ids: list[int]) -> int:
             invitation = Invitation.objects.select_related("cohort").get(pk=invitation_id)
             context = {
                 "invitation": invitation,
-                "signup_url": settings.SITE_URL + reverse("account_signup"),
-                "join_url": settings.SITE_URL + reverse("cohort:join_link", args=[invitation.cohort.invite_code]),
+                "signup_url": site_url(reverse("account_signup")),
+                "join_url": site_url(reverse("cohort:join_link", args=[invitation.cohort.invite_code])),
             }
             send_mail(
                 subject=f"[First Break AI] You are invited to {invitation.cohort.name}",

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cohort import office_hours as services
 from cohort import office_hours_selectors as selectors
-from cohort.access import lead_or_403, member_or_404
+from cohort.access import lead_or_403, member_or_404, session_or_404
+from cohort.htmx import is_htmx
 from cohort.models import Membership, OfficeHoursSession, Role, SessionQuestion, SessionTopic
 from cohort.office_hours_forms import (
     AnswerForm,
@@ -30,17 +31,6 @@ from cohort.office_hours_forms import (
 )
 
 _TEMPLATES = "cohort/office_hours/"
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _session_or_404(membership: Membership, number: int) -> OfficeHoursSession:
-    session = selectors.session_for(cohort=membership.cohort, number=number)
-    if session is None:
-        raise Http404("No such session")
-    return session
 
 
 def _topic_or_404(session: OfficeHoursSession, topic_id: int) -> SessionTopic:
@@ -99,21 +89,21 @@ def _render_session(
 ) -> HttpResponse:
     page = selectors.session_page(session=session, viewer=membership)
     context = _context(membership, session=session, page=page, form=form or QuestionForm(), error=error)
-    template = "_questions.html" if _is_htmx(request) else "session_detail.html"
+    template = "_questions.html" if is_htmx(request) else "session_detail.html"
     return render(request, _TEMPLATES + template, context, status=status)
 
 
 @login_required
 def session_detail(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    return _render_session(request, membership, _session_or_404(membership, number))
+    return _render_session(request, membership, session_or_404(membership, number))
 
 
 def _after_question_action(
     request: HttpRequest, membership: Membership, session: OfficeHoursSession, *, error: str = "", anchor: str = ""
 ) -> HttpResponse:
     """htmx gets the questions section back; a plain form post gets a redirect (and a message on error)."""
-    if _is_htmx(request):
+    if is_htmx(request):
         return _render_session(request, membership, session, error=error, status=400 if error else 200)
     if error:
         messages.error(request, error)
@@ -124,7 +114,7 @@ def _after_question_action(
 @require_POST
 def question_create(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     form = QuestionForm(request.POST)
     if form.is_valid():
         try:
@@ -140,7 +130,7 @@ def question_create(request: HttpRequest, cohort_slug: str, number: int) -> Http
 @require_http_methods(["GET", "POST"])
 def question_edit(request: HttpRequest, cohort_slug: str, number: int, question_id: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     question = _own_question_or_404(session, membership, question_id)
     form = QuestionForm(request.POST or None, initial={"body": question.body})
     if request.method == "POST" and form.is_valid():
@@ -159,7 +149,7 @@ def question_edit(request: HttpRequest, cohort_slug: str, number: int, question_
 @require_POST
 def question_delete(request: HttpRequest, cohort_slug: str, number: int, question_id: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     question = _own_question_or_404(session, membership, question_id)
     try:
         services.question_delete(question=question, author=membership)
@@ -172,7 +162,7 @@ def question_delete(request: HttpRequest, cohort_slug: str, number: int, questio
 @require_POST
 def question_vote(request: HttpRequest, cohort_slug: str, number: int, question_id: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     question = _question_or_404(session, question_id)
     try:
         if request.POST.get("withdraw"):
@@ -191,7 +181,7 @@ def question_vote(request: HttpRequest, cohort_slug: str, number: int, question_
 @require_POST
 def question_answer(request: HttpRequest, cohort_slug: str, number: int, question_id: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     question = _question_or_404(session, question_id)
     if request.POST.get("reopen"):
         services.question_reopen(question=question)
@@ -247,7 +237,7 @@ def session_series(request: HttpRequest, cohort_slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def session_edit(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     form = SessionForm(request.POST or None, cohort=membership.cohort, session=session)
     if request.method == "POST" and form.is_valid():
         try:
@@ -265,7 +255,7 @@ def session_edit(request: HttpRequest, cohort_slug: str, number: int) -> HttpRes
 @require_POST
 def session_status(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     form = StatusForm(request.POST)
     if form.is_valid():
         services.session_set_status(session=session, status=form.cleaned_data["status"])
@@ -282,7 +272,7 @@ def session_status(request: HttpRequest, cohort_slug: str, number: int) -> HttpR
 @require_http_methods(["GET", "POST"])
 def session_topics(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     form = TopicForm(request.POST or None, session=session)
     if request.method == "POST" and form.is_valid():
         try:
@@ -301,7 +291,7 @@ def session_topics(request: HttpRequest, cohort_slug: str, number: int) -> HttpR
 @require_http_methods(["GET", "POST"])
 def topic_edit(request: HttpRequest, cohort_slug: str, number: int, topic_id: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     topic = _topic_or_404(session, topic_id)
     form = TopicForm(request.POST or None, session=session, topic=topic)
     if request.method == "POST" and form.is_valid():
@@ -320,7 +310,7 @@ def topic_edit(request: HttpRequest, cohort_slug: str, number: int, topic_id: in
 @require_POST
 def topic_delete(request: HttpRequest, cohort_slug: str, number: int, topic_id: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     topic = _topic_or_404(session, topic_id)
     services.topic_delete(topic=topic)
     messages.success(request, f"Topic “{topic.title}” removed.")
@@ -336,7 +326,7 @@ _RECAP_ACTIONS = {"save": None, "publish": True, "unpublish": False}
 @require_http_methods(["GET", "POST"])
 def recap_edit(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     form = RecapForm(request.POST or None, initial={"recap_markdown": session.recap_markdown})
     action = request.POST.get("action", "save")
     if request.method == "POST" and action in _RECAP_ACTIONS and form.is_valid():
@@ -356,7 +346,7 @@ def recap_edit(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespo
 @login_required
 def recap_detail(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
-    session = _session_or_404(membership, number)
+    session = session_or_404(membership, number)
     # Leads preview their draft here; everyone else sees a recap once it is published.
     if not session.recap_is_published and not (membership.role == Role.LEAD and session.recap_markdown):
         raise Http404("This recap is not published yet")

@@ -30,7 +30,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
-from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -39,7 +38,9 @@ from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from cohort import tasks
+from cohort.mail import site_url
 from cohort.models import Cohort, Membership, OfficeHoursSession, SessionRSVP, SessionStatus, SessionTopic
+from config.celery import publish_or_leave_to_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +93,6 @@ def _countdown(delta: dt.timedelta) -> str:
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
     hours = round(minutes / 60)
     return f"about {hours} hours"
-
-
-def _absolute(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
 
 
 def _topic_lines(topics: list[SessionTopic]) -> list[str]:
@@ -182,7 +179,7 @@ def _reminder_message(
         "member_zone": member_zone.key,
         # Shown only when it reads differently, like the session pages do.
         "cohort_when": cohort_when if cohort_when != member_when else "",
-        "session_url": _absolute(reverse("cohort:session", args=[cohort.slug, session.number])),
+        "session_url": site_url(reverse("cohort:session", args=[cohort.slug, session.number])),
         "topic_lines": _topic_lines(topics),
     }
     start = session.starts_at.astimezone(member_zone)
@@ -234,12 +231,9 @@ def recap_notification_enqueue(*, session_id: int) -> None:
 
 def _publish_recap_task(*, session_id: int) -> None:
     # A broker outage must not turn the lead's "Publish" into an error page: the sweep sends it later.
-    try:
-        tasks.notify_recap_published.apply_async(kwargs={"session_id": session_id}, retry=False)
-    except Exception:
-        logger.warning(
-            "could not queue the recap email of session %s; the sweep will send it", session_id, exc_info=True
-        )
+    publish_or_leave_to_sweep(
+        tasks.notify_recap_published, what=f"the recap email of session {session_id}", session_id=session_id
+    )
 
 
 def _recipients(cohort: Cohort) -> list[str]:
@@ -281,8 +275,8 @@ def recap_notify(*, session_id: int, now: dt.datetime | None = None) -> int:
         "session": session,
         "cohort": cohort,
         "when": dateformat.format(session.starts_at.astimezone(_zone(cohort.timezone)), "D j M Y"),
-        "recap_url": _absolute(reverse("cohort:recap", args=[cohort.slug, session.number])),
-        "recaps_url": _absolute(reverse("cohort:recaps", args=[cohort.slug])),
+        "recap_url": site_url(reverse("cohort:recap", args=[cohort.slug, session.number])),
+        "recaps_url": site_url(reverse("cohort:recaps", args=[cohort.slug])),
         "topic_lines": _topic_lines(topics),
     }
     subject = SUBJECT_PREFIX + f"Recap of office hours {session.number}: {session.title}"

@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from cohort import agenda, check_ins, stuck
-from cohort.access import lead_or_403, staff_or_403
+from cohort.access import lead_or_403, session_or_404, staff_or_403
 from cohort.check_in_forms import AgendaAddForm
 from cohort.check_in_views import safe_next
-from cohort.office_hours_selectors import session_for
+from cohort.htmx import is_htmx
 
 
 @login_required
@@ -29,7 +29,7 @@ def lead_stuck(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     filters = stuck.StuckFilters.from_query(request.GET)  # type: ignore[arg-type]
     page = stuck.stuck_page(cohort=membership.cohort, filters=filters, page=request.GET.get("page", 1))
     context = {"membership": membership, "cohort": membership.cohort, "stuck": page, "sorts": stuck.SORT_LABELS}
-    template = "cohort/_stuck_table.html" if request.headers.get("HX-Request") else "cohort/lead_stuck.html"
+    template = "cohort/_stuck_table.html" if is_htmx(request) else "cohort/lead_stuck.html"
     return render(request, template, context)
 
 
@@ -63,10 +63,8 @@ def lead_agenda(request: HttpRequest, cohort_slug: str) -> HttpResponse:
 @require_POST
 def agenda_add(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
-    session = session_for(cohort=membership.cohort, number=number)
+    session = session_or_404(membership, number)
     form = AgendaAddForm(request.POST)
-    if session is None:
-        raise Http404("No such session")
     if not form.is_valid():
         return HttpResponse("Unknown proposal.", status=400, content_type="text/plain")
     back = reverse("cohort:lead_agenda", args=[cohort_slug])

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from cohort import selectors, services
 from cohort.access import lead_or_403, member_or_404, staff_or_403
 from cohort.forms import JoinForm, ProfileForm, RosterImportForm
+from cohort.htmx import is_htmx
 from cohort.models import Cohort
 from cohort.roster import roster_import
 
@@ -61,7 +62,7 @@ def step_focus(request: HttpRequest, cohort_slug: str, step_slug: str) -> HttpRe
     if step is None:
         raise Http404("No such step")
     services.progress_focus_step(membership=membership, step=step)
-    if request.headers.get("HX-Request"):
+    if is_htmx(request):
         progress = selectors.step_progress_for(membership=membership, step=step)
         return render(
             request, "cohort/_step_focus.html", {"cohort": membership.cohort, "step": step, "progress": progress}
@@ -132,7 +133,7 @@ def lead_overview(request: HttpRequest, cohort_slug: str) -> HttpResponse:
         cohort=membership.cohort, sort=sort, search=search, page=request.GET.get("page", 1)
     )
     context = {"membership": membership, "cohort": membership.cohort, "overview": overview, "sort": sort, "q": search}
-    template = "cohort/_overview_table.html" if request.headers.get("HX-Request") else "cohort/lead_overview.html"
+    template = "cohort/_overview_table.html" if is_htmx(request) else "cohort/lead_overview.html"
     return render(request, template, context)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Field
 from django.utils import timezone
 
+from config.celery import publish_or_leave_to_sweep
 from exercises import tasks
 from exercises.events import apply_delivery
 from exercises.models import DeliveryStatus, WebhookDelivery
@@ -54,9 +56,19 @@ def _insert_unless_stored(delivery: WebhookDelivery) -> int | None:
     JSON), as `save()` would; only the statement is written out, because the
     ORM cannot say "skip duplicates and give me the id" for one row.
     """
+    fields, sql = _insert_statement(connection.vendor)
+    values = [field.get_db_prep_save(field.pre_save(delivery, add=True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@functools.cache
+def _insert_statement(vendor: str) -> tuple[list[Field], str]:
+    """The fields and the INSERT of `_insert_unless_stored`, built once per database vendor."""
     meta = WebhookDelivery._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
-    values = [field.get_db_prep_save(field.pre_save(delivery, add=True), connection) for field in fields]
     quote = connection.ops.quote_name
     # Identifiers come from the model and are quoted; every value is a bound parameter.
     columns = ", ".join(quote(field.column) for field in fields)
@@ -66,18 +78,12 @@ def _insert_unless_stored(delivery: WebhookDelivery) -> int | None:
         f"ON CONFLICT ({quote('hook_id')}, {quote('delivery_id')}) DO NOTHING "
         f"RETURNING {quote(meta.pk.column)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    return row[0] if row else None
+    return fields, sql
 
 
 def delivery_publish(*, delivery_id: int) -> None:
     """Publish without letting a broker outage fail the caller: the sweep publishes it later."""
-    try:
-        tasks.process_delivery.apply_async(kwargs={"delivery_id": delivery_id}, retry=False)
-    except Exception:
-        logger.warning("could not publish delivery %s; the sweep will pick it up", delivery_id, exc_info=True)
+    publish_or_leave_to_sweep(tasks.process_delivery, what=f"delivery {delivery_id}", delivery_id=delivery_id)
 
 
 def delivery_process(*, delivery_id: int) -> str | None:

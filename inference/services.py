@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -11,13 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from cohort import services as cohort_services
 from cohort.models import Membership
+from config.ratelimit import seconds_until_allowed
 from inference import tasks
 from inference.models import RunStatus, RunTokenChunk, SandboxModel, SandboxRun
 from inference.selectors import streamed_tokens
@@ -51,12 +50,8 @@ def run_check_limits(*, membership: Membership) -> None:
         raise RateLimited(
             f"You already have {active} runs waiting or running; wait for one to finish or cancel it.", retry_after=5
         )
-    window = int(time.time() // 60)
-    key = f"sandbox-rate:{membership.pk}:{window}"
-    cache.add(key, 0, 120)
-    count = cache.incr(key)
-    if count > settings.SANDBOX_RUNS_PER_MINUTE:
-        retry = math.ceil((window + 1) * 60 - time.time())
+    retry = seconds_until_allowed(f"sandbox-runs:{membership.pk}", limit=settings.SANDBOX_RUNS_PER_MINUTE)
+    if retry:
         raise RateLimited(f"At most {settings.SANDBOX_RUNS_PER_MINUTE} runs a minute; try again in {retry} s.", retry)
 
 
