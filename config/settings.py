@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, so it sees exceptions from the view: a cache or broker outage is a 503, not a 500.
+    "config.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,8 +89,15 @@ _database_url = env_url(
 )
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web server read while the worker writes.
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+    # WAL lets the web server read while the worker writes. IMMEDIATE takes the
+    # write lock when a transaction starts, so concurrent writers wait for it
+    # (up to `timeout` seconds) instead of failing with "database is locked"
+    # when a read lock cannot be upgraded mid-transaction.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not memory, so a Celery worker process in the tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
@@ -124,6 +133,8 @@ CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1
 if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_HARD_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be above CELERY_TASK_HARD_TIME_LIMIT")
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+# Monitors sending `Authorization: Bearer <token>` to /healthz see the details staff see.
+HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN")
 
 # --- Auth and accounts --------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
