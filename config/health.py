@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -86,22 +87,53 @@ def _check_broker() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
+def _check_cache() -> tuple[bool, str, dict[str, dict]]:
+    """The cache holds sessions' rate limits and the worker heartbeats: down is its own answer."""
+    try:
+        return True, "ok", live_workers()
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}", {}
+
+
+def _may_see_details(request: HttpRequest) -> bool:
+    # Hostnames and exception text help an attacker map the deployment: staff
+    # and monitors holding HEALTHZ_TOKEN see them, everyone else the verdicts.
+    token = settings.HEALTHZ_TOKEN
+    if token and constant_time_compare(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     db_ok, db_detail = _check_database()
     broker_ok, broker_detail = _check_broker()
-    workers = live_workers()
+    cache_ok, cache_detail, workers = _check_cache()
     worker_ok = bool(workers)
-    ok = db_ok and broker_ok and worker_ok
-    body = {
-        "status": "ok" if ok else "error",
-        "database": {"ok": db_ok, "detail": db_detail},
-        "broker": {"ok": broker_ok, "detail": broker_detail},
-        "worker": {
-            "ok": worker_ok,
-            "detail": "ok" if worker_ok else f"no worker heartbeat in the last {_heartbeat_ttl()} seconds",
-            "workers": sorted(workers),
-        },
+    if worker_ok:
+        worker_detail = "ok"
+    elif not cache_ok:
+        worker_detail = "unknown: the cache that holds worker heartbeats is down"
+    else:
+        worker_detail = f"no worker heartbeat in the last {_heartbeat_ttl()} seconds"
+    ok = db_ok and broker_ok and cache_ok and worker_ok
+    checks = {
+        "database": (db_ok, db_detail),
+        "broker": (broker_ok, broker_detail),
+        "cache": (cache_ok, cache_detail),
+        "worker": (worker_ok, worker_detail),
     }
+    body: dict[str, object] = {
+        "status": "ok" if ok else "error",
+        "down": [name for name, (good, _) in checks.items() if not good],
+    }
+    if _may_see_details(request):
+        for name, (good, detail) in checks.items():
+            body[name] = {"ok": good, "detail": detail}
+        body["worker"] = {"ok": worker_ok, "detail": worker_detail, "workers": workers}
+    else:
+        for name, (good, _) in checks.items():
+            body[name] = {"ok": good}
     return JsonResponse(body, status=200 if ok else 503)

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from config.health import HEARTBEAT_KEY, live_workers, record_heartbeat
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +33,13 @@ def test_healthz_without_worker_heartbeat_is_503():
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "error"
-    assert body["worker"]["ok"] is False
-    assert body["worker"]["workers"] == []
-    assert "no worker heartbeat" in body["worker"]["detail"]
-    assert body["database"]["ok"] is True
-    assert body["broker"]["ok"] is True
+    assert body["down"] == ["worker"]
+    assert body["worker"] == {"ok": False}
+    assert body["database"] == {"ok": True}
+    assert body["broker"] == {"ok": True}
 
 
-def test_healthz_with_heartbeat_is_200():
+def test_healthz_with_heartbeat_is_200_and_shows_anonymous_callers_no_details():
     record_heartbeat("celery@test-host", ["celery"])
 
     response = _get()
@@ -47,10 +47,52 @@ def test_healthz_with_heartbeat_is_200():
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "database": {"ok": True, "detail": "ok"},
-        "broker": {"ok": True, "detail": "ok"},
-        "worker": {"ok": True, "detail": "ok", "workers": ["celery@test-host"]},
+        "down": [],
+        "database": {"ok": True},
+        "broker": {"ok": True},
+        "cache": {"ok": True},
+        "worker": {"ok": True},
     }
+    assert b"test-host" not in response.content
+
+
+def test_healthz_shows_staff_hostnames_and_details():
+    record_heartbeat("celery@test-host", ["celery"])
+    client = Client()
+    client.force_login(UserFactory(is_staff=True))
+
+    body = client.get(reverse("healthz")).json()
+
+    assert body["database"] == {"ok": True, "detail": "ok"}
+    assert list(body["worker"]["workers"]) == ["celery@test-host"]
+    assert body["worker"]["workers"]["celery@test-host"]["queues"] == ["celery"]
+
+
+def test_healthz_shows_details_to_a_monitor_with_the_token_only(settings):
+    settings.HEALTHZ_TOKEN = "monitor-secret"
+    record_heartbeat("celery@test-host", ["celery"])
+
+    with_token = Client().get(reverse("healthz"), HTTP_AUTHORIZATION="Bearer monitor-secret").json()
+    wrong_token = Client().get(reverse("healthz"), HTTP_AUTHORIZATION="Bearer guess").json()
+    learner = Client()
+    learner.force_login(UserFactory())
+
+    assert "workers" in with_token["worker"]
+    assert "workers" not in wrong_token["worker"]
+    assert "workers" not in learner.get(reverse("healthz")).json()["worker"]
+
+
+def test_healthz_names_a_cache_that_is_down_with_503(settings):
+    # A Redis nobody listens on: port 9 (discard) on loopback refuses at once.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    }
+
+    response = _get()
+
+    assert response.status_code == 503
+    assert response.json()["down"] == ["cache", "worker"]
+    assert response.json()["cache"] == {"ok": False}
 
 
 def test_healthz_stale_heartbeat_is_503(settings):
@@ -61,7 +103,7 @@ def test_healthz_stale_heartbeat_is_503(settings):
     response = _get()
 
     assert response.status_code == 503
-    assert response.json()["worker"]["workers"] == []
+    assert response.json()["down"] == ["worker"]
 
 
 def test_record_heartbeat_keeps_every_live_worker_and_drops_stale_ones(settings):
