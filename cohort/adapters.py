@@ -5,9 +5,10 @@ from __future__ import annotations
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.contrib import messages
 from django.http import HttpRequest
 
-from cohort import services
+from cohort import selectors, services
 
 
 def _accept_invitations(user) -> None:  # type: ignore[no-untyped-def]
@@ -26,6 +27,10 @@ class AccountAdapter(DefaultAccountAdapter):
         super().login(request, user)
         # Covers GitHub sign-ins whose email GitHub already verified.
         _accept_invitations(user)
+        waiting = selectors.pending_invitations(user=user)
+        if waiting:
+            names = ", ".join(invitation.cohort.name for invitation in waiting)
+            messages.info(request, f"You are invited to {names}. Review your invitations to join.")
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

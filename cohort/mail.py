@@ -31,6 +31,7 @@ def invitations_send(*, invitation_ids: list[int]) -> int:
             context = {
                 "invitation": invitation,
                 "signup_url": site_url(reverse("account_signup")),
+                "invitations_url": site_url(reverse("cohort:invitations")),
                 "join_url": site_url(reverse("cohort:join_link", args=[invitation.cohort.invite_code])),
             }
             send_mail(

@@ -237,10 +237,12 @@ class StepProgress(models.Model):
 
 
 class Invitation(models.Model):
-    """A roster row for someone without an account yet.
+    """A roster row waiting for its person's consent.
 
-    It becomes a membership when a user verifies this email address, so an
-    import never creates accounts nobody can sign in to.
+    Someone without an account yet joins by signing up with this address (the
+    invitation predates the account, so signing up is the consent). Someone who
+    already had an account when the lead imported the roster is never added
+    behind their back: they accept or decline it on /invitations/.
     """
 
     cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="invitations")
@@ -252,6 +254,7 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cohort", "email"], name="one_invitation_per_email")]

@@ -35,7 +35,6 @@ class RosterRow:
 @dataclass
 class RosterResult:
     errors: list[tuple[int, str]] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
     role_changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     invited: list[str] = field(default_factory=list)
@@ -113,16 +112,32 @@ def parse_roster(content: bytes) -> tuple[list[RosterRow], list[tuple[int, str]]
     return rows, errors
 
 
-def _check_against_database(rows: list[RosterRow]) -> list[tuple[int, str]]:
-    users = {u.email.lower(): u for u in User.objects.filter(email__in=[r.email for r in rows])}
+def _check_against_database(*, cohort: Cohort, rows: list[RosterRow]) -> list[tuple[int, str]]:
+    """GitHub usernames that would clash, checked only for people already in the cohort.
+
+    Anything said about other accounts (that one exists, or its GitHub login)
+    would let a lead probe who has an account; their rows become invitations
+    and the username is applied, if still free, when they accept.
+    """
+    members = {
+        m.user.email.lower(): m.user
+        for m in Membership.objects.filter(cohort=cohort, user__email__in=[r.email for r in rows]).select_related(
+            "user"
+        )
+    }
     errors = []
     for row in rows:
-        user = users.get(row.email)
+        user = members.get(row.email)
         if not row.github_username:
             continue
-        if user and user.github_username and user.github_username.lower() != row.github_username.lower():
+        if user is None:
+            # Not "belongs to another account": that would tell whether this email has it.
+            if github_username_taken(username=row.github_username, exclude_user_id=None):
+                errors.append((row.line, f"GitHub username {row.github_username} is already used by an account."))
+            continue
+        if user.github_username and user.github_username.lower() != row.github_username.lower():
             errors.append((row.line, f"{row.email} already has GitHub username {user.github_username}."))
-        elif github_username_taken(username=row.github_username, exclude_user_id=user.pk if user else None):
+        elif github_username_taken(username=row.github_username, exclude_user_id=user.pk):
             errors.append((row.line, f"GitHub username {row.github_username} belongs to another account."))
     return errors
 
@@ -131,17 +146,24 @@ def roster_import(*, cohort: Cohort, content: bytes, invited_by: User | None) ->
     """Add or update the cohort's members from a CSV; all rows or none."""
     rows, errors = parse_roster(content)
     if not errors:
-        errors = _check_against_database(rows)
+        errors = _check_against_database(cohort=cohort, rows=rows)
     if errors:
         return RosterResult(errors=sorted(errors))
     if not rows:
         return RosterResult(errors=[(0, "The file has a header but no rows.")])
     result = RosterResult()
     with transaction.atomic():
-        users = {u.email.lower(): u for u in User.objects.filter(email__in=[r.email for r in rows])}
+        members = {
+            m.user.email.lower(): m
+            for m in Membership.objects.filter(cohort=cohort, user__email__in=[r.email for r in rows]).select_related(
+                "user"
+            )
+        }
         for row in rows:
-            user = users.get(row.email)
-            if user is None:
+            membership = members.get(row.email)
+            if membership is None:
+                # New people and existing accounts alike get an invitation: nobody is
+                # added without consent, and the result does not tell which is which.
                 invitation, _ = Invitation.objects.update_or_create(
                     cohort=cohort,
                     email=row.email,
@@ -156,13 +178,8 @@ def roster_import(*, cohort: Cohort, content: bytes, invited_by: User | None) ->
                 result.invited.append(row.email)
                 result.invitation_ids.append(invitation.pk)
                 continue
-            user_fill_github_username(user=user, username=row.github_username)
-            membership, created = Membership.objects.get_or_create(
-                user=user, cohort=cohort, defaults={"role": row.role}
-            )
-            if created:
-                result.added.append(row.email)
-            elif membership.role != row.role:
+            user_fill_github_username(user=membership.user, username=row.github_username)
+            if membership.role != row.role:
                 membership.role = row.role
                 membership.save(update_fields=["role"])
                 result.role_changed.append(row.email)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from allauth.account.models import EmailAddress
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, Count, F, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
-from cohort.models import Cohort, Membership, ProgressStatus, RoadmapStep, Role, StepProgress, User
+from cohort.models import Cohort, Invitation, Membership, ProgressStatus, RoadmapStep, Role, StepProgress, User
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -173,7 +174,7 @@ def cohort_overview(*, cohort: Cohort, sort: str = "name", search: str = "", pag
     for item in done_counts:
         done_per_step[item["step_id"]] = item["n"]
     staff = list(Membership.objects.filter(cohort=cohort).exclude(role=Role.LEARNER).select_related("user"))
-    pending = cohort.invitations.filter(accepted_at__isnull=True).count()
+    pending = cohort.invitations.filter(accepted_at__isnull=True, declined_at__isnull=True).count()
     return CohortOverview(
         cohort=cohort,
         steps=steps,
@@ -183,4 +184,16 @@ def cohort_overview(*, cohort: Cohort, sort: str = "name", search: str = "", pag
         staff=staff,
         done_per_step=done_per_step,
         pending_invitations=pending,
+    )
+
+
+def pending_invitations(*, user: User) -> list[Invitation]:
+    """Roster invitations addressed to the user's verified emails that wait for an answer."""
+    verified = [
+        e.lower() for e in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    ]
+    return list(
+        Invitation.objects.filter(email__in=verified, accepted_at__isnull=True, declined_at__isnull=True)
+        .select_related("cohort", "invited_by")
+        .order_by("created_at")
     )

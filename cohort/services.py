@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -94,22 +95,58 @@ def cohort_rotate_invite_code(*, cohort: Cohort) -> Cohort:
 
 @transaction.atomic
 def invitations_accept(*, user: User, email: str) -> list[Membership]:
-    """Turn pending roster invitations for a verified email into memberships."""
-    now = timezone.now()
-    memberships = []
-    pending = Invitation.objects.select_for_update().filter(email__iexact=email, accepted_at__isnull=True)
-    for invitation in pending:
-        membership, _ = Membership.objects.get_or_create(
-            user=user, cohort=invitation.cohort, defaults={"role": invitation.role}
-        )
-        if invitation.name and not user.name:
-            user.name = invitation.name
-            user.save(update_fields=["name"])
-        user_fill_github_username(user=user, username=invitation.github_username)
-        invitation.accepted_at = now
-        invitation.save(update_fields=["accepted_at"])
-        memberships.append(membership)
-    return memberships
+    """Accept the roster invitations that predate the account of a verified email.
+
+    Signing up after being invited is consent to join; an invitation sent to an
+    account that already existed waits for `invitation_respond`.
+    """
+    pending = Invitation.objects.select_for_update().filter(
+        email__iexact=email, accepted_at__isnull=True, declined_at__isnull=True, created_at__lte=user.date_joined
+    )
+    return [_invitation_accept(invitation=invitation, user=user) for invitation in pending]
+
+
+class InvitationError(Exception):
+    """An invitation this user cannot answer any more; the message is safe to show."""
+
+
+class InvitationNotFound(InvitationError):
+    """No pending invitation with that id is addressed to the user's verified emails."""
+
+
+@transaction.atomic
+def invitation_respond(*, user: User, invitation_id: int, accept: bool) -> Invitation:
+    """Accept or decline one pending invitation addressed to one of the user's verified emails."""
+    verified = EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("cohort")
+        .filter(pk=invitation_id, email__in=[e.lower() for e in verified])
+        .first()
+    )
+    if invitation is None:
+        raise InvitationNotFound("There is no such invitation for your email addresses.")
+    if invitation.accepted_at or invitation.declined_at:
+        raise InvitationError("You have already answered this invitation.")
+    if accept:
+        _invitation_accept(invitation=invitation, user=user)
+    else:
+        invitation.declined_at = timezone.now()
+        invitation.save(update_fields=["declined_at"])
+    return invitation
+
+
+def _invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    membership, _ = Membership.objects.get_or_create(
+        user=user, cohort=invitation.cohort, defaults={"role": invitation.role}
+    )
+    if invitation.name and not user.name:
+        user.name = invitation.name
+        user.save(update_fields=["name"])
+    user_fill_github_username(user=user, username=invitation.github_username)
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    return membership
 
 
 # --- Progress --------------------------------------------------------------------

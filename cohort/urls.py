@@ -1,6 +1,14 @@
 from django.urls import path
 
-from cohort import calendar_views, check_in_views, live_session_views, office_hours_views, stuck_views, views
+from cohort import (
+    calendar_views,
+    check_in_views,
+    invitation_views,
+    live_session_views,
+    office_hours_views,
+    stuck_views,
+    views,
+)
 
 app_name = "cohort"
 
@@ -9,6 +17,8 @@ urlpatterns = [
     path("join/", views.join, name="join"),
     path("join/<str:invite_code>/", views.join_link, name="join_link"),
     path("profile/", views.profile, name="profile"),
+    path("invitations/", invitation_views.invitation_list, name="invitations"),
+    path("invitations/<int:invitation_id>/answer/", invitation_views.invitation_respond, name="invitation_respond"),
     path("c/<slug:cohort_slug>/", views.cohort_dashboard, name="dashboard"),
     path("c/<slug:cohort_slug>/steps/<slug:step_slug>/", views.step_detail, name="step"),
     path("c/<slug:cohort_slug>/steps/<slug:step_slug>/focus/", views.step_focus, name="step_focus"),

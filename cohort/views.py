@@ -77,7 +77,8 @@ def join(request: HttpRequest) -> HttpResponse:
     form = JoinForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         return _join_with_code(request, form.cleaned_data["invite_code"], form)
-    return render(request, "cohort/join.html", {"form": form})
+    invitations = selectors.pending_invitations(user=request.user)  # type: ignore[arg-type]
+    return render(request, "cohort/join.html", {"form": form, "invitations": invitations})
 
 
 @login_required
@@ -150,8 +151,8 @@ def lead_roster(request: HttpRequest, cohort_slug: str) -> HttpResponse:
         if result.ok:
             messages.success(
                 request,
-                f"Roster imported: {len(result.added)} added, {len(result.role_changed)} role changes, "
-                f"{len(result.invited)} invited by email, {len(result.unchanged)} unchanged.",
+                f"Roster imported: {len(result.invited)} invited by email (each joins on accepting), "
+                f"{len(result.role_changed)} role changes, {len(result.unchanged)} already members unchanged.",
             )
             return redirect("cohort:lead_overview", cohort_slug=cohort_slug)
     status = 400 if (form.is_bound and (form.errors or (result and not result.ok))) else 200

@@ -152,16 +152,79 @@ def test_parse_roster_reports_every_bad_row():
 # --- Importing -------------------------------------------------------------------------
 
 
-def test_roster_import_existing_user_gets_membership_and_github_username(world):
+def test_roster_import_existing_account_gets_an_invitation_not_a_membership(world):
     user = UserFactory(email="grace@example.com", github_username="")
 
     result = _import(world, "email,github_username,role\ngrace@example.com,grace-h,mentor\n")
 
     assert result.ok
-    assert result.added == ["grace@example.com"]
+    assert result.invited == ["grace@example.com"]
+    assert not Membership.objects.filter(user=user, cohort=world.cohort).exists()
+    user.refresh_from_db()
+    assert user.github_username == ""
+    assert Invitation.objects.get(email="grace@example.com").role == Role.MENTOR
+
+
+def test_roster_import_result_does_not_reveal_which_emails_have_accounts(world):
+    UserFactory(email="has-account@example.com")
+
+    result = _import(world, "email\nhas-account@example.com\nno-account@example.com\n")
+
+    assert result.invited == ["has-account@example.com", "no-account@example.com"]
+    assert (result.role_changed, result.unchanged, result.errors) == ([], [], [])
+
+
+def test_existing_account_accepts_the_invitation_on_the_invitations_page(world):
+    user = UserFactory(email="grace@example.com", github_username="")
+    _import(world, "email,github_username,role\ngrace@example.com,grace-h,mentor\n")
+    invitation = Invitation.objects.get(email="grace@example.com")
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(reverse("cohort:invitations"))
+    response = client.post(reverse("cohort:invitation_respond", args=[invitation.pk]), {"answer": "accept"})
+
+    assert world.cohort.name.encode() in page.content
+    assert response.status_code == 302
     assert Membership.objects.get(user=user, cohort=world.cohort).role == Role.MENTOR
     user.refresh_from_db()
     assert user.github_username == "grace-h"
+
+
+def test_existing_account_can_decline_and_is_not_added_at_next_sign_in(world):
+    user = UserFactory(email="grace@example.com")
+    _import(world, "email\ngrace@example.com\n")
+    invitation = Invitation.objects.get()
+    client = Client()
+    client.force_login(user)
+
+    client.post(reverse("cohort:invitation_respond", args=[invitation.pk]), {"answer": "decline"})
+    services.invitations_accept(user=user, email=user.email)
+
+    assert not Membership.objects.filter(user=user, cohort=world.cohort).exists()
+    assert Invitation.objects.get().declined_at is not None
+    assert b"You have no pending invitations" in client.get(reverse("cohort:invitations")).content
+
+
+def test_sign_in_does_not_accept_an_invitation_made_after_the_account(world):
+    user = UserFactory(email="grace@example.com")
+    _import(world, "email\ngrace@example.com\n")
+
+    assert services.invitations_accept(user=user, email=user.email) == []
+    assert not Membership.objects.filter(user=user, cohort=world.cohort).exists()
+
+
+def test_another_user_cannot_answer_someone_elses_invitation(world):
+    UserFactory(email="grace@example.com")
+    _import(world, "email\ngrace@example.com\n")
+    invitation = Invitation.objects.get()
+    client = world.client_for(world.bob)
+
+    client.post(reverse("cohort:invitation_respond", args=[invitation.pk]), {"answer": "accept"})
+
+    invitation.refresh_from_db()
+    assert invitation.accepted_at is None
+    assert not Membership.objects.filter(cohort=world.cohort, user__email="grace@example.com").exists()
 
 
 def test_roster_import_unknown_email_gets_invitation_not_account(world):
@@ -208,7 +271,7 @@ def test_roster_import_github_username_of_another_user_refused(world):
 
     result = _import(world, "email,github_username\nnew@example.com,taken-name\n")
 
-    assert result.errors == [(2, "GitHub username taken-name belongs to another account.")]
+    assert result.errors == [(2, "GitHub username taken-name is already used by an account.")]
     assert not Invitation.objects.exists()
 
 
@@ -249,8 +312,8 @@ def test_roster_import_one_bad_row_imports_nothing(world):
         "late@example.com,someone-else,learner\n",
     )
 
-    assert result.errors == [(5, "GitHub username someone-else belongs to another account.")]
-    assert (result.added, result.invited, result.role_changed) == ([], [], [])
+    assert result.errors == [(5, "GitHub username someone-else is already used by an account.")]
+    assert (result.invited, result.role_changed) == ([], [])
     assert _cohort_rows(world) == before
     assert not Membership.objects.filter(user=existing).exists()
     world.alice_membership.refresh_from_db()
