@@ -17,6 +17,7 @@ from django.test import Client
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from cohort.models import User
+from tests.conftest import skip_or_fail_in_ci
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -24,7 +25,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium")
+        skip_or_fail_in_ci(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium")
     # Playwright's sync API keeps an event loop running in this thread; the tests still arrange data with the ORM.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

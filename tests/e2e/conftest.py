@@ -12,6 +12,7 @@ from django.test import Client
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cohort.models import User
+from tests.conftest import skip_or_fail_in_ci
 from tests.factories import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,7 +41,7 @@ def browser() -> Iterator[Browser]:
     # Every browser test needs this fixture, so one check skips them all with the reason
     # (a skip at conftest import would abort `pytest tests/e2e` instead).
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium")
+        skip_or_fail_in_ci(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield browser
