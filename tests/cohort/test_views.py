@@ -564,10 +564,14 @@ def test_roster_post_good_file_imports_and_redirects(world):
 
     assert response.status_code == 302
     assert response.url == _url("lead_overview", "cohort-a")
-    assert Membership.objects.get(user=existing, cohort=world.cohort).role == Role.LEARNER
+    # An existing account is invited like a new address: nobody is added without consent.
+    assert not Membership.objects.filter(user=existing, cohort=world.cohort).exists()
     assert Membership.objects.get(user=world.alice, cohort=world.cohort).role == Role.MENTOR
-    invitation = Invitation.objects.get(cohort=world.cohort)
-    assert (invitation.email, invitation.role, invitation.invited_by) == ("new@example.com", Role.MENTOR, world.lead)
+    invitations = Invitation.objects.filter(cohort=world.cohort).order_by("email")
+    assert [(i.email, i.role, i.invited_by) for i in invitations] == [
+        ("existing@example.com", Role.LEARNER, world.lead),
+        ("new@example.com", Role.MENTOR, world.lead),
+    ]
     assert not User.objects.filter(email="new@example.com").exists()
 
 
