@@ -51,10 +51,13 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Coverage (branches, floor in pyproject.toml) is on for the whole suite; `make test COV= PYTEST_ARGS=tests/x`
+# runs a part without it.
+COV ?= --cov --cov-report=term
 test: $(STAMP)
 	@bash scripts/ensure-chromium.sh
 	$(MAKE) --no-print-directory lint
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(COV) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/pages.py
