@@ -442,3 +442,22 @@ def test_process_delivery_task_succeeds_on_a_later_attempt(exercise, post_event,
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.error) == (DeliveryStatus.PROCESSED, 2, "")
     assert Submission.objects.count() == 1
+
+
+def test_an_older_check_run_arriving_late_does_not_overwrite_a_newer_one(exercise, deliver):
+    def check_run(conclusion: str, completed_at: str) -> dict:
+        return {
+            "action": "completed",
+            "check_run": {
+                "id": 77, "name": "tests", "head_sha": "a" * 40, "status": "completed", "conclusion": conclusion,
+                "started_at": "2026-03-10T11:00:00Z", "completed_at": completed_at,
+                "pull_requests": [{"number": 7, "head": {"sha": "a" * 40}}],
+            },
+            "repository": payloads.repository(),
+        }  # fmt: skip
+
+    deliver("pull_request", payloads.pr_event("opened"))
+    deliver("check_run", check_run("success", "2026-03-10T13:00:00Z"))  # the re-run, delivered first
+    deliver("check_run", check_run("failure", "2026-03-10T12:00:00Z"))
+
+    assert Submission.objects.get().checks_state == ChecksState.SUCCESS

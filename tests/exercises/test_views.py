@@ -169,3 +169,47 @@ def test_review_queue_shows_comments_github_has_not_taken(world, alice_submissio
 
     assert "GitHub answered 404: Not Found" in page and "Attempt 4: GitHub answered 502" in page
     assert "Failed" in page and "Waiting" in page
+
+
+def test_admin_lists_comments_and_retries_a_failed_one(
+    world, alice_submission, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from exercises import tasks
+    from exercises.models import CommentStatus, PullRequestComment
+    from tests.factories import UserFactory
+
+    published = []
+    monkeypatch.setattr(tasks.post_comment, "delay", lambda **kw: published.append(kw["comment_id"]))
+    comment = PullRequestComment.objects.create(
+        submission=alice_submission, kind="linked", status=CommentStatus.FAILED, next_attempt_at=timezone.now(),
+        attempts=6, error="Gave up after 6 attempts: GitHub answered 502",
+    )  # fmt: skip
+    admin = world.client_for(UserFactory(is_staff=True, is_superuser=True))
+
+    listing = admin.get("/admin/exercises/pullrequestcomment/")
+    assert listing.status_code == 200 and "Gave up after 6 attempts" in listing.content.decode()
+    assert admin.get(f"/admin/exercises/submission/{alice_submission.pk}/change/").status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(
+            "/admin/exercises/pullrequestcomment/", {"action": "retry_now", "_selected_action": [comment.pk]}
+        )
+
+    assert response.status_code == 302
+    comment.refresh_from_db()
+    assert comment.status == CommentStatus.PENDING and published == [comment.pk]
+
+
+def test_lead_github_page_has_constant_queries(world, django_assert_num_queries):
+    client = world.client_for(world.lead)
+    url = f"/c/{world.cohort.slug}/lead/github/"
+    client.get(url)
+    for _ in range(5):
+        MembershipFactory(cohort=world.cohort)
+
+    with django_assert_num_queries(5):  # session, user, membership, the nav's blocked-learners badge, learners
+        response = client.get(url)
+
+    assert response.content.decode().count("Confirm @") == 7  # alice, bob and five more
