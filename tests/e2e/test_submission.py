@@ -6,15 +6,17 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from exercises.deliveries import delivery_process, delivery_store
-from exercises.models import CompletionRule, Exercise, Submission
+from exercises.deliveries import delivery_process
+from exercises.models import CompletionRule, Exercise, Submission, WebhookDelivery
 from tests.exercises import payloads
 
 pytestmark = pytest.mark.e2e
 
 
 def _deliver(event: str, payload: dict, delivery_id: str) -> None:
-    delivery, _ = delivery_store(
+    # Stored without publishing a task: a real worker left running by another test must not
+    # write to the same SQLite file at the same moment.
+    delivery = WebhookDelivery.objects.create(
         hook_id="42", delivery_id=delivery_id, event=event, action=payload["action"], payload=payload
     )
     delivery_process(delivery_id=delivery.pk)
