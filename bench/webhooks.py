@@ -110,7 +110,9 @@ def seed_linked_pr() -> int:
         name="Bench", slug="bench", starts_on="2026-03-02", ends_on="2026-06-26", practice_repository=REPO
     )
     step = RoadmapStep.objects.create(cohort=cohort, position=1, code="Step 1", slug="step-1", title="Step 1")
-    user = User.objects.create_user(email="bench@bench.test", github_username="bench-learner")
+    user = User.objects.create_user(
+        email="bench@bench.test", github_username="bench-learner", github_confirmed_at="2026-03-01T00:00:00Z"
+    )
     membership = Membership.objects.create(user=user, cohort=cohort)
     exercise = Exercise.objects.create(cohort=cohort, step=step, title="First PR", slug="first-pr")
     submission = Submission.objects.create(

@@ -43,9 +43,26 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             user.name = user.name or sociallogin.account.extra_data.get("name") or ""
         return user
 
+    def save_user(self, request: HttpRequest, sociallogin, form=None):  # type: ignore[no-untyped-def]
+        # A new account made by signing in with GitHub: the login is proven.
+        user = super().save_user(request, sociallogin, form)
+        _connect_github(user, sociallogin)
+        return user
+
     def pre_social_login(self, request: HttpRequest, sociallogin) -> None:  # type: ignore[no-untyped-def]
-        # An existing user who connects GitHub gets their login recorded.
-        if sociallogin.is_existing and sociallogin.account.provider == "github":
-            services.user_fill_github_username(
-                user=sociallogin.user, username=sociallogin.account.extra_data.get("login", "")
-            )
+        # Signing in again with GitHub, or connecting GitHub to the signed-in account
+        # (the profile's "Connect GitHub"): record the proven login and numeric id.
+        if sociallogin.account.provider != "github":
+            return
+        if sociallogin.is_existing:
+            _connect_github(sociallogin.user, sociallogin)
+        elif sociallogin.state.get("process") == "connect" and request.user.is_authenticated:
+            _connect_github(request.user, sociallogin)
+
+
+def _connect_github(user, sociallogin) -> None:  # type: ignore[no-untyped-def]
+    try:
+        github_id = int(sociallogin.account.uid)
+    except (TypeError, ValueError):
+        return
+    services.user_connect_github(user=user, login=sociallogin.account.extra_data.get("login", ""), github_id=github_id)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.utils import timezone
 
 from cohort import services
 from cohort.models import Cohort, Membership, RoadmapStep, Role, StepResource, User
@@ -172,6 +173,10 @@ def _user(email: str, *, name: str, github: str = "", staff: bool = False) -> Us
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
     _set_if_changed(user, name=name, github_username=github, is_staff=staff, is_superuser=staff)
+    if github and user.github_confirmed_at is None:
+        # The demo's usernames count as confirmed by a lead, so seeded deliveries link.
+        user.github_confirmed_at = timezone.now()
+        user.save(update_fields=["github_confirmed_at"])
     address = EmailAddress.objects.filter(user=user, email=email).first()
     if address is None:
         EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
 import zoneinfo
 
 from django import forms
 from django.conf import settings
 
 from cohort.models import User, github_username_validator
+
+GITHUB_PROFILE_URL_RE = re.compile(r"^(?:https?://)?(?:www\.)?github\.com/", re.IGNORECASE)
 
 
 def _timezone_choices() -> list[tuple[str, str]]:
@@ -33,13 +36,19 @@ class ProfileForm(forms.Form):
 
     @classmethod
     def for_user(cls, user: User, data=None) -> ProfileForm:  # type: ignore[no-untyped-def]
-        return cls(
+        form = cls(
             data, initial={"name": user.name, "github_username": user.github_username, "timezone": user.timezone}
         )
+        if settings.GITHUB_LOGIN_ENABLED:
+            # The username then comes only from a connected GitHub account, never from typing.
+            del form.fields["github_username"]
+        return form
 
     def clean_github_username(self) -> str:
         # Validated after stripping: field validators would run first and refuse "@name".
-        username = self.cleaned_data["github_username"].strip().lstrip("@")
+        # A pasted profile URL (https://github.com/name) counts as the name.
+        username = self.cleaned_data["github_username"].strip()
+        username = GITHUB_PROFILE_URL_RE.sub("", username).strip("/").lstrip("@")
         if username:
             github_username_validator(username)
         return username

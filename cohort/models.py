@@ -80,6 +80,12 @@ class User(AbstractUser):
         validators=[github_username_validator],
         help_text="How pull requests on GitHub are matched to you.",
     )
+    # GitHub's numeric account id: from a connected GitHub account, or pinned by the first
+    # delivery after a lead confirmed the username. Logins can be renamed and reused; ids cannot.
+    github_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    # When the username was proven (GitHub sign-in, or a lead's confirmation); until then
+    # pull requests by that login earn nothing.
+    github_confirmed_at = models.DateTimeField(null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
 
     USERNAME_FIELD = "email"
@@ -103,6 +109,10 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.name or self.email.split("@")[0]
+
+    @property
+    def github_confirmed(self) -> bool:
+        return bool(self.github_username) and self.github_confirmed_at is not None
 
 
 class Cohort(models.Model):

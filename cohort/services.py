@@ -52,10 +52,32 @@ def user_update_profile(*, user: User, name: str, github_username: str, timezone
             raise ValidationError({"github_username": "Another account already uses this GitHub username."})
     validate_timezone(timezone_name)
     user.name = name.strip()
+    if github_username.lower() != user.github_username.lower():
+        # A new name is a new claim: it earns nothing until proven again.
+        user.github_id = None
+        user.github_confirmed_at = None
     user.github_username = github_username
     user.timezone = timezone_name
-    user.save(update_fields=["name", "github_username", "timezone"])
+    user.save(update_fields=["name", "github_username", "github_id", "github_confirmed_at", "timezone"])
     return user
+
+
+@transaction.atomic
+def user_connect_github(*, user: User, login: str, github_id: int) -> None:
+    """Record a GitHub account the user proved through OAuth: its login and numeric id.
+
+    Someone else who merely typed this login loses it: the proven owner wins.
+    """
+    if not login:
+        return
+    User.objects.filter(github_username__iexact=login).exclude(pk=user.pk).update(
+        github_username="", github_id=None, github_confirmed_at=None
+    )
+    User.objects.filter(github_id=github_id).exclude(pk=user.pk).update(github_id=None, github_confirmed_at=None)
+    user.github_username = login
+    user.github_id = github_id
+    user.github_confirmed_at = timezone.now()
+    user.save(update_fields=["github_username", "github_id", "github_confirmed_at"])
 
 
 def user_fill_github_username(*, user: User, username: str) -> None:

@@ -111,7 +111,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             services.user_update_profile(
                 user=user,  # type: ignore[arg-type]
                 name=form.cleaned_data["name"],
-                github_username=form.cleaned_data["github_username"],
+                github_username=form.cleaned_data.get("github_username", user.github_username),  # type: ignore[union-attr]
                 timezone_name=form.cleaned_data["timezone"],
             )
         except ValidationError as exc:

@@ -72,6 +72,8 @@ def _configure(sender: Celery, **kwargs: object) -> None:
         beat_schedule={
             # Deliveries stored while the broker or the workers were down.
             "sweep-deliveries": {"task": "exercises.sweep_deliveries", "schedule": 60.0},
+            # Pull-request comments left over from a GitHub outage (each is posted once: claimed first).
+            "sweep-comments": {"task": "exercises.sweep_comments", "schedule": 60.0},
             # Runs whose worker vanished without Celery redelivering them.
             "sweep-stuck-runs": {"task": "inference.sweep_stuck_runs", "schedule": 60.0},
             # Blocked check-ins whose email to the leads was lost (the send itself is claimed: never twice).

@@ -189,6 +189,10 @@ GITHUB_WEBHOOK_SECRETS = env_list("GITHUB_WEBHOOK_SECRETS")
 GITHUB_WEBHOOK_MAX_BYTES = env_int("GITHUB_WEBHOOK_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
 GITHUB_TOKEN = env_str("GITHUB_TOKEN")
 GITHUB_API_URL = env_url("GITHUB_API_URL", schemes=("http", "https"), default="https://api.github.com")
+# Comments on pull requests: first retry after about this many seconds, doubling (with jitter)
+# up to 10 minutes; a beat sweep keeps trying for GITHUB_COMMENT_GIVE_UP_HOURS, then leads see it failed.
+GITHUB_COMMENT_RETRY_SECONDS = env_int("GITHUB_COMMENT_RETRY_SECONDS", 15, minimum=1)
+GITHUB_COMMENT_GIVE_UP_HOURS = env_int("GITHUB_COMMENT_GIVE_UP_HOURS", 24, minimum=1)
 
 # --- Email ----------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "First Break AI <noreply@firstbreak.ai>")

@@ -7,13 +7,16 @@ from django.http import HttpRequest
 from exercises.deliveries import delivery_replay
 from exercises.models import (
     CheckResult,
+    CommentStatus,
     Exercise,
     ExerciseCompletion,
+    PullRequestComment,
     Review,
     Submission,
     TimelineEvent,
     WebhookDelivery,
 )
+from exercises.notify import comment_retry_now
 
 
 @admin.register(Exercise)
@@ -41,6 +44,45 @@ class ReviewInline(admin.TabularInline):
     fields = readonly_fields
 
 
+class CommentInline(admin.TabularInline):
+    model = PullRequestComment
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "status", "attempts", "next_attempt_at", "error", "posted_at"]
+    fields = readonly_fields
+
+
+@admin.register(PullRequestComment)
+class PullRequestCommentAdmin(admin.ModelAdmin):
+    """Comments the platform owes pull requests: waiting ones ride out a GitHub outage, failed ones need a look."""
+
+    list_display = ["submission", "kind", "status", "attempts", "next_attempt_at", "error", "posted_at"]
+    list_filter = ["status", "kind", "submission__exercise__cohort"]
+    search_fields = ["submission__repository", "error"]
+    list_select_related = ["submission"]
+    readonly_fields = [
+        "submission",
+        "kind",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "error",
+        "created_at",
+        "posted_at",
+    ]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Try the selected comments again now")
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[PullRequestComment]) -> None:
+        comments = list(queryset.exclude(status=CommentStatus.POSTED))
+        for comment in comments:
+            comment_retry_now(comment=comment)
+        self.message_user(request, f"{len(comments)} comments queued.", messages.SUCCESS)
+
+
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
     list_display = [
@@ -64,7 +106,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["membership__user", "exercise"]
     readonly_fields = [f.name for f in Submission._meta.fields if f.name not in ("id",)]
-    inlines = [ReviewInline, TimelineInline]
+    inlines = [ReviewInline, CommentInline, TimelineInline]
 
 
 @admin.register(ExerciseCompletion)

@@ -29,21 +29,32 @@ class Ignored(Exception):
     """The delivery is valid but nothing in it concerns the platform."""
 
 
+def _author(pr: dict) -> tuple[str, int | None]:
+    user = pr.get("user") or {}
+    github_id = user.get("id")
+    valid_id = isinstance(github_id, int) and not isinstance(github_id, bool)
+    return str(user.get("login") or ""), github_id if valid_id else None
+
+
 def _pull_request_submission(payload: dict, *, create: bool) -> Submission:
     pr = payload.get("pull_request") or {}
     repository = (payload.get("repository") or {}).get("full_name", "")
     number = pr.get("number") or payload.get("number")
     if not repository or not number:
         raise Ignored("no repository or pull request number")
+    author_login, author_id = _author(pr)
     submission = (
         Submission.objects.select_related("exercise__cohort", "exercise__step", "membership__user")
         .filter(repository__iexact=repository, pr_number=number)
         .first()
     )
+    if submission is not None and author_login:
+        services.submission_move_to_author(submission=submission, author_login=author_login, author_id=author_id)
     if submission is None and create:
         match = services.find_exercise_for_pull_request(
             repository=repository,
-            author_login=(pr.get("user") or {}).get("login", ""),
+            author_login=author_login,
+            author_id=author_id,
             head_ref=(pr.get("head") or {}).get("ref", ""),
             title=pr.get("title", ""),
         )
@@ -55,43 +66,37 @@ def _pull_request_submission(payload: dict, *, create: bool) -> Submission:
                 repository=exercise.repository_full_name,
                 pr_number=number,
                 pr_url=pr.get("html_url") or f"https://github.com/{repository}/pull/{number}",
-                author_login=(pr.get("user") or {}).get("login", ""),
             )
             services.timeline_add(
                 submission,
                 kind="linked",
-                actor=submission.author_login,
+                actor=author_login,
                 summary="Linked automatically from the branch name or title",
                 at=parse_time(pr.get("created_at")),
             )
-            services.submission_announce_link(submission)
     if submission is None:
         raise Ignored(f"{repository}#{number} is not linked to an exercise")
     return submission
 
 
-def _apply_pr_snapshot(submission: Submission, pr: dict) -> bool:
-    """Store the PR's fields if this snapshot is not older than the one we have."""
-    updated_at = parse_time(pr.get("updated_at"))
-    if submission.pr_updated_at and updated_at and updated_at < submission.pr_updated_at:
-        return False
-    submission.pr_updated_at = updated_at or submission.pr_updated_at
-    submission.title = (pr.get("title") or submission.title)[:300]
-    submission.head_ref = (pr.get("head") or {}).get("ref", submission.head_ref)[:255]
-    submission.head_sha = (pr.get("head") or {}).get("sha", submission.head_sha)
-    submission.pr_open = pr.get("state", "open") == "open"
-    submission.pr_draft = bool(pr.get("draft"))
-    submission.opened_at = parse_time(pr.get("created_at")) or submission.opened_at
-    submission.closed_at = parse_time(pr.get("closed_at"))
-    submission.merged_at = parse_time(pr.get("merged_at")) if pr.get("merged") or pr.get("merged_at") else None
-    mergeable_state = pr.get("mergeable_state")
-    # Absent or "unknown" while GitHub computes it: keep what we knew.
-    if mergeable_state and mergeable_state != "unknown":
-        submission.has_conflict = mergeable_state == "dirty"
-    login = (pr.get("user") or {}).get("login", "")
-    if login:
-        services.submission_check_author(submission=submission, author_login=login)
-    return True
+def _record_conflict_change(submission: Submission, *, at: datetime, delivery: WebhookDelivery) -> None:
+    """Each conflict GitHub reports, and each resolution, is its own timeline entry."""
+    last = (
+        submission.timeline.filter(kind__in=("conflict", "conflict_resolved")).order_by("-occurred_at", "-id").first()
+    )
+    in_conflict = last is not None and last.kind == "conflict"
+    if submission.has_conflict and not in_conflict:
+        services.timeline_add(
+            submission, kind="conflict", actor="", summary="GitHub reports a merge conflict", at=at, delivery=delivery
+        )
+    elif in_conflict and not submission.has_conflict and not submission.conflict_checking:
+        if submission.merged_at:
+            summary = "Merged: the conflict is over"
+        elif not submission.pr_open:
+            summary = "Closed: the conflict no longer matters"
+        else:
+            summary = "Merge conflict resolved"
+        services.timeline_add(submission, kind="conflict_resolved", actor="", summary=summary, at=at, delivery=delivery)
 
 
 _PR_SUMMARIES = {
@@ -113,7 +118,7 @@ def handle_pull_request(delivery: WebhookDelivery) -> Submission:
         payload, create=action in {"opened", "reopened", "edited", "ready_for_review", "synchronize", "closed"}
     )
     pr = payload["pull_request"]
-    _apply_pr_snapshot(submission, pr)
+    applied = services.submission_apply_snapshot(submission, pr)
     at = parse_time(pr.get("updated_at")) or timezone.now()
     if action == "closed":
         summary = "Merged the pull request" if pr.get("merged") else "Closed without merging"
@@ -135,10 +140,8 @@ def handle_pull_request(delivery: WebhookDelivery) -> Submission:
         delivery=delivery,
         url=pr.get("html_url", ""),
     )
-    if submission.has_conflict:
-        services.timeline_add(
-            submission, kind="conflict", actor="", summary="GitHub reports a merge conflict", at=at, delivery=None
-        )
+    if applied:
+        _record_conflict_change(submission, at=at, delivery=delivery)
     return submission
 
 
@@ -167,7 +170,7 @@ def handle_pull_request_review(delivery: WebhookDelivery) -> Submission:
         row.state = "dismissed"
         row.save(update_fields=["state"])
     if (payload.get("pull_request") or {}).get("updated_at"):
-        _apply_pr_snapshot(submission, payload["pull_request"])
+        services.submission_apply_snapshot(submission, payload["pull_request"])
     labels = {
         "approved": "Approved",
         "changes_requested": "Requested changes",
@@ -233,6 +236,14 @@ def handle_check(delivery: WebhookDelivery) -> list[Submission]:
     name = check.get("name") or (check.get("app") or {}).get("name", "")
     completed_at = parse_time(check.get("completed_at") or check.get("updated_at"))
     for submission in submissions:
+        stored = (
+            CheckResult.objects.filter(submission=submission, kind=event, github_id=check["id"])
+            .values_list("completed_at", flat=True)
+            .first()
+        )
+        if stored and completed_at and completed_at < stored:
+            # A re-run's result arrived first; this older report must not overwrite it.
+            continue
         CheckResult.objects.update_or_create(
             submission=submission,
             kind=event,

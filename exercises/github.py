@@ -12,7 +12,9 @@ from django.utils.dateparse import parse_datetime
 
 SIGNATURE_RE = re.compile(r"^sha256=([0-9a-f]{64})$")
 PR_URL_RE = re.compile(
-    r"^https://github\.com/(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/(?P<name>[A-Za-z0-9._-]{1,100})/pull/(?P<number>[0-9]{1,9})/?(?:[#?].*)?$"
+    r"^https://github\.com/(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/(?P<name>[A-Za-z0-9._-]{1,100})/pull/(?P<number>[0-9]{1,9})"
+    # A tab of the PR page pasted from the address bar: /files, /commits(/sha), /checks.
+    r"(?:/(?:files|commits|checks)(?:/[0-9a-fA-F]{7,40})?)?/?(?:[#?].*)?$"
 )
 
 

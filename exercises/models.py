@@ -91,11 +91,14 @@ class Submission(models.Model):
     pr_url = models.URLField(max_length=300)
     title = models.CharField(max_length=300, blank=True)
     author_login = models.CharField(max_length=39, blank=True)
+    author_github_id = models.BigIntegerField(null=True, blank=True)
     head_ref = models.CharField(max_length=255, blank=True)
     head_sha = models.CharField(max_length=40, blank=True)
     state = models.CharField(max_length=20, choices=SubmissionState.choices, default=SubmissionState.OPEN)
     checks_state = models.CharField(max_length=10, choices=ChecksState.choices, default=ChecksState.NONE)
     has_conflict = models.BooleanField(default=False)
+    # A new head commit makes GitHub's last mergeability verdict stale until it reports again.
+    conflict_checking = models.BooleanField(default=False)
     # Facts from the newest pull_request snapshot applied (by its updated_at).
     pr_open = models.BooleanField(default=True)
     pr_draft = models.BooleanField(default=False)
@@ -169,12 +172,49 @@ class TimelineEvent(models.Model):
     class Meta:
         ordering = ["occurred_at", "id"]
         constraints = [
-            # A delivery replayed or redelivered adds its entry once.
-            models.UniqueConstraint(fields=["submission", "delivery"], name="one_entry_per_delivery"),
+            # A delivery replayed or redelivered adds each of its entries once (one
+            # delivery can both push commits and bring a conflict).
+            models.UniqueConstraint(fields=["submission", "delivery", "kind"], name="one_entry_per_delivery_kind"),
         ]
 
     def __str__(self) -> str:
         return self.summary
+
+
+class CommentKind(models.TextChoices):
+    LINKED = "linked", "Linked"
+    COMPLETED = "completed", "Completed"
+
+
+class CommentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    POSTED = "posted", "Posted"
+    FAILED = "failed", "Failed"
+
+
+class PullRequestComment(models.Model):
+    """A comment the platform owes a pull request: kept until GitHub has it, so an outage loses nothing.
+
+    One row per submission and kind makes "posted once" a constraint; posting
+    claims the row by pushing `next_attempt_at` forward with a conditional UPDATE.
+    """
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="comments")
+    kind = models.CharField(max_length=12, choices=CommentKind.choices)
+    status = models.CharField(max_length=10, choices=CommentStatus.choices, default=CommentStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["submission", "kind"], name="one_comment_per_kind")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} comment on {self.submission_id}: {self.status}"
 
 
 class ExerciseCompletion(models.Model):

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from cohort.models import Cohort, Membership, RoadmapStep, Role
-from exercises.models import Exercise, ExerciseCompletion, Submission, SubmissionState
+from exercises.github import parse_time
+from exercises.models import (
+    CommentStatus,
+    Exercise,
+    ExerciseCompletion,
+    PullRequestComment,
+    Submission,
+    SubmissionState,
+    WebhookDelivery,
+)
 
 OPEN_STATES = (SubmissionState.OPEN, SubmissionState.CHANGES_REQUESTED, SubmissionState.APPROVED, SubmissionState.DRAFT)
 
@@ -79,3 +88,46 @@ def completion_matrix(*, cohort: Cohort) -> CompletionMatrix:
     done = {(c.membership_id, c.exercise_id): c for c in ExerciseCompletion.objects.filter(exercise__cohort=cohort)}
     rows = [(m, [done.get((m.pk, e.pk)) for e in exercises]) for m in learners]
     return CompletionMatrix(exercises=exercises, rows=rows)
+
+
+def pull_request_snapshot(*, repository: str, number: int) -> dict | None:
+    """The newest `pull_request` object GitHub has sent for this PR (by its updated_at), or None."""
+    payloads = WebhookDelivery.objects.filter(
+        event__in=("pull_request", "pull_request_review"),
+        payload__pull_request__number=number,
+        payload__repository__full_name__iexact=repository,
+    ).values_list("payload", flat=True)[:100]
+    snapshots = [p["pull_request"] for p in payloads if isinstance(p.get("pull_request"), dict)]
+    snapshots = [pr for pr in snapshots if isinstance(pr.get("updated_at"), str) and _time_or_none(pr["updated_at"])]
+    return max(snapshots, key=lambda pr: _time_or_none(pr["updated_at"]), default=None)  # type: ignore[arg-type,return-value]
+
+
+def _time_or_none(value: str):  # type: ignore[no-untyped-def]
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
+def comments_not_posted(*, cohort: Cohort) -> list[PullRequestComment]:
+    """Comments GitHub has not taken yet (waiting out an outage, or refused), for the leads."""
+    return list(
+        PullRequestComment.objects.filter(
+            submission__membership__cohort=cohort, status__in=(CommentStatus.PENDING, CommentStatus.FAILED)
+        )
+        .select_related("submission__membership__user")
+        .order_by("status", "created_at")[:50]
+    )
+
+
+def github_accounts(*, cohort: Cohort) -> list[Membership]:
+    """The cohort's learners with their GitHub usernames, unconfirmed ones first."""
+    return list(
+        Membership.objects.filter(cohort=cohort, role=Role.LEARNER)
+        .select_related("user")
+        .order_by("user__github_confirmed_at", "user__name", "user__email")
+    )
+
+
+def cohort_member(*, cohort: Cohort, membership_id: int) -> Membership | None:
+    return Membership.objects.select_related("user").filter(cohort=cohort, pk=membership_id).first()

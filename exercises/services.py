@@ -10,11 +10,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cohort import services as cohort_services
-from cohort.models import Membership, Role
-from exercises import tasks
-from exercises.github import parse_pr_url
+from cohort.models import Membership, Role, User
+from exercises import selectors
+from exercises.github import parse_pr_url, parse_time
 from exercises.models import (
     ChecksState,
+    CommentKind,
     CompletionRule,
     Exercise,
     ExerciseCompletion,
@@ -23,6 +24,7 @@ from exercises.models import (
     SubmissionState,
     TimelineEvent,
 )
+from exercises.notify import comment_due
 
 logger = logging.getLogger(__name__)
 
@@ -33,64 +35,88 @@ class LinkError(Exception):
     """A pull request that cannot be linked; the message is shown to the learner."""
 
 
-# --- Linking ------------------------------------------------------------------------
+# --- GitHub identity -------------------------------------------------------------------
+
+
+def learner_for_github_author(*, login: str, github_id: int | None) -> User | None:
+    """The account a pull request's author is proven to be, or None.
+
+    GitHub's numeric id decides when we know it (from a connected GitHub account,
+    or pinned by an earlier delivery); otherwise the login of a username a lead
+    confirmed, as long as no other numeric id was pinned to it. A name someone
+    merely typed earns nothing.
+    """
+    if github_id is not None:
+        user = User.objects.filter(github_id=github_id).first()
+        if user is not None:
+            return user
+    if not login:
+        return None
+    return User.objects.filter(
+        github_username__iexact=login, github_confirmed_at__isnull=False, github_id__isnull=True
+    ).first()
 
 
 @transaction.atomic
-def submission_link(*, membership: Membership, exercise: Exercise, pr_url: str) -> Submission:
-    """Link a pull request a learner pasted to an exercise."""
-    if exercise.kind != ExerciseKind.PULL_REQUEST or exercise.cohort_id != membership.cohort_id:
-        raise LinkError("This exercise does not take pull requests.")
-    ref = parse_pr_url(pr_url)
-    if ref is None:
-        raise LinkError("That is not a GitHub pull request URL (https://github.com/owner/name/pull/123).")
-    if ref.repository.lower() != exercise.repository_full_name.lower():
-        raise LinkError(f"Open the pull request in {exercise.repository_full_name}; this one is in {ref.repository}.")
-    existing = Submission.objects.filter(repository__iexact=ref.repository, pr_number=ref.number).first()
-    if existing:
-        if existing.membership_id == membership.pk and existing.exercise_id == exercise.pk:
-            return existing
-        raise LinkError("That pull request is already linked to an exercise.")
-    submission = Submission(
-        membership=membership,
-        exercise=exercise,
-        repository=exercise.repository_full_name,
-        pr_number=ref.number,
-        pr_url=ref.url,
-    )
-    try:
-        with transaction.atomic():
-            submission.save()
-    except IntegrityError:
-        raise LinkError("That pull request is already linked to an exercise.") from None
-    timeline_add(submission, kind="linked", actor=membership.user.github_username, summary="Linked to the exercise")
-    cohort_services.progress_record_activity(membership=membership, step=exercise.step)
-    submission_announce_link(submission)
-    return submission
+def github_username_confirm(*, user: User, confirm: bool) -> None:
+    """A lead vouches that a learner's typed GitHub username is theirs (where GitHub sign-in is not configured).
+
+    Withdrawing it also forgets the numeric id pinned through it.
+    """
+    if not user.github_username:
+        raise LinkError("This learner has not entered a GitHub username yet.")
+    if confirm:
+        User.objects.filter(pk=user.pk, github_confirmed_at__isnull=True).update(github_confirmed_at=timezone.now())
+    else:
+        User.objects.filter(pk=user.pk).update(github_confirmed_at=None, github_id=None)
 
 
-def submission_check_author(*, submission: Submission, author_login: str) -> None:
-    """Refuse a link whose PR GitHub says was opened by someone else."""
+def _is_author(user: User, *, login: str, github_id: int | None) -> bool:
+    if user.github_id is not None and github_id is not None:
+        return user.github_id == github_id
+    return user.github_confirmed and bool(login) and user.github_username.lower() == login.lower()
+
+
+def _pin_github_id(user: User, github_id: int | None) -> None:
+    """The first delivery after a lead confirmed a login fixes the account behind it."""
+    if github_id is None or user.github_id is not None or User.objects.filter(github_id=github_id).exists():
+        return
+    User.objects.filter(pk=user.pk, github_id__isnull=True).update(github_id=github_id)
+    user.github_id = github_id
+
+
+def submission_check_author(*, submission: Submission, author_login: str, author_id: int | None = None) -> None:
+    """Accept the link only if GitHub's author is the learner's proven account; owe the link comment then."""
+    learner = submission.membership.user
     submission.author_login = author_login
-    expected = submission.membership.user.github_username
-    if author_login and expected.lower() != author_login.lower():
+    submission.author_github_id = author_id
+    if _is_author(learner, login=author_login, github_id=author_id):
+        _pin_github_id(learner, author_id)
+        submission.refused_reason = ""
+        # Only now does the platform say anything in public.
+        if submission.pk:
+            comment_due(submission=submission, kind=CommentKind.LINKED)
+        return
+    if not learner.github_confirmed:
         submission.refused_reason = (
-            f"GitHub says @{author_login} opened this pull request, but your GitHub username is "
-            f"{'@' + expected if expected else 'not set'}. Only your own pull requests count."
+            f"GitHub says @{author_login} opened this pull request. It counts once your GitHub account is "
+            f"{'connected' if settings.GITHUB_LOGIN_ENABLED else 'confirmed by a lead'} (see your profile)."
         )
     else:
-        submission.refused_reason = ""
+        submission.refused_reason = (
+            f"GitHub says @{author_login} opened this pull request, but your GitHub account is "
+            f"@{learner.github_username}. Only your own pull requests count."
+        )
 
 
 def find_exercise_for_pull_request(
-    *, repository: str, author_login: str, head_ref: str, title: str
+    *, repository: str, author_login: str, head_ref: str, title: str, author_id: int | None = None
 ) -> tuple[Membership, Exercise] | None:
     """Automatic linking: the author is a learner of a cohort whose exercise slug is in the branch or title."""
-    if not author_login:
+    author = learner_for_github_author(login=author_login, github_id=author_id)
+    if author is None:
         return None
-    memberships = Membership.objects.filter(
-        user__github_username__iexact=author_login, role=Role.LEARNER
-    ).select_related("cohort")
+    memberships = Membership.objects.filter(user=author, role=Role.LEARNER).select_related("cohort")
     haystack = f"{head_ref} {title}".lower()
     for membership in memberships:
         candidates = Exercise.objects.filter(cohort=membership.cohort, kind=ExerciseKind.PULL_REQUEST).select_related(
@@ -103,9 +129,143 @@ def find_exercise_for_pull_request(
     return None
 
 
-def submission_announce_link(submission: Submission) -> None:
-    if settings.GITHUB_TOKEN:
-        tasks.comment_on_pull_request.delay_on_commit(submission_id=submission.pk, kind="linked")
+def submission_move_to_author(*, submission: Submission, author_login: str, author_id: int | None) -> bool:
+    """A PR linked by someone who is not its author moves to its author, when they learn in that cohort.
+
+    This is what stops squatting: pasting someone else's PR URL first blocks nobody.
+    """
+    author = learner_for_github_author(login=author_login, github_id=author_id)
+    if author is None or author.pk == submission.membership.user_id:
+        return False
+    membership = Membership.objects.filter(
+        user=author, cohort_id=submission.exercise.cohort_id, role=Role.LEARNER
+    ).first()
+    if membership is None:
+        return False
+    submission.membership = membership
+    submission.save(update_fields=["membership"])
+    timeline_add(submission, kind="moved", actor=author_login, summary=f"Moved to its author @{author_login}")
+    return True
+
+
+# --- Linking ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def submission_link(*, membership: Membership, exercise: Exercise, pr_url: str) -> Submission:
+    """Link a pull request a learner pasted to an exercise.
+
+    What GitHub already sent about the PR (title, opened time, author) is used at
+    once: a PR by someone else is refused here, not after the next delivery.
+    """
+    if exercise.kind != ExerciseKind.PULL_REQUEST or exercise.cohort_id != membership.cohort_id:
+        raise LinkError("This exercise does not take pull requests.")
+    ref = parse_pr_url(pr_url)
+    if ref is None:
+        raise LinkError("That is not a GitHub pull request URL (https://github.com/owner/name/pull/123).")
+    if ref.repository.lower() != exercise.repository_full_name.lower():
+        raise LinkError(f"Open the pull request in {exercise.repository_full_name}; this one is in {ref.repository}.")
+    snapshot = selectors.pull_request_snapshot(repository=ref.repository, number=ref.number)
+    author = (snapshot or {}).get("user") or {}
+    author_login, author_id = author.get("login", ""), _int_or_none(author.get("id"))
+    learner = membership.user
+    if snapshot and not _is_author(learner, login=author_login, github_id=author_id):
+        if not learner.github_confirmed:
+            raise LinkError(
+                f"GitHub says @{author_login} opened this pull request, and your GitHub account is not "
+                f"{'connected' if settings.GITHUB_LOGIN_ENABLED else 'confirmed by a lead'} yet (see your profile)."
+            )
+        raise LinkError(f"GitHub says @{author_login} opened this pull request; only your own pull requests count.")
+    existing = (
+        Submission.objects.select_for_update()
+        .select_related("membership__user", "exercise")
+        .filter(repository__iexact=ref.repository, pr_number=ref.number)
+        .first()
+    )
+    if existing:
+        if existing.membership_id == membership.pk and existing.exercise_id == exercise.pk:
+            return existing
+        someone_else_unproven = existing.membership_id != membership.pk and (
+            existing.refused_reason or not existing.author_login
+        )
+        if not someone_else_unproven:
+            raise LinkError("That pull request is already linked to an exercise.")
+        if not snapshot:
+            raise LinkError(
+                "Another learner linked this pull request first. If it is yours, it moves to you as soon as "
+                "GitHub reports its author."
+            )
+        # Linked first by someone who is not its author (GitHub says so): the author takes it.
+        existing.delete()
+    submission = Submission(
+        membership=membership,
+        exercise=exercise,
+        repository=exercise.repository_full_name,
+        pr_number=ref.number,
+        pr_url=ref.url,
+    )
+    try:
+        with transaction.atomic():
+            submission.save()
+    except IntegrityError:
+        raise LinkError("That pull request is already linked to an exercise.") from None
+    timeline_add(submission, kind="linked", actor=learner.github_username, summary="Linked to the exercise")
+    if snapshot:
+        submission_apply_snapshot(submission, snapshot)
+        submission_recompute(submission=submission)
+    cohort_services.progress_record_activity(membership=membership, step=exercise.step)
+    return submission
+
+
+@transaction.atomic
+def submission_unlink(*, membership: Membership, submission: Submission) -> None:
+    """A learner takes back a PR they linked; one that already completed the exercise stays as its evidence."""
+    if submission.membership_id != membership.pk:
+        raise LinkError("Only the learner who linked a pull request can unlink it.")
+    if submission.completed_at:
+        raise LinkError("This pull request completed the exercise; it stays as the evidence.")
+    submission.delete()
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def submission_apply_snapshot(submission: Submission, pr: dict) -> bool:
+    """Store a pull_request snapshot's fields unless it is older than the one we have.
+
+    Returns True when it was applied. A new head commit makes GitHub's earlier
+    mergeability verdict stale ("checking"); a merge or close ends a conflict.
+    """
+    updated_at = parse_time(pr.get("updated_at"))
+    if submission.pr_updated_at and updated_at and updated_at < submission.pr_updated_at:
+        return False
+    previous_sha = submission.head_sha
+    submission.pr_updated_at = updated_at or submission.pr_updated_at
+    submission.title = (pr.get("title") or submission.title)[:300]
+    submission.head_ref = (pr.get("head") or {}).get("ref", submission.head_ref)[:255]
+    submission.head_sha = (pr.get("head") or {}).get("sha", submission.head_sha)
+    submission.pr_open = pr.get("state", "open") == "open"
+    submission.pr_draft = bool(pr.get("draft"))
+    submission.opened_at = parse_time(pr.get("created_at")) or submission.opened_at
+    submission.closed_at = parse_time(pr.get("closed_at"))
+    submission.merged_at = parse_time(pr.get("merged_at")) if pr.get("merged") or pr.get("merged_at") else None
+    mergeable_state = pr.get("mergeable_state")
+    if submission.merged_at or not submission.pr_open:
+        submission.has_conflict = submission.conflict_checking = False
+    elif mergeable_state and mergeable_state != "unknown":
+        submission.has_conflict = mergeable_state == "dirty"
+        submission.conflict_checking = False
+    elif previous_sha and submission.head_sha != previous_sha:
+        # GitHub sends null/"unknown" right after a push while it recomputes.
+        submission.has_conflict = False
+        submission.conflict_checking = True
+    author = pr.get("user") or {}
+    if author.get("login"):
+        submission_check_author(
+            submission=submission, author_login=author["login"], author_id=_int_or_none(author.get("id"))
+        )
+    return True
 
 
 # --- Deriving state -----------------------------------------------------------------
@@ -203,8 +363,7 @@ def exercise_complete(
         submission.completed_at = at
         submission.save(update_fields=["completed_at"])
         timeline_add(submission, kind="completed", actor="", summary=f"Exercise “{exercise.title}” completed")
-        if settings.GITHUB_TOKEN:
-            tasks.comment_on_pull_request.delay_on_commit(submission_id=submission.pk, kind="completed")
+        comment_due(submission=submission, kind=CommentKind.COMPLETED)
     if created:
         step_sync_completion(membership=membership, step=exercise.step, at=at)
     return completion

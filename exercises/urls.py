@@ -19,6 +19,17 @@ urlpatterns = [
     path(
         "c/<slug:cohort_slug>/submissions/<int:submission_id>/state/", views.submission_state, name="submission_state"
     ),
+    path(
+        "c/<slug:cohort_slug>/submissions/<int:submission_id>/unlink/",
+        views.submission_unlink,
+        name="submission_unlink",
+    ),
     path("c/<slug:cohort_slug>/lead/reviews/", views.lead_review_queue, name="lead_reviews"),
+    path("c/<slug:cohort_slug>/lead/github/", views.lead_github_accounts, name="lead_github"),
+    path(
+        "c/<slug:cohort_slug>/lead/github/<int:membership_id>/confirm/",
+        views.lead_github_confirm,
+        name="lead_github_confirm",
+    ),
     path("c/<slug:cohort_slug>/lead/exercises/", views.lead_completion_matrix, name="lead_matrix"),
 ]

@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from cohort.access import member_or_404, staff_or_403
+from cohort.access import lead_or_403, member_or_404, staff_or_403
 from exercises import selectors, services
 from exercises.forms import LinkPullRequestForm
 
@@ -91,20 +91,70 @@ def submission_detail(request: HttpRequest, cohort_slug: str, submission_id: int
 
 @login_required
 def submission_state(request: HttpRequest, cohort_slug: str, submission_id: int) -> HttpResponse:
-    """The state badge alone, polled by htmx so the page follows GitHub without reloading."""
+    """State, review rounds, dates and the whole timeline, polled by htmx so the page follows GitHub."""
     membership, submission = _submission_or_404(request, cohort_slug, submission_id)
-    return render(request, "exercises/_submission_state.html", {"cohort": membership.cohort, "submission": submission})
+    context = {
+        "membership": membership,
+        "cohort": membership.cohort,
+        "submission": submission,
+        "timeline": submission.timeline.all(),
+    }
+    return render(request, "exercises/_submission_live.html", context)
+
+
+@login_required
+@require_POST
+def submission_unlink(request: HttpRequest, cohort_slug: str, submission_id: int) -> HttpResponse:
+    membership, submission = _submission_or_404(request, cohort_slug, submission_id)
+    try:
+        services.submission_unlink(membership=membership, submission=submission)
+    except services.LinkError as exc:
+        messages.error(request, str(exc))
+        return redirect("exercises:submission", cohort_slug=cohort_slug, submission_id=submission_id)
+    messages.success(request, f"Pull request #{submission.pr_number} unlinked.")
+    return redirect("exercises:exercise", cohort_slug=cohort_slug, exercise_slug=submission.exercise.slug)
 
 
 @login_required
 def lead_review_queue(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     membership = staff_or_403(request, cohort_slug)
-    queue = selectors.review_queue(cohort=membership.cohort)
-    return render(
-        request,
-        "exercises/lead_review_queue.html",
-        {"membership": membership, "cohort": membership.cohort, "queue": queue},
-    )
+    context = {
+        "membership": membership,
+        "cohort": membership.cohort,
+        "queue": selectors.review_queue(cohort=membership.cohort),
+        "comments": selectors.comments_not_posted(cohort=membership.cohort),
+    }
+    return render(request, "exercises/lead_review_queue.html", context)
+
+
+@login_required
+def lead_github_accounts(request: HttpRequest, cohort_slug: str) -> HttpResponse:
+    """Where GitHub sign-in is not configured, a lead confirms each learner's GitHub username."""
+    membership = lead_or_403(request, cohort_slug)
+    context = {
+        "membership": membership,
+        "cohort": membership.cohort,
+        "learners": selectors.github_accounts(cohort=membership.cohort),
+    }
+    return render(request, "exercises/lead_github_accounts.html", context)
+
+
+@login_required
+@require_POST
+def lead_github_confirm(request: HttpRequest, cohort_slug: str, membership_id: int) -> HttpResponse:
+    membership = lead_or_403(request, cohort_slug)
+    learner = selectors.cohort_member(cohort=membership.cohort, membership_id=membership_id)
+    if learner is None:
+        raise Http404("No such learner")
+    confirm = request.POST.get("confirm") == "1"
+    try:
+        services.github_username_confirm(user=learner.user, confirm=confirm)
+    except services.LinkError as exc:
+        messages.error(request, str(exc))
+    else:
+        verb = "confirmed" if confirm else "no longer confirmed"
+        messages.success(request, f"@{learner.user.github_username} {verb} for {learner.user.display_name}.")
+    return redirect("exercises:lead_github", cohort_slug=cohort_slug)
 
 
 @login_required

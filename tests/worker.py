@@ -18,6 +18,7 @@ import pytest
 from django.db import connection
 
 from config.health import live_workers
+from tests import fake_github
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +50,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         # cores with the worker, and llama.cpp's spinning threads slow to a crawl when
         # they have to wait for a core.
         env = {**os.environ, "DATABASE_URL": database_url, "WORKER_HEARTBEAT_SECONDS": "1", "SANDBOX_N_THREADS": "1"}
+        # GitHub for the worker is the fake on loopback (tests/fake_github.py): down until a test
+        # starts it, and retried after about a second instead of fifteen.
+        env.update(GITHUB_API_URL=fake_github.URL, GITHUB_TOKEN=fake_github.TOKEN, GITHUB_COMMENT_RETRY_SECONDS="1")
         log_path = tmp_path_factory.mktemp("worker") / "worker.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(

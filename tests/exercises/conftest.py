@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.utils import timezone
 
 from exercises.models import CompletionRule, Exercise
 from tests.exercises import payloads
@@ -18,7 +19,9 @@ def _webhook_secret(settings):
 
 @pytest.fixture
 def exercise(world):
+    # A lead confirmed it (GitHub sign-in is not configured in tests): PRs by @gh-alice count.
     world.alice.github_username = "gh-alice"
+    world.alice.github_confirmed_at = timezone.now()
     world.alice.save()
     world.cohort.practice_repository = payloads.REPO
     world.cohort.save()

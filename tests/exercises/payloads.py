@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 from exercises.github import sign
 
 REPO = "first-break-ai/practice"
 SECRET = "It's a Secret to Everybody"
+
+
+def github_id(login: str) -> int:
+    """A stable numeric account id per login, as GitHub gives every account one."""
+    return zlib.crc32(login.lower().encode()) or 1
 
 
 def repository(full_name: str = REPO) -> dict:
@@ -32,7 +38,7 @@ def pull_request(
         "number": number,
         "state": state,
         "title": title,
-        "user": {"login": login, "id": 1},
+        "user": {"login": login, "id": github_id(login)},
         "draft": draft,
         "head": {"ref": ref, "sha": sha},
         "base": {"ref": "main"},
@@ -86,8 +92,9 @@ def review_event(
 
 
 def check_suite_event(
-    *, conclusion: str = "success", sha: str = "a" * 40, number: int = 7, suite_id: int = 500, status: str = "completed"
-) -> dict:
+    *, conclusion: str = "success", sha: str = "a" * 40, number: int = 7, suite_id: int = 500, status: str = "completed",
+    updated_at: str = "2026-03-10T12:00:00Z",
+) -> dict:  # fmt: skip
     return {
         "action": "completed",
         "check_suite": {
@@ -97,7 +104,7 @@ def check_suite_event(
             "conclusion": conclusion,
             "app": {"name": "GitHub Actions"},
             "pull_requests": [{"number": number, "head": {"sha": sha}}],
-            "updated_at": "2026-03-10T12:00:00Z",
+            "updated_at": updated_at,
         },
         "repository": repository(),
     }

@@ -9,6 +9,7 @@ from exercises.models import (
     CompletionRule,
     DeliveryStatus,
     ExerciseCompletion,
+    Review,
     Submission,
     SubmissionState,
     TimelineEvent,
@@ -266,21 +267,197 @@ def test_link_by_url_checks_repository_and_author(exercise, world, deliver):
     with pytest.raises(LinkError, match="not a GitHub pull request URL"):
         submission_link(membership=world.alice_membership, exercise=exercise, pr_url="https://example.com/x")
 
+    world.bob.github_username, world.bob.github_confirmed_at = "gh-bob", world.alice.github_confirmed_at
+    world.bob.save()
     submission = submission_link(
         membership=world.bob_membership, exercise=exercise, pr_url=f"https://github.com/{payloads.REPO}/pull/7"
     )
-    deliver("pull_request", payloads.pr_event("opened", login="gh-alice", ref="unrelated"))
+    deliver("pull_request", payloads.pr_event("opened", login="a-stranger", ref="unrelated"))
 
     submission.refresh_from_db()
     assert "Only your own pull requests count" in submission.refused_reason
 
 
-def test_link_by_url_refuses_a_pr_linked_by_someone_else(exercise, world):
+def test_link_by_url_refuses_a_pr_linked_by_someone_else(exercise, world, deliver):
     submission_link(
         membership=world.alice_membership, exercise=exercise, pr_url=f"https://github.com/{payloads.REPO}/pull/9"
     )
 
-    with pytest.raises(LinkError, match="already linked"):
+    with pytest.raises(LinkError, match="linked this pull request first"):
         submission_link(
             membership=world.bob_membership, exercise=exercise, pr_url=f"https://github.com/{payloads.REPO}/pull/9"
         )
+    deliver("pull_request", payloads.pr_event("opened", number=9, ref="unrelated"))  # GitHub: alice is the author
+    with pytest.raises(LinkError, match="@gh-alice opened this pull request"):
+        submission_link(
+            membership=world.bob_membership, exercise=exercise, pr_url=f"https://github.com/{payloads.REPO}/pull/9"
+        )
+
+
+# --- Merge conflicts (issue 17) ---------------------------------------------------------
+
+
+def test_dirty_then_unknown_after_push_then_merged_clears_the_conflict(exercise, deliver, world):
+    deliver("pull_request", payloads.pr_event("opened", mergeable_state="dirty"))
+    assert Submission.objects.get().has_conflict is True
+
+    # Right after a push GitHub recomputes: mergeable null, mergeable_state "unknown".
+    deliver(
+        "pull_request",
+        payloads.pr_event("synchronize", sha="b" * 40, mergeable_state="unknown", updated_at="2026-03-10T11:00:00Z"),
+    )
+    submission = Submission.objects.get()
+    assert (submission.has_conflict, submission.conflict_checking) == (False, True)
+
+    deliver(
+        "pull_request",
+        payloads.pr_event(
+            "closed", state="closed", merged=True, sha="b" * 40, mergeable_state="unknown",
+            updated_at="2026-03-10T12:00:00Z",
+        ),
+    )  # fmt: skip
+
+    submission.refresh_from_db()
+    assert (submission.state, submission.has_conflict, submission.conflict_checking) == ("merged", False, False)
+    page = world.client_for(world.alice).get(f"/c/{world.cohort.slug}/submissions/{submission.pk}/").content.decode()
+    assert "Merged" in page and "merge conflict</strong>" not in page and "Checking for conflicts" not in page
+
+
+def test_unknown_without_a_new_head_keeps_the_verdict(exercise, deliver):
+    deliver("pull_request", payloads.pr_event("opened", mergeable_state="dirty"))
+    deliver("pull_request", payloads.pr_event("edited", mergeable_state="unknown", updated_at="2026-03-10T11:00:00Z"))
+
+    submission = Submission.objects.get()
+    assert (submission.has_conflict, submission.conflict_checking) == (True, False)
+
+
+def test_each_conflict_and_each_resolution_is_its_own_timeline_entry(exercise, deliver):
+    states = ["dirty", "clean", "dirty", "dirty", "clean"]
+    for minute, state in enumerate(states):
+        deliver(
+            "pull_request",
+            payloads.pr_event("synchronize" if minute else "opened", mergeable_state=state,
+                              updated_at=f"2026-03-10T10:{minute:02d}:00Z"),
+        )  # fmt: skip
+
+    kinds = list(
+        TimelineEvent.objects.filter(kind__in=["conflict", "conflict_resolved"]).values_list("kind", flat=True)
+    )
+    assert kinds == ["conflict", "conflict_resolved", "conflict", "conflict_resolved"]
+
+
+def test_replaying_a_conflict_delivery_adds_nothing(exercise, deliver, django_capture_on_commit_callbacks):
+    delivery = deliver("pull_request", payloads.pr_event("opened", mergeable_state="dirty"))
+    with django_capture_on_commit_callbacks(execute=False):
+        delivery_replay(delivery=delivery)
+    delivery_process(delivery_id=delivery.pk)
+
+    assert TimelineEvent.objects.filter(kind="conflict").count() == 1
+
+
+def test_conflict_shows_on_exercise_page_dashboard_panel_and_review_queue(exercise, deliver, world):
+    deliver("pull_request", payloads.pr_event("opened", mergeable_state="dirty"))
+    alice, lead = world.client_for(world.alice), world.client_for(world.lead)
+
+    pages = {
+        "exercise page": alice.get(f"/c/{world.cohort.slug}/exercises/first-pr/"),
+        "dashboard": alice.get(f"/c/{world.cohort.slug}/"),
+        "dashboard panel": alice.get(f"/c/{world.cohort.slug}/exercises/panel/"),
+        "review queue": lead.get(f"/c/{world.cohort.slug}/lead/reviews/"),
+    }
+
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        assert ">Conflict</" in response.content.decode(), name
+
+
+def test_checking_shows_after_a_push_until_github_answers(exercise, deliver, world):
+    deliver("pull_request", payloads.pr_event("opened", mergeable_state="clean"))
+    deliver(
+        "pull_request",
+        payloads.pr_event("synchronize", sha="b" * 40, mergeable_state=None, updated_at="2026-03-10T11:00:00Z"),
+    )
+
+    panel = world.client_for(world.alice).get(f"/c/{world.cohort.slug}/exercises/panel/").content.decode()
+    assert ">Checking</" in panel
+
+
+# --- Check results arriving out of order (issue 10, item 18) ---------------------------------
+
+
+def test_an_older_check_suite_arriving_late_does_not_overwrite_a_newer_one(exercise, deliver):
+    deliver("pull_request", payloads.pr_event("opened"))
+    # The suite was re-run: the re-run's failure (13:00) arrives before the first run's success (12:00).
+    deliver("check_suite", payloads.check_suite_event(conclusion="failure", updated_at="2026-03-10T13:00:00Z"))
+    deliver("check_suite", payloads.check_suite_event(conclusion="success", updated_at="2026-03-10T12:00:00Z"))
+
+    assert Submission.objects.get().checks_state == ChecksState.FAILURE
+
+
+def test_a_newer_check_suite_replaces_an_older_one(exercise, deliver):
+    deliver("pull_request", payloads.pr_event("opened"))
+    deliver("check_suite", payloads.check_suite_event(conclusion="failure", updated_at="2026-03-10T12:00:00Z"))
+    deliver("check_suite", payloads.check_suite_event(conclusion="success", updated_at="2026-03-10T13:00:00Z"))
+
+    assert Submission.objects.get().checks_state == ChecksState.SUCCESS
+
+
+# --- The retry wrapper of delivery processing (issue 10, item 18) ----------------------------
+
+
+def test_process_delivery_task_retries_then_marks_the_delivery_failed(exercise, deliver, post_event):
+    from exercises import tasks
+
+    deliver("pull_request", payloads.pr_event("opened"))
+    broken = payloads.review_event(state="approved")
+    del broken["review"]["id"]  # a payload the handler cannot apply: KeyError every time
+    response = post_event("pull_request_review", broken)
+    delivery = WebhookDelivery.objects.get(delivery_id=response.json()["delivery"])
+
+    result = tasks.process_delivery.apply(kwargs={"delivery_id": delivery.pk})
+
+    delivery.refresh_from_db()
+    assert result.get() == "failed"
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, tasks.MAX_DELIVERY_ATTEMPTS)
+    assert delivery.error.startswith("KeyError")
+    assert not Review.objects.exists()  # every attempt rolled back
+
+
+def test_process_delivery_task_succeeds_on_a_later_attempt(exercise, post_event, monkeypatch):
+    from exercises import deliveries, tasks
+
+    response = post_event("pull_request", payloads.pr_event("opened"))
+    delivery = WebhookDelivery.objects.get(delivery_id=response.json()["delivery"])
+    real, calls = deliveries.delivery_process, []
+
+    def flaky(*, delivery_id):
+        calls.append(delivery_id)
+        if len(calls) == 1:
+            raise ConnectionError("database went away")
+        return real(delivery_id=delivery_id)
+
+    monkeypatch.setattr(deliveries, "delivery_process", flaky)
+
+    assert tasks.process_delivery.apply(kwargs={"delivery_id": delivery.pk}).get() == DeliveryStatus.PROCESSED
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.error) == (DeliveryStatus.PROCESSED, 2, "")
+    assert Submission.objects.count() == 1
+
+
+def test_an_older_check_run_arriving_late_does_not_overwrite_a_newer_one(exercise, deliver):
+    def check_run(conclusion: str, completed_at: str) -> dict:
+        return {
+            "action": "completed",
+            "check_run": {
+                "id": 77, "name": "tests", "head_sha": "a" * 40, "status": "completed", "conclusion": conclusion,
+                "started_at": "2026-03-10T11:00:00Z", "completed_at": completed_at,
+                "pull_requests": [{"number": 7, "head": {"sha": "a" * 40}}],
+            },
+            "repository": payloads.repository(),
+        }  # fmt: skip
+
+    deliver("pull_request", payloads.pr_event("opened"))
+    deliver("check_run", check_run("success", "2026-03-10T13:00:00Z"))  # the re-run, delivered first
+    deliver("check_run", check_run("failure", "2026-03-10T12:00:00Z"))
+
+    assert Submission.objects.get().checks_state == ChecksState.SUCCESS

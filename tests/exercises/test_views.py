@@ -107,7 +107,8 @@ def test_review_queue_lists_open_submissions_with_constant_queries(
             pr_url="https://github.com/x/y/pull/1",
         )
 
-    with django_assert_num_queries(5):  # session, user, membership, the nav's blocked-learners badge, queue
+    # session, user, membership, the nav's blocked-learners badge, queue, comments GitHub has not taken
+    with django_assert_num_queries(6):
         response = client.get(f"/c/{world.cohort.slug}/lead/reviews/")
 
     assert response.content.decode().count("/submissions/") == 6
@@ -123,3 +124,92 @@ def test_dashboard_exercise_panel_refreshes_with_current_states(world, alice_sub
     assert 'hx-trigger="every 15s"' in response.content.decode()
     assert world.client_for(world.outsider).get(url).status_code == 404
     assert "#7" not in world.client_for(world.bob).get(url).content.decode()
+
+
+def test_submission_page_refreshes_timeline_rounds_and_merged_while_open(
+    world, alice_submission, django_assert_num_queries
+):
+    from django.utils import timezone
+
+    from exercises.models import TimelineEvent
+
+    client = world.client_for(world.alice)
+    url = f"/c/{world.cohort.slug}/submissions/{alice_submission.pk}/state/"
+    client.get(url)
+    page = client.get(f"/c/{world.cohort.slug}/submissions/{alice_submission.pk}/").content.decode()
+    assert 'hx-get="' + url + '"' in page and 'id="submission-live"' in page
+
+    now = timezone.now()
+    Submission.objects.filter(pk=alice_submission.pk).update(state="merged", merged_at=now, review_rounds=3)
+    for n in range(5):
+        TimelineEvent.objects.create(submission=alice_submission, kind="comment", summary=f"Note {n}", occurred_at=now)
+
+    with django_assert_num_queries(5):  # session, user, membership, submission, timeline
+        fragment = client.get(url).content.decode()
+
+    assert "Merged" in fragment and "Note 4" in fragment and '<p class="big-number">3</p>' in fragment
+    assert 'id="submission-live"' in fragment
+
+
+def test_review_queue_shows_comments_github_has_not_taken(world, alice_submission):
+    from django.utils import timezone
+
+    from exercises.models import CommentStatus, PullRequestComment
+
+    PullRequestComment.objects.create(
+        submission=alice_submission, kind="linked", status=CommentStatus.FAILED, next_attempt_at=timezone.now(),
+        attempts=1, error="GitHub answered 404: Not Found",
+    )  # fmt: skip
+    PullRequestComment.objects.create(
+        submission=alice_submission, kind="completed", next_attempt_at=timezone.now(), attempts=4,
+        error="Attempt 4: GitHub answered 502",
+    )  # fmt: skip
+
+    page = world.client_for(world.lead).get(f"/c/{world.cohort.slug}/lead/reviews/").content.decode()
+
+    assert "GitHub answered 404: Not Found" in page and "Attempt 4: GitHub answered 502" in page
+    assert "Failed" in page and "Waiting" in page
+
+
+def test_admin_lists_comments_and_retries_a_failed_one(
+    world, alice_submission, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from exercises import tasks
+    from exercises.models import CommentStatus, PullRequestComment
+    from tests.factories import UserFactory
+
+    published = []
+    monkeypatch.setattr(tasks.post_comment, "delay", lambda **kw: published.append(kw["comment_id"]))
+    comment = PullRequestComment.objects.create(
+        submission=alice_submission, kind="linked", status=CommentStatus.FAILED, next_attempt_at=timezone.now(),
+        attempts=6, error="Gave up after 6 attempts: GitHub answered 502",
+    )  # fmt: skip
+    admin = world.client_for(UserFactory(is_staff=True, is_superuser=True))
+
+    listing = admin.get("/admin/exercises/pullrequestcomment/")
+    assert listing.status_code == 200 and "Gave up after 6 attempts" in listing.content.decode()
+    assert admin.get(f"/admin/exercises/submission/{alice_submission.pk}/change/").status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(
+            "/admin/exercises/pullrequestcomment/", {"action": "retry_now", "_selected_action": [comment.pk]}
+        )
+
+    assert response.status_code == 302
+    comment.refresh_from_db()
+    assert comment.status == CommentStatus.PENDING and published == [comment.pk]
+
+
+def test_lead_github_page_has_constant_queries(world, django_assert_num_queries):
+    client = world.client_for(world.lead)
+    url = f"/c/{world.cohort.slug}/lead/github/"
+    client.get(url)
+    for _ in range(5):
+        MembershipFactory(cohort=world.cohort)
+
+    with django_assert_num_queries(5):  # session, user, membership, the nav's blocked-learners badge, learners
+        response = client.get(url)
+
+    assert response.content.decode().count("Confirm @") == 7  # alice, bob and five more

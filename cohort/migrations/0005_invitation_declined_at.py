@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cohort', '0003_office_hours_live'),
+        ('cohort', '0004_user_github_identity'),
     ]
 
     operations = [
