@@ -136,9 +136,8 @@ def _check_method(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tu
     elif name == "expandtabs":
         tabsize = args[0] if args else kwargs.get("tabsize", 8)
         if isinstance(tabsize, int):
-            _check_size(
-                "str.expandtabs()", len(owner) + owner.count("\t" if isinstance(owner, str) else b"\t") * tabsize
-            )
+            tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
+            _check_size("str.expandtabs()", len(owner) + tabs * tabsize)
     elif name == "replace" and len(args) >= 2:
         _check_replace(owner, args[0], args[1], args[2] if len(args) > 2 else kwargs.get("count", -1))
     elif name == "join" and args:

@@ -35,7 +35,7 @@ _HEADER = struct.Struct("!I")
 # A reply is the rendered prompt (at most 200,000 characters; JSON escapes make
 # at most 12 bytes of one) plus an error message: what the caller can ever hold.
 MAX_FRAME_BYTES = 8 * 1024 * 1024
-STARTUP_TIMEOUT = 10.0
+STARTUP_TIMEOUT = 5.0
 # Beyond the job's own time limit (enforced inside the helper, which can name the
 # template line), how long the caller waits before it kills the helper.
 KILL_GRACE = 0.4
