@@ -58,6 +58,10 @@ class TemplateRenderError(Exception):
         super().__init__(f"Line {line}: {message}" if line else message)
 
 
+class TemplateRendererBusy(TemplateRenderError):
+    """Every helper stayed busy for the whole time budget: not the template's fault (an API may answer 503)."""
+
+
 class _RenderTimeout(BaseException):
     # BaseException so that no `except Exception` inside Jinja swallows it.
     pass
@@ -497,6 +501,8 @@ def render_chat(
     try:
         reply = render_pool.get_pool("inference.chat_templates").call(request, timeout=timeout)
     except render_pool.PoolError as exc:
+        if exc.reason == "busy":
+            raise TemplateRendererBusy(str(exc)) from None
         raise TemplateRenderError(str(exc)) from None
     if "error" in reply:
         raise TemplateRenderError(str(reply["error"]), line=reply.get("line"))

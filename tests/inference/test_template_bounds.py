@@ -274,3 +274,21 @@ def test_busy_pool_answers_busy_instead_of_queueing_for_ever():
         slow.join()
     finally:
         pool.close()
+
+
+def test_all_helpers_busy_is_told_apart_from_a_template_error(monkeypatch):
+    from inference.chat_templates import TemplateRendererBusy
+
+    pool = render_pool.ProcessPool("inference.chat_templates", size=1, memory_mb=256)
+    monkeypatch.setitem(render_pool._pools, "inference.chat_templates", pool)
+    try:
+        stuck = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+        slow = threading.Thread(target=_render_quietly, args=(stuck,))
+        slow.start()
+        time.sleep(0.3)
+        with pytest.raises(TemplateRendererBusy, match="busy"):
+            render_chat("{{ 1 }}", [], timeout=0.2)
+        slow.join()
+        assert render_chat("{{ 1 }}", []) == "1"
+    finally:
+        pool.close()
