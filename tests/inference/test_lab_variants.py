@@ -189,3 +189,17 @@ def test_migration_retires_variants_the_old_lab_registered(world, smollm2, setti
     assert not used.available and Path(used.path).exists()
     added_by_a_lead.refresh_from_db()
     assert added_by_a_lead.available
+
+
+def test_admin_lists_variants_with_their_learner_and_size(world, alice_lab, client, django_assert_max_num_queries):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("admin:inference_modelvariant_changelist"))
+    assert response.status_code == 200
+    assert b"alice@example.com" in response.content and b"MB" in response.content
+    learner = world.client_for(world.alice)
+    assert learner.get(reverse("admin:inference_modelvariant_changelist")).status_code == 302
