@@ -71,14 +71,13 @@ class ModelField(forms.CharField):
 class TokenizeForm(JSONForm):
     model = ModelField()
     text = forms.CharField(strip=False, max_length=100_000, required=False)  # "" tokenizes to []
+    special = forms.BooleanField(required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if not isinstance(self.payload.get("text"), str):
             self.errors.setdefault("text", self.error_class(["text is required (a string, may be empty)."]))
         return cleaned
-
-    special = forms.BooleanField(required=False)
 
 
 class RenderForm(JSONForm):

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -316,9 +317,9 @@ def lab_quantization_create(*, membership, model: SandboxModel, types: list[str]
         raise LabError(f"types must be some of {', '.join(QUANT_TYPES)}.")
     types = list(dict.fromkeys(types))
     estimate = sum(estimated_variant_bytes(model, t) for t in types)
-    # The learner's earlier labs are counted under a lock on their membership, so two
-    # requests at once cannot both pass the quota.
-    type(membership).objects.select_for_update().filter(pk=membership.pk).first()
+    # The learner's earlier labs are counted under a lock on their user row (the quota is per
+    # person, across cohorts), so two requests at once cannot both pass it.
+    get_user_model().objects.select_for_update().filter(pk=membership.user_id).first()
     try:
         variant_quota_check(membership=membership, adding=estimate)
     except QuantizationError as exc:
