@@ -203,3 +203,37 @@ def test_admin_lists_variants_with_their_learner_and_size(world, alice_lab, clie
     assert b"alice@example.com" in response.content and b"MB" in response.content
     learner = world.client_for(world.alice)
     assert learner.get(reverse("admin:inference_modelvariant_changelist")).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_labs_at_once_cannot_both_pass_the_quota(world, smollm2, settings):
+    import threading
+
+    from django.db import connection, connections
+
+    from inference.labs import LabError, lab_quantization_create
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serializes writers with IMMEDIATE transactions")
+    settings.SANDBOX_VARIANT_QUOTA_MB = int(estimated_variant_bytes(smollm2, "Q4_0") * 1.5 / MB)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def create() -> None:
+        start.wait()
+        try:
+            lab_quantization_create(membership=world.alice_membership, model=smollm2, types=["Q4_0"])
+            outcomes.append("created")
+        except LabError:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["created", "refused"]
+    assert LabJob.objects.filter(kind=LabKind.QUANTIZATION).count() == 1
