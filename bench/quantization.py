@@ -17,6 +17,24 @@ sys.path.insert(0, str(ROOT))
 from bench import pages  # noqa: E402
 
 
+def bench_lab(source, types):  # type: ignore[no-untyped-def]
+    """A quantization lab of one bench learner: variants belong to a learner's lab."""
+    from django.utils import timezone
+
+    from cohort.models import Cohort, Membership, User
+    from inference.models import LabJob, LabKind
+
+    today = timezone.localdate()
+    cohort, _ = Cohort.objects.get_or_create(
+        slug="bench", defaults={"name": "Bench", "starts_on": today, "ends_on": today}
+    )
+    user = User.objects.filter(email="bench@example.com").first() or User.objects.create_user(email="bench@example.com")  # type: ignore[attr-defined]
+    membership, _ = Membership.objects.get_or_create(user=user, cohort=cohort)
+    return LabJob.objects.create(
+        membership=membership, model=source, kind=LabKind.QUANTIZATION, input={"types": list(types)}
+    )
+
+
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="firstbreak-bench-quant-"))
     try:
@@ -33,7 +51,9 @@ def main() -> int:
 
         call_command("migrate", interactive=False, verbosity=0)
         source = provision_smollm2()
-        variants = [source] + [quantize_variant(model=source, qtype=t) for t in ("F16", "Q8_0", "Q4_K_M", "Q4_0")]
+        types = ("F16", "Q8_0", "Q4_K_M", "Q4_0")
+        lab = bench_lab(source, types)
+        variants = [source] + [quantize_variant(lab=lab, model=source, qtype=t) for t in types]
         table = compare_variants(variants)
         print(
             f"smollm2-135m variants; quality against the most precise one over {table['text_tokens']} tokens of fixed text"

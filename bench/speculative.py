@@ -42,6 +42,7 @@ def main() -> int:
         from django.conf import settings
         from django.core.management import call_command
 
+        from bench.quantization import bench_lab
         from inference.engine import Engine, load_model
         from inference.provision import provision_smollm2
         from inference.quantization import quantize_variant
@@ -50,7 +51,7 @@ def main() -> int:
 
         call_command("migrate", interactive=False, verbosity=0)
         q4 = provision_smollm2()
-        f16 = quantize_variant(model=q4, qtype="F16")
+        f16 = quantize_variant(lab=bench_lab(q4, ["F16"]), model=q4, qtype="F16")
         target = Engine(load_model(f16.path, n_ctx=2048)[0])
         draft_engine = Engine(load_model(q4.path, n_ctx=1024)[0])
         greedy = SamplerParams(temperature=0)

@@ -76,6 +76,8 @@ def _configure(sender: Celery, **kwargs: object) -> None:
             "sweep-comments": {"task": "exercises.sweep_comments", "schedule": 60.0},
             # Runs whose worker vanished without Celery redelivering them.
             "sweep-stuck-runs": {"task": "inference.sweep_stuck_runs", "schedule": 60.0},
+            # Quantization-lab variants past SANDBOX_VARIANT_RETENTION_DAYS, and files of deleted labs.
+            "sweep-lab-variants": {"task": "inference.sweep_lab_variants", "schedule": 3600.0},
             # Blocked check-ins whose email to the leads was lost (the send itself is claimed: never twice).
             "sweep-blocked-check-ins": {"task": "cohort.sweep_blocked_check_ins", "schedule": 120.0},
             # Office-hours reminders (24 h and 1 h before); every 2 min so the hour one comes 58-60 min ahead.

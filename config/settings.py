@@ -280,6 +280,14 @@ SANDBOX_RUNS_PER_MINUTE = env_int("SANDBOX_RUNS_PER_MINUTE", 10, minimum=1)
 SANDBOX_CONCURRENT_RUNS = env_int("SANDBOX_CONCURRENT_RUNS", 2, minimum=1)
 SANDBOX_SOFT_TIME_LIMIT = env_int("SANDBOX_SOFT_TIME_LIMIT", 120, minimum=1)
 SANDBOX_HARD_TIME_LIMIT = env_int("SANDBOX_HARD_TIME_LIMIT", 150, minimum=2)
+# Chat templates render in helper processes (inference/render_pool.py): how many per
+# serving process, and the address space each may use.
+SANDBOX_TEMPLATE_PROCESSES = env_int("SANDBOX_TEMPLATE_PROCESSES", 2, minimum=1)
+SANDBOX_TEMPLATE_MEMORY_MB = env_int("SANDBOX_TEMPLATE_MEMORY_MB", 256, minimum=64)
+# Quantization lab: disk its variants may use per learner and in all, and how long they are kept.
+SANDBOX_VARIANT_QUOTA_MB = env_int("SANDBOX_VARIANT_QUOTA_MB", 2048, minimum=0)
+SANDBOX_VARIANTS_TOTAL_QUOTA_MB = env_int("SANDBOX_VARIANTS_TOTAL_QUOTA_MB", 20480, minimum=0)
+SANDBOX_VARIANT_RETENTION_DAYS = env_int("SANDBOX_VARIANT_RETENTION_DAYS", 7, minimum=1)
 if not SANDBOX_SOFT_TIME_LIMIT < SANDBOX_HARD_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured(
         "SANDBOX_SOFT_TIME_LIMIT < SANDBOX_HARD_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT must hold"

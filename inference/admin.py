@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from inference.models import SandboxModel, SandboxRun
+from inference.models import ModelVariant, SandboxModel, SandboxRun
 from inference.registry import ModelFileError, model_refresh_metadata
 
 # Everything read from the GGUF file. Editing these by hand would make the pages disagree
@@ -83,3 +83,26 @@ class SandboxRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: SandboxRun | None = None) -> bool:
         return False
+
+
+@admin.register(ModelVariant)
+class ModelVariantAdmin(admin.ModelAdmin):
+    """Quantization-lab files: who made them and how much disk they take. Deleting a row here
+    leaves its file for the hourly sweep (`inference.sweep_lab_variants`) to remove."""
+
+    list_display = ["id", "source", "quantization", "owner", "size_mb", "created_at"]
+    list_filter = ["quantization", "source"]
+    search_fields = ["lab__membership__user__email"]
+    list_select_related = ["source", "lab__membership__user"]
+    readonly_fields = ["lab", "source", "quantization", "path", "size_bytes", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Learner", ordering="lab__membership__user__email")
+    def owner(self, obj: ModelVariant) -> str:
+        return obj.lab.membership.user.email
+
+    @admin.display(description="Size", ordering="size_bytes")
+    def size_mb(self, obj: ModelVariant) -> str:
+        return f"{obj.size_bytes / 1_000_000:,.1f} MB"

@@ -23,6 +23,13 @@ class JSONForm(forms.Form):
         self.payload = payload
         super().__init__(data={k: v for k, v in payload.items() if not isinstance(v, list | dict)})
 
+    def full_clean(self) -> None:
+        super().full_clean()
+        # A list or object where a single value belongs (`"template": ["x"]`) is refused, not read as empty.
+        for name in self.fields:
+            if isinstance(self.payload.get(name), list | dict) and name not in self.errors:
+                self.add_error(name, "A single value is required, not a list or an object.")
+
     def clean_messages_list(self) -> list[dict[str, str]] | None:
         messages = self.payload.get("messages")
         if messages is None:
@@ -63,8 +70,14 @@ class ModelField(forms.CharField):
 
 class TokenizeForm(JSONForm):
     model = ModelField()
-    text = forms.CharField(strip=False, max_length=100_000)
+    text = forms.CharField(strip=False, max_length=100_000, required=False)  # "" tokenizes to []
     special = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not isinstance(self.payload.get("text"), str):
+            self.errors.setdefault("text", self.error_class(["text is required (a string, may be empty)."]))
+        return cleaned
 
 
 class RenderForm(JSONForm):

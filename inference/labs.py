@@ -10,12 +10,21 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from inference import tasks
 from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
+from inference.quantization import (
+    QUANT_TYPES,
+    QuantizationError,
+    compare_variants,
+    estimated_variant_bytes,
+    quantize_variant,
+    variant_quota_check,
+)
 from inference.sampling import SamplerParams, sampling_distribution, softmax, top_n
 from inference.services import announce_finished_work
 
@@ -101,9 +110,9 @@ def lab_execute(*, job_id: int) -> str | None:
     try:
         result, logits = _LABS[job.kind](job)
     except Exception as exc:
-        LabJob.objects.filter(pk=job.pk).update(
-            status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
-        )
+        # A quota or quantization refusal is written for the learner; anything else names its type.
+        error = str(exc) if isinstance(exc, QuantizationError) else f"{type(exc).__name__}: {exc}"
+        LabJob.objects.filter(pk=job.pk).update(status=RunStatus.FAILED, error=error, finished_at=timezone.now())
         return RunStatus.FAILED
     LabJob.objects.filter(pk=job.pk).update(
         status=RunStatus.DONE,
@@ -302,20 +311,31 @@ def _speculative(job: LabJob) -> tuple[dict[str, Any], None]:
 
 @transaction.atomic
 def lab_quantization_create(*, membership, model: SandboxModel, types: list[str]) -> LabJob:  # type: ignore[no-untyped-def]
-    from inference.quantization import QUANT_TYPES
-
+    """Queue variants of a registry model; refused when they would not fit the learner's or the site's disk quota."""
     unknown = [t for t in types if t not in QUANT_TYPES]
     if not types or unknown:
         raise LabError(f"types must be some of {', '.join(QUANT_TYPES)}.")
-    job = LabJob.objects.create(membership=membership, model=model, kind=LabKind.QUANTIZATION, input={"types": types})
+    types = list(dict.fromkeys(types))
+    estimate = sum(estimated_variant_bytes(model, t) for t in types)
+    # The learner's earlier labs are counted under a lock on their user row (the quota is per
+    # person, across cohorts), so two requests at once cannot both pass it.
+    get_user_model().objects.select_for_update().filter(pk=membership.user_id).first()
+    try:
+        variant_quota_check(membership=membership, adding=estimate)
+    except QuantizationError as exc:
+        raise LabError(str(exc)) from None
+    job = LabJob.objects.create(
+        membership=membership,
+        model=model,
+        kind=LabKind.QUANTIZATION,
+        input={"types": types, "estimated_bytes": estimate},
+    )
     tasks.execute_lab.delay_on_commit(job_id=job.pk)
     return job
 
 
 def _quantization(job: LabJob) -> tuple[dict[str, Any], None]:
-    from inference.quantization import compare_variants, quantize_variant
-
-    variants = [job.model] + [quantize_variant(model=job.model, qtype=t) for t in job.input["types"]]
+    variants = [job.model] + [quantize_variant(lab=job, model=job.model, qtype=t) for t in job.input["types"]]
     return compare_variants(variants), None
 
 

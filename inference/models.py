@@ -125,3 +125,28 @@ class RunTokenChunk(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} tokens {self.start}+{len(self.tokens)}"
+
+
+class ModelVariant(models.Model):
+    """A quantized copy of a registry model, made by a learner's quantization lab and owned by that lab.
+
+    Variants are not SandboxModels: they never appear in the registry's model
+    list, only in their lab's result (visible to its owner, and to the cohort
+    when the lab is shared). Their files count against the learner's and the
+    site's disk quotas and are deleted after SANDBOX_VARIANT_RETENTION_DAYS.
+    """
+
+    lab = models.ForeignKey(LabJob, on_delete=models.CASCADE, related_name="variants")
+    source = models.ForeignKey(SandboxModel, on_delete=models.CASCADE, related_name="variants")
+    quantization = models.CharField(max_length=20)
+    path = models.CharField(max_length=500)
+    size_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["lab", "quantization"], name="one_variant_per_lab_and_type")]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source.slug} {self.quantization} (lab {self.lab_id})"

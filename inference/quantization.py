@@ -9,14 +9,17 @@ and speed.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
 
-from inference.models import SandboxModel
-from inference.registry import model_register
+from inference.models import LabJob, LabKind, ModelVariant, RunStatus, SandboxModel
+from inference.registry import read_gguf_metadata
 from inference.sampling import SamplerParams, softmax
 
 # Ordered from most to least precise.
@@ -48,19 +51,77 @@ def variant_slug(model: SandboxModel, qtype: str) -> str:
     return f"{model.slug}-{qtype.lower().replace('_', '-')}"
 
 
-def quantize_variant(*, model: SandboxModel, qtype: str) -> SandboxModel:
-    """Requantize `model` to `qtype` into SANDBOX_MODELS_DIR and register it (reused when present)."""
+def variants_dir() -> Path:
+    return Path(settings.SANDBOX_MODELS_DIR) / "variants"
+
+
+def estimated_variant_bytes(model: SandboxModel, qtype: str) -> int:
+    """Roughly what a `qtype` copy of `model` takes: its size scaled by bits per weight."""
+    source_bits = BITS_RANK.get(model.quantization, 8)
+    return int(model.size_bytes * BITS_RANK.get(qtype, 16) / source_bits)
+
+
+# --- Quotas -------------------------------------------------------------------------------
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):,.0f} MB"
+
+
+def _reserved_bytes(jobs) -> int:  # type: ignore[no-untyped-def]
+    """Bytes promised to quantization labs that have not made their variants yet."""
+    total = 0
+    for job in jobs.filter(kind=LabKind.QUANTIZATION, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)):
+        made = ModelVariant.objects.filter(lab=job).aggregate(s=Sum("size_bytes"))["s"] or 0
+        total += max(int(job.input.get("estimated_bytes", 0)) - made, 0)
+    return total
+
+
+def variant_quota_check(*, membership, adding: int, exclude_job: LabJob | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Raise QuantizationError unless `adding` more bytes fit the learner's and the site's quotas.
+
+    Counted: variants on disk, plus what queued quantization labs are expected to write.
+    """
+    jobs = LabJob.objects.all() if exclude_job is None else LabJob.objects.exclude(pk=exclude_job.pk)
+    mine_jobs = jobs.filter(membership__user_id=membership.user_id)
+    on_disk = ModelVariant.objects.filter(lab__membership__user_id=membership.user_id)
+    mine = (on_disk.aggregate(s=Sum("size_bytes"))["s"] or 0) + _reserved_bytes(mine_jobs)
+    everyone = (ModelVariant.objects.aggregate(s=Sum("size_bytes"))["s"] or 0) + _reserved_bytes(jobs)
+    quota = settings.SANDBOX_VARIANT_QUOTA_MB * 1024 * 1024
+    total_quota = settings.SANDBOX_VARIANTS_TOTAL_QUOTA_MB * 1024 * 1024
+    days = settings.SANDBOX_VARIANT_RETENTION_DAYS
+    if mine + adding > quota:
+        raise QuantizationError(
+            f"Your quantized variants would take {_mb(mine + adding)} of disk; each learner may use {_mb(quota)}. "
+            f"Variants are deleted {days} days after their lab; choose fewer or smaller types until then."
+        )
+    if everyone + adding > total_quota:
+        raise QuantizationError(
+            f"The sandbox's disk for quantized variants is full ({_mb(everyone)} of {_mb(total_quota)} in use). "
+            f"Variants are deleted {days} days after their lab: try again later or ask a lead."
+        )
+
+
+# --- Making a variant -----------------------------------------------------------------------
+
+
+def quantize_variant(*, lab: LabJob, model: SandboxModel, qtype: str) -> SandboxModel:
+    """Requantize `model` to `qtype` for `lab`, recorded as the lab's ModelVariant (reused when present).
+
+    Returns an unsaved SandboxModel describing the file (what compare_variants reads):
+    a variant never enters the registry's model list.
+    """
     import llama_cpp
 
     if qtype not in QUANT_TYPES:
         raise QuantizationError(f"Unknown type {qtype}; choose from {', '.join(QUANT_TYPES)}.")
-    slug = variant_slug(model, qtype)
-    existing = SandboxModel.objects.filter(slug=slug, available=True).first()
+    existing = ModelVariant.objects.filter(lab=lab, quantization=qtype).first()
     if existing and Path(existing.path).exists():
-        return existing
-    folder = Path(settings.SANDBOX_MODELS_DIR)
+        return _as_model(existing, model)
+    variant_quota_check(membership=lab.membership, adding=estimated_variant_bytes(model, qtype), exclude_job=lab)
+    folder = variants_dir() / f"lab-{lab.pk}"
     folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / f"{slug}.gguf"
+    dest = folder / f"{variant_slug(model, qtype)}.gguf"
     partial = dest.with_suffix(".gguf.partial")
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = QUANT_TYPES[qtype]
@@ -72,7 +133,59 @@ def quantize_variant(*, model: SandboxModel, qtype: str) -> SandboxModel:
         partial.unlink(missing_ok=True)
         raise QuantizationError(f"llama.cpp could not quantize {model.slug} to {qtype} (code {code}).")
     partial.replace(dest)
-    return model_register(slug=slug, name=f"{model.name} ({qtype})", path=dest)
+    variant, _ = ModelVariant.objects.update_or_create(
+        lab=lab,
+        quantization=qtype,
+        defaults={"source": model, "path": str(dest), "size_bytes": dest.stat().st_size},
+    )
+    return _as_model(variant, model)
+
+
+def _as_model(variant: ModelVariant, source: SandboxModel) -> SandboxModel:
+    info = read_gguf_metadata(variant.path)
+    return SandboxModel(
+        slug=variant_slug(source, variant.quantization),
+        name=f"{source.name} ({variant.quantization})",
+        path=variant.path,
+        size_bytes=variant.size_bytes,
+        architecture=info.architecture,
+        n_vocab=info.n_vocab,
+        quantization=info.quantization,
+        chat_template=info.chat_template,
+        bos_token_id=info.bos_token_id,
+        eos_token_id=info.eos_token_id,
+        add_bos=info.add_bos,
+    )
+
+
+# --- Cleaning up ----------------------------------------------------------------------------
+
+
+def variants_sweep(*, now: datetime | None = None) -> int:
+    """Delete variants past their retention, and files no variant row owns (their lab was deleted).
+
+    Safe to run twice and beside a running lab: a file is only taken when its row is
+    gone and it is older than the longest a quantization may take.
+    """
+    now = now or timezone.now()
+    removed = 0
+    expired = ModelVariant.objects.filter(created_at__lt=now - timedelta(days=settings.SANDBOX_VARIANT_RETENTION_DAYS))
+    for variant in list(expired):
+        Path(variant.path).unlink(missing_ok=True)
+        removed += ModelVariant.objects.filter(pk=variant.pk).delete()[0]
+    folder = variants_dir()
+    if not folder.is_dir():
+        return removed
+    owned = set(ModelVariant.objects.values_list("path", flat=True))
+    settled = now.timestamp() - settings.SANDBOX_HARD_TIME_LIMIT * 2
+    for file in folder.glob("lab-*/*"):
+        if str(file) not in owned and file.stat().st_mtime < settled:
+            file.unlink(missing_ok=True)
+            removed += 1
+    for lab_folder in folder.glob("lab-*"):
+        if lab_folder.is_dir() and not any(lab_folder.iterdir()):
+            lab_folder.rmdir()
+    return removed
 
 
 def _next_token_logits(engine, ids: list[int]) -> np.ndarray:  # type: ignore[no-untyped-def]

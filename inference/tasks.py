@@ -40,3 +40,11 @@ def execute_lab(*, job_id: int) -> str | None:
     from inference.labs import lab_execute
 
     return lab_execute(job_id=job_id)
+
+
+@shared_task(name="inference.sweep_lab_variants")
+def sweep_lab_variants() -> int:
+    """Quantized variants past their retention, and files of deleted labs (safe to run twice)."""
+    from inference.quantization import variants_sweep
+
+    return variants_sweep()

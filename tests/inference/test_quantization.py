@@ -6,16 +6,23 @@ import pytest
 
 from inference.engine import Engine, load_model
 from inference.labs import lab_execute
-from inference.models import LabJob, RunStatus, SandboxModel
+from inference.models import LabJob, LabKind, ModelVariant, RunStatus
 from inference.quantization import quantize_variant
 from inference.sampling import SamplerParams
 
 pytestmark = pytest.mark.django_db
 
 
-def test_quantized_variants_load_and_generate(smollm2):
+def _lab(membership, model, types=("Q4_0",)) -> LabJob:
+    return LabJob.objects.create(
+        membership=membership, model=model, kind=LabKind.QUANTIZATION, input={"types": list(types)}
+    )
+
+
+def test_quantized_variants_load_and_generate(world, smollm2):
+    lab = _lab(world.alice_membership, smollm2, ("Q8_0", "Q4_0"))
     for qtype in ("Q8_0", "Q4_0"):
-        variant = quantize_variant(model=smollm2, qtype=qtype)
+        variant = quantize_variant(lab=lab, model=smollm2, qtype=qtype)
         assert variant.quantization == qtype and variant.n_vocab == smollm2.n_vocab
         engine = Engine(load_model(variant.path, n_ctx=512)[0])
         out = engine.generate(
@@ -28,10 +35,11 @@ def test_quantized_variants_load_and_generate(smollm2):
         assert len(out.tokens) >= 1
 
 
-def test_variant_is_reused_not_rebuilt(smollm2):
-    first = quantize_variant(model=smollm2, qtype="Q4_0")
-    second = quantize_variant(model=smollm2, qtype="Q4_0")
-    assert first.pk == second.pk and SandboxModel.objects.filter(slug="smollm2-135m-q4-0").count() == 1
+def test_variant_is_reused_not_rebuilt_within_its_lab(world, smollm2):
+    lab = _lab(world.alice_membership, smollm2)
+    first = quantize_variant(lab=lab, model=smollm2, qtype="Q4_0")
+    second = quantize_variant(lab=lab, model=smollm2, qtype="Q4_0")
+    assert first.path == second.path and ModelVariant.objects.filter(lab=lab).count() == 1
 
 
 def test_quantization_lab_table(world, smollm2):
