@@ -26,7 +26,15 @@ _TEMPLATES = "cohort/office_hours/"
 
 
 def _panel(context: template.Context, **extra: object) -> dict[str, object]:
-    return {"cohort": context["cohort"], "session": context["session"], "membership": context["membership"], **extra}
+    # An inclusion tag starts from an empty context (only csrf_token is carried over): everything the
+    # panel templates read must be passed here, `user` included (its time zone formats check-in times).
+    return {
+        "user": context.get("user"),
+        "cohort": context["cohort"],
+        "session": context["session"],
+        "membership": context["membership"],
+        **extra,
+    }
 
 
 @register.inclusion_tag(_TEMPLATES + "_rsvp_panel.html", takes_context=True)
