@@ -43,9 +43,9 @@ SESSION_STATES = ["scheduled", "scheduled_past", "live", "ended"]
 PAGES = [
     ("session", "session", False, "member"),
     ("questions_fragment", "session", True, "member"),
-    # ("more_questions", "session_questions", True, "member"),
+    ("more_questions", "session_questions", True, "member"),
     ("live_view", "session_live", False, "member"),
-    # ("live_state", "session_live_state", True, "member"),
+    ("live_state", "session_live_state", True, "member"),
     ("rsvp_panel", "session_rsvp_panel", True, "member"),
     ("help_queue", "help_queue", True, "member"),
     ("attendance_roster", "session_attendance", True, "lead"),
