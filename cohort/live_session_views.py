@@ -534,13 +534,18 @@ def live_state(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespo
     panel the page sent a key for is checked and sent only if its own key
     changed, so a form being typed in an unchanged panel is left alone.
     """
+    now = timezone.now()
+    seen = request.GET.get("v")
+    if seen and is_htmx(request):
+        probed = selectors.live_probe(user_id=request.user.pk, cohort_slug=cohort_slug, number=number, now=now)
+        if probed == seen:
+            return _unchanged()
     membership = member_or_404(request, cohort_slug)
     session = session_or_404(membership, number)
     if not is_htmx(request):
         return redirect(_live_url(session, "live-status"))
-    now = timezone.now()
     key = selectors.live_key(session=session, viewer=membership, now=now)
-    if request.GET.get("v") == key:
+    if seen == key:
         return _unchanged()
     parts: list[str] = []
     if _changed(request, "s", selectors.status_key(session, now)):

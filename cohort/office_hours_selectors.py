@@ -76,7 +76,7 @@ class TopicWithAnswers:
 
 # The session page shows this many open questions (most upvoted first, plus the viewer's own); the rest,
 # answered ones included, load on demand. 300 questions rendered at once made the page 46-72x the floor view.
-TOP_QUESTIONS = 20
+TOP_QUESTIONS = 10
 
 
 @dataclass

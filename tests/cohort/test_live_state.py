@@ -29,8 +29,8 @@ pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 CODE = "LV4K3Y"
-# Session, user, membership, the office-hours session: the unchanged poll reads nothing more.
-UNCHANGED_POLL_QUERIES = 4
+# Session, user, then one light query of the session row and the membership: the unchanged poll reads no more.
+UNCHANGED_POLL_QUERIES = 3
 
 
 def _url(name: str, *args: object) -> str:
