@@ -606,7 +606,9 @@ def pulse_interval(session: OfficeHoursSession, now: dt.datetime) -> str:
     """
     if session.status == SessionStatus.LIVE:
         return "1s"
-    if session.status == SessionStatus.SCHEDULED and session.starts_at - now <= _WARM_UP:
+    if session_is_over(session, now):  # ended, or scheduled and long past (never set live): nothing to rush for
+        return "10s"
+    if session.starts_at - now <= _WARM_UP:
         return "1s"
     return "10s"
 

@@ -15,9 +15,10 @@ the objects belong together and that the session is in the right state. Every
 function is safe to call twice: a repeated RSVP, check-in, mark or join
 changes nothing and says so through its return value.
 
-Every write that changes what the live panels show ends with `session_touch`:
+Every write that changes what the live panels show calls `session_touch` (the help-queue writes
+first thing, through `_check_live_locked`, so every writer takes the session row before a request's):
 it bumps the session's `live_version` in the same transaction, which is what
-the pages' one-second poll compares (see `live_session_selectors.live_state`).
+the pages' one-second poll compares (see `live_session_selectors.live_key` and `live_probe`).
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ def _check_live_locked(session: OfficeHoursSession, action: str) -> None:
     so a join or take either finishes first (and is closed with the rest) or
     waits and sees the session ended: no place stays open in an ended session.
     """
+    # The UPDATE of live_version comes first: it takes the row lock on every database, and on SQLite
+    # the write lock at once, so racing transactions wait (busy timeout) instead of failing to
+    # upgrade a read to a write ("database is locked"). Refused, the transaction rolls it back.
+    session_touch(session=session)
     current = OfficeHoursSession.objects.select_for_update().only("status").get(pk=session.pk)
     _check_live(current, action)
 
@@ -302,7 +307,6 @@ def help_request_join(
             raise
         return existing, False
     membership_touch(membership=membership, at=at)
-    session_touch(session=session)
     logger.info("membership %s joined the help queue of session %s", membership.pk, session.pk)
     return request, True
 
@@ -311,6 +315,8 @@ def help_request_join(
 def help_request_leave(*, session: OfficeHoursSession, membership: Membership, at: dt.datetime | None = None) -> bool:
     """The member gives up their open place; True if they had one."""
     _check_member(session, membership)
+    # The session row first, then the request: the order take and the end of a session use (no deadlock).
+    session_touch(session=session)
     request = (
         HelpRequest.objects.select_for_update()
         .filter(session=session, membership=membership, status__in=OPEN_STATUSES)
@@ -321,7 +327,6 @@ def help_request_leave(*, session: OfficeHoursSession, membership: Membership, a
     request.status = HelpRequestStatus.LEFT
     request.finished_at = at or timezone.now()
     request.save(update_fields=["status", "finished_at"])
-    session_touch(session=session)
     return True
 
 
@@ -349,7 +354,6 @@ def help_request_take(
     current.started_at = at or timezone.now()
     current.helped_by = helper
     current.save(update_fields=["status", "started_at", "helped_by"])
-    session_touch(session=session)
     return current
 
 
@@ -377,6 +381,7 @@ def help_request_finish(
 ) -> HelpRequest:
     """Close a request being helped as done, with an optional resolution tag and private note."""
     resolution = _clean_resolution(resolution)
+    session_touch(session=session)  # the session row before the request's, as everywhere (rolled back on refusal)
     current = _locked(session, request)
     if current.status == HelpRequestStatus.DONE:
         raise LiveSessionError("This request is already finished.")
@@ -392,7 +397,6 @@ def help_request_finish(
         current.staff_note = _clean_note(note)
         fields.append("staff_note")
     current.save(update_fields=fields)
-    session_touch(session=session)
     return current
 
 
@@ -411,7 +415,6 @@ def help_request_put_back(*, session: OfficeHoursSession, request: HelpRequest) 
     current.started_at = None
     current.helped_by = None
     current.save(update_fields=["status", "started_at", "helped_by"])
-    session_touch(session=session)
     return current
 
 
@@ -421,11 +424,11 @@ def help_request_annotate(
 ) -> HelpRequest:
     """Set a request's private note and resolution tag (any time, also after the session). Learners never see them."""
     note, resolution = _clean_note(note), _clean_resolution(resolution)
+    session_touch(session=session)  # the session row before the request's, as everywhere
     current = _locked(session, request)
     current.staff_note = note
     current.resolution = resolution
     current.save(update_fields=["staff_note", "resolution"])
-    session_touch(session=session)
     return current
 
 

@@ -175,6 +175,7 @@ def test_poll_permissions(world):
         (SessionStatus.SCHEDULED, dt.timedelta(minutes=50), "1s"),
         (SessionStatus.SCHEDULED, dt.timedelta(minutes=-20), "1s"),
         (SessionStatus.SCHEDULED, dt.timedelta(days=2), "10s"),
+        (SessionStatus.SCHEDULED, dt.timedelta(days=-2), "10s"),
         (SessionStatus.ENDED, dt.timedelta(hours=-2), "10s"),
     ],
 )
