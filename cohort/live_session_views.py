@@ -478,10 +478,10 @@ def help_room_set(request: HttpRequest, cohort_slug: str, number: int) -> HttpRe
 
 
 def _announcements_response(
-    request: HttpRequest, membership: Membership, session: OfficeHoursSession, *, error: str = ""
+    request: HttpRequest, membership: Membership, session: OfficeHoursSession, *, error: str = "", notice: str = ""
 ) -> HttpResponse:
     if not is_htmx(request):
-        return _after_plain_post(request, session, "announcements", error=error, notice="" if error else "Done.")
+        return _after_plain_post(request, session, "announcements", error=error, notice=notice)
     context = {
         **_base(request, membership, session),
         "announcements": selectors.announcements(session=session),
@@ -502,7 +502,7 @@ def announcement_post(request: HttpRequest, cohort_slug: str, number: int) -> Ht
         services.announcement_post(session=session, author=request.user, body=form.cleaned_data["body"])  # type: ignore[arg-type]
     except ValidationError as exc:
         return _announcements_response(request, membership, session, error=exc.messages[0])
-    return _announcements_response(request, membership, session)
+    return _announcements_response(request, membership, session, notice="Announcement posted.")
 
 
 @_signed_in
@@ -512,7 +512,7 @@ def announcement_delete(request: HttpRequest, cohort_slug: str, number: int, ann
     session = session_or_404(membership, number)
     if not services.announcement_delete(session=session, announcement_id=announcement_id):
         raise Http404("No such announcement")
-    return _announcements_response(request, membership, session)
+    return _announcements_response(request, membership, session, notice="Announcement removed.")
 
 
 # --- The live poll ------------------------------------------------------------------------------

@@ -409,3 +409,21 @@ def test_no_wait_statistics_before_the_session_ends(world):
     _helped(session, world.bob_membership, joined=timezone.now(), waited=1, took=1)
 
     assert "Help queue, after the session" not in world.client_for(world.alice).get(_url("session")).content.decode()
+
+
+def test_plain_posts_without_javascript_come_back_to_the_live_page(world):
+    session = _session(world, SessionStatus.LIVE)
+    request, _ = services.help_request_join(session=session, membership=world.alice_membership, description="a")
+    services.help_request_take(session=session, request=request, helper=world.lead)
+    lead = world.client_for(world.lead)
+    live = _url("session_live")
+
+    posted = lead.post(_url("announcement_post"), {"body": "Break until 18:10"})
+    room = lead.post(_url("session_help_room"), {"help_room_url": "https://meet.example.com/r"})
+    back = lead.post(_url("help_request_put_back", request.pk))
+    page = lead.get(live)
+
+    assert posted["Location"] == live + "#announcements"
+    assert room["Location"] == live + "#help-queue" and back["Location"] == live + "#help-queue"
+    html = unescape(page.content.decode())
+    assert "Break until 18:10" in html and "Announcement posted." in html and "is back in the queue" in html
