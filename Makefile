@@ -61,6 +61,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/pages.py
+	$(PY) bench/live.py
 	$(PY) bench/webhooks.py
 	$(PY) bench/sandbox.py
 	$(PY) bench/speculative.py

@@ -2,9 +2,10 @@
 
 Two sources, both read fresh on every page view:
 
-- questions: the most upvoted unanswered questions of the cohort's upcoming
-  (scheduled or live) sessions; the topic takes the question's first line as
-  its title and a note that links back to the question;
+- questions: the most upvoted unanswered questions of any of the cohort's
+  sessions, upcoming, live or ended (a question nobody got to in an ended
+  session is exactly what the next agenda should pick up); the topic takes the
+  question's first line as its title and a note that links back to the question;
 - steps: the roadmap steps with the most learners who have an open blocker;
   the topic is tied to the step. Its note gives the number of learners only:
   topic notes are shown to the whole cohort, blocker texts are not.
@@ -43,9 +44,6 @@ STEP_PROPOSALS = 5
 BLOCKERS_SHOWN_PER_STEP = 3
 TITLE_MAX_CHARS = 200  # SessionTopic.title
 QUOTE_MAX_CHARS = 600
-# The longest session a lead can schedule: a scheduled session that started
-# longer ago than this is over, whatever its status says.
-_LONGEST_SESSION = dt.timedelta(minutes=480)
 _MARKDOWN_LEAD = re.compile(r"^(?:#{1,6}\s+|>\s*|[-*+]\s+|\d+[.)]\s+)+")
 
 
@@ -154,12 +152,6 @@ def _open_blockers(cohort: Cohort) -> Q:
     )
 
 
-def _upcoming(now: dt.datetime) -> Q:
-    return Q(session__status=SessionStatus.LIVE) | Q(
-        session__status=SessionStatus.SCHEDULED, session__starts_at__gte=now - _LONGEST_SESSION
-    )
-
-
 def next_session(*, cohort: Cohort, now: dt.datetime) -> OfficeHoursSession | None:
     """The soonest scheduled session that has not started: the one a topic is added to."""
     return (
@@ -190,7 +182,7 @@ def agenda_for(*, cohort: Cohort, now: dt.datetime | None = None) -> Agenda:
     upcoming = next_session(cohort=cohort, now=now)
     topics = list(upcoming.topics.select_related("step").order_by("position")) if upcoming else []
     questions = (
-        SessionQuestion.objects.filter(_upcoming(now), session__cohort=cohort, answered_at__isnull=True)
+        SessionQuestion.objects.filter(session__cohort=cohort, answered_at__isnull=True)
         .select_related("session__cohort")
         .annotate(vote_count=Count("votes"))
         .order_by("-vote_count", "created_at", "pk")[:QUESTION_PROPOSALS]

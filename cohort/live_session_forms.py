@@ -3,7 +3,16 @@ from __future__ import annotations
 from django import forms
 
 from cohort.live_sessions import Capsule, capsule_limit
-from cohort.models import HELP_DESCRIPTION_MAX_CHARS, SHA256_RE, Membership, OfficeHoursSession, Role
+from cohort.models import (
+    ANNOUNCEMENT_MAX_CHARS,
+    HELP_DESCRIPTION_MAX_CHARS,
+    HELP_NOTE_MAX_CHARS,
+    SHA256_RE,
+    HelpResolution,
+    Membership,
+    OfficeHoursSession,
+    Role,
+)
 
 
 class CheckInForm(forms.Form):
@@ -107,3 +116,32 @@ class MarkAttendanceForm(forms.Form):
         self.fields["membership"].queryset = (  # type: ignore[attr-defined]
             Membership.objects.filter(cohort_id=session.cohort_id).exclude(role=Role.LEAD).select_related("user")
         )
+
+
+class HelpRoomForm(forms.Form):
+    """The link a lead meets a learner at; blank removes it. Only http(s) links (URLField's default schemes)."""
+
+    help_room_url = forms.URLField(
+        label="Help room link",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text="Shown to the learner you are helping. Leave empty to use the session's meeting link.",
+    )
+
+
+class AnnouncementForm(forms.Form):
+    body = forms.CharField(
+        max_length=ANNOUNCEMENT_MAX_CHARS,
+        error_messages={
+            "required": "Write the announcement first.",
+            "max_length": f"Keep announcements under {ANNOUNCEMENT_MAX_CHARS} characters.",
+        },
+    )
+
+
+class HelpNoteForm(forms.Form):
+    """A helper's private note and resolution tag; both optional."""
+
+    note = forms.CharField(max_length=HELP_NOTE_MAX_CHARS, required=False, strip=True)
+    resolution = forms.ChoiceField(choices=[("", "No tag"), *HelpResolution.choices], required=False)

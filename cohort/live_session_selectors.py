@@ -9,12 +9,18 @@ capsule stays open) and no HTML is rendered for nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
+import math
+import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from cohort.live_sessions import OPEN_STATUSES, session_is_over
 from cohort.models import (
@@ -24,6 +30,7 @@ from cohort.models import (
     Membership,
     OfficeHoursSession,
     Role,
+    SessionAnnouncement,
     SessionAttendance,
     SessionRSVP,
     SessionStatus,
@@ -73,6 +80,18 @@ class RsvpPanel:
     @property
     def is_live(self) -> bool:
         return self.session.status == SessionStatus.LIVE
+
+    @property
+    def key(self) -> str:
+        """Changes when the viewer's panel must be redrawn. Not the RSVP count: others RSVP'ing must not
+        replace a check-in code being typed (the count is refreshed with the next redraw)."""
+        return _key(
+            self.session.status,
+            self.is_over,
+            self.viewer_rsvped,
+            self.viewer_checked_in_at,
+            self.viewer_attendance_source,
+        )
 
 
 def rsvp_panel(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetime | None = None) -> RsvpPanel:
@@ -184,6 +203,9 @@ class LearnerQueue:
     last_status: str  # the viewer's latest closed request in this session: "done", "left" or ""
     poll: str
     key: str
+    # About how long until the viewer's turn (or, before joining, until a newcomer's), in minutes; None: no data yet.
+    estimated_wait: int | None = None
+    help_room_url: str = ""
 
 
 def learner_queue(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetime | None = None) -> LearnerQueue:
@@ -195,11 +217,14 @@ def learner_queue(*, session: OfficeHoursSession, viewer: Membership, now: dt.da
     now = now or timezone.now()
     rows = list(
         HelpRequest.objects.filter(session=session)
-        .filter(Q(status__in=OPEN_STATUSES) | Q(membership=viewer))
+        .filter(Q(status__in=OPEN_STATUSES) | Q(membership=viewer) | Q(status=HelpRequestStatus.DONE))
         .order_by("joined_at", "pk")
         .values(
             "membership_id",
             "status",
+            "started_at",
+            "finished_at",
+            "helped_by_id",
             "helped_by__name",
             "helped_by__email",
             # Only the viewer's own description leaves the database.
@@ -208,6 +233,8 @@ def learner_queue(*, session: OfficeHoursSession, viewer: Membership, now: dt.da
             ),
         )
     )
+    helped_rows = [row for row in rows if row["status"] == HelpRequestStatus.DONE]
+    rows = [row for row in rows if row["status"] in OPEN_STATUSES or row["membership_id"] == viewer.pk]
     waiting = [row for row in rows if row["status"] == HelpRequestStatus.WAITING]
     mine = [row for row in rows if row["membership_id"] == viewer.pk]
     own = next((row for row in mine if row["status"] in OPEN_STATUSES), None)
@@ -224,6 +251,13 @@ def learner_queue(*, session: OfficeHoursSession, viewer: Membership, now: dt.da
     else:
         mode = own["status"]
     helper = _display_name(own["helped_by__name"], own["helped_by__email"]) if own and own["helped_by__email"] else ""
+    estimate = None
+    if mode in ("waiting", "join"):
+        helpers = len({row["helped_by_id"] for row in rows if row["status"] == HelpRequestStatus.HELPING}) or 1
+        ahead = position if position is not None else len(waiting) + 1
+        estimate = estimated_wait(
+            ahead=ahead, helpers=helpers, typical=typical_help_minutes(session=session, session_rows=helped_rows)
+        )
     queue = LearnerQueue(
         mode=mode,
         waiting_count=len(waiting),
@@ -233,9 +267,64 @@ def learner_queue(*, session: OfficeHoursSession, viewer: Membership, now: dt.da
         last_status=last["status"] if last else "",
         poll=poll_interval(session, now),
         key="",
+        estimated_wait=estimate,
+        help_room_url=session.help_room_url or session.meeting_url,
     )
-    queue.key = _key(queue.mode, queue.waiting_count, queue.position, queue.helper_name, queue.last_status, queue.poll)
+    queue.key = _key(
+        queue.mode,
+        queue.waiting_count,
+        queue.position,
+        queue.helper_name,
+        queue.last_status,
+        queue.poll,
+        queue.estimated_wait,
+        queue.help_room_url,
+    )
     return queue
+
+
+# --- Estimated wait -----------------------------------------------------------------------
+
+# How many of the cohort's latest helps stand in for this session's when it has none yet.
+_PAST_HELPS = 40
+
+
+def _minutes(rows: Iterable[dict[str, object]]) -> list[float]:
+    return [
+        (row["finished_at"] - row["started_at"]).total_seconds() / 60  # type: ignore[operator]
+        for row in rows
+        if row["started_at"] and row["finished_at"] and row["finished_at"] >= row["started_at"]  # type: ignore[operator]
+    ]
+
+
+def typical_help_minutes(*, session: OfficeHoursSession, session_rows: list[dict[str, object]]) -> float | None:
+    """The median length of a help: this session's finished helps, else the cohort's latest past ones (one query).
+
+    None when nobody was ever helped in the cohort: no estimate beats a made-up one.
+    """
+    durations = _minutes(session_rows)
+    if not durations:
+        past = (
+            HelpRequest.objects.filter(
+                session__cohort_id=session.cohort_id, status=HelpRequestStatus.DONE, started_at__isnull=False
+            )
+            .exclude(session=session)
+            .order_by("-finished_at")
+            .values("started_at", "finished_at")[:_PAST_HELPS]
+        )
+        durations = _minutes(past)
+    return statistics.median(durations) if durations else None
+
+
+def estimated_wait(*, ahead: int, helpers: int, typical: float | None) -> int | None:
+    """Minutes until the person at place `ahead` is taken: the places before theirs, shared among the helpers.
+
+    Number 1 waits for the first helper to finish (half a help on average, rounded up to a minute).
+    """
+    if typical is None:
+        return None
+    before = max(ahead - 1, 0) + 0.5
+    return max(1, math.ceil(before * typical / max(helpers, 1)))
 
 
 # --- Help queue: what leads and mentors see ---------------------------------------------
@@ -414,3 +503,166 @@ def attendance_history(*, membership: Membership, now: dt.datetime | None = None
             )
         )
     return AttendanceHistory(membership=membership, rows=rows)
+
+
+# --- Announcements ------------------------------------------------------------------------
+
+ANNOUNCEMENTS_SHOWN = 3
+
+
+@dataclass
+class Announcements:
+    items: list[SessionAnnouncement]
+    key: str
+
+
+def announcements(*, session: OfficeHoursSession) -> Announcements:
+    """The latest few announcements of the session, newest first: one query."""
+    items = list(
+        SessionAnnouncement.objects.filter(session=session)
+        .select_related("author")
+        .order_by("-created_at", "-pk")[:ANNOUNCEMENTS_SHOWN]
+    )
+    return Announcements(items=items, key=_key([item.pk for item in items]))
+
+
+# --- Wait statistics (after the session; the lead home reads them too) --------------------
+
+
+@dataclass
+class WaitStats:
+    session_id: int
+    helped: int = 0
+    not_helped: int = 0
+    median_wait_minutes: float | None = None
+    longest_wait_minutes: float | None = None
+    median_help_minutes: float | None = None
+
+    @property
+    def asked(self) -> int:
+        return self.helped + self.not_helped
+
+
+def _wait_stats(session_id: int, rows: list[dict[str, object]]) -> WaitStats:
+    stats = WaitStats(session_id=session_id)
+    waits, helps = [], []
+    for row in rows:
+        joined, started, finished = row["joined_at"], row["started_at"], row["finished_at"]
+        if row["status"] == HelpRequestStatus.DONE:
+            stats.helped += 1
+            if started:
+                waits.append((started - joined).total_seconds() / 60)  # type: ignore[operator]
+                if finished:
+                    helps.append((finished - started).total_seconds() / 60)  # type: ignore[operator]
+        elif row["status"] == HelpRequestStatus.LEFT:
+            stats.not_helped += 1
+            if finished:
+                # Nobody took them: they waited until they left or the queue closed.
+                waits.append((finished - joined).total_seconds() / 60)  # type: ignore[operator]
+    helped_waits = [
+        (row["started_at"] - row["joined_at"]).total_seconds() / 60  # type: ignore[operator]
+        for row in rows
+        if row["status"] == HelpRequestStatus.DONE and row["started_at"]
+    ]
+    stats.median_wait_minutes = round(statistics.median(helped_waits), 1) if helped_waits else None
+    stats.longest_wait_minutes = round(max(waits), 1) if waits else None
+    stats.median_help_minutes = round(statistics.median(helps), 1) if helps else None
+    return stats
+
+
+def wait_stats_for_sessions(*, session_ids: Iterable[int]) -> dict[int, WaitStats]:
+    """Queue statistics per session: helped / not helped counts, median and longest wait. One query for any number.
+
+    The median wait is over the learners who were helped (join to start);
+    the longest wait also counts those who gave up or whom the end of the
+    session sent home (join to leaving). Requests still open are not counted.
+    """
+    ids = list(session_ids)
+    by_session: dict[int, list[dict[str, object]]] = {pk: [] for pk in ids}
+    rows = HelpRequest.objects.filter(
+        session_id__in=ids, status__in=[HelpRequestStatus.DONE, HelpRequestStatus.LEFT]
+    ).values("session_id", "status", "joined_at", "started_at", "finished_at")
+    for row in rows:
+        by_session[row["session_id"]].append(row)
+    return {pk: _wait_stats(pk, session_rows) for pk, session_rows in by_session.items()}
+
+
+def wait_stats(*, session: OfficeHoursSession) -> WaitStats:
+    """`wait_stats_for_sessions` for one session: one query."""
+    return wait_stats_for_sessions(session_ids=[session.pk])[session.pk]
+
+
+# --- The live poll ------------------------------------------------------------------------
+
+# Before a session, pages poll slowly until this close to its start (a lead may start a little early).
+_WARM_UP = dt.timedelta(minutes=60)
+
+
+def pulse_interval(session: OfficeHoursSession, now: dt.datetime) -> str:
+    """How often an open session page asks "anything new?": every second while live or about to be.
+
+    A lead who starts a session within the hour before its time, or at any time after it, is seen
+    within 2 s; further ahead, and once it has ended, every 10 s is plenty.
+    """
+    if session.status == SessionStatus.LIVE:
+        return "1s"
+    if session_is_over(session, now):  # ended, or scheduled and long past (never set live): nothing to rush for
+        return "10s"
+    if session.starts_at - now <= _WARM_UP:
+        return "1s"
+    return "10s"
+
+
+def status_key(session: OfficeHoursSession, now: dt.datetime) -> str:
+    """What the status line (badge, "live now" banner) depends on."""
+    return _key(session.status, session_is_over(session, now), session.meeting_url)
+
+
+def live_key(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetime) -> str:
+    """The poll's fast path, from the session row alone (no query): equal means nothing to redraw.
+
+    `live_version` moves with every write the panels show; the rest covers what
+    changes with time alone: a scheduled session passing its end, the poll
+    interval, and for staff the minute ("waiting 4 min").
+    """
+    minute = int(now.timestamp()) // 60 if viewer.is_staff_role else 0
+    return _key(
+        session.live_version, session.status, session_is_over(session, now), pulse_interval(session, now), minute
+    )
+
+
+@functools.cache
+def _probe_sql() -> str:
+    sessions, cohorts = OfficeHoursSession._meta.db_table, Cohort._meta.db_table
+    members = Membership._meta.db_table
+    # Only the models' own table names are interpolated; every value goes in as a parameter.
+    return (
+        f"SELECT s.live_version, s.status, s.starts_at, s.duration_minutes, m.role FROM {sessions} s "  # noqa: S608
+        f"JOIN {cohorts} c ON c.id = s.cohort_id JOIN {members} m ON m.cohort_id = c.id "
+        "WHERE c.slug = %s AND s.number = %s AND m.user_id = %s"
+    )
+
+
+def live_probe(*, user_id: int, cohort_slug: str, number: int, now: dt.datetime) -> str | None:
+    """`live_key` for the user's view of a session from one light query; None if they are not a member.
+
+    The poll asks this first: most polls end here with a 204, so it reads a few
+    columns of the session and the membership in one query instead of loading
+    both objects (as `member_or_404` and `session_or_404` do when something changed).
+    """
+    # Plain SQL on purpose: every open page sends this once a second, and building the ORM query
+    # (two joins) cost more than running it. Table names come from the models.
+    with connection.cursor() as cursor:
+        cursor.execute(_probe_sql(), [cohort_slug, number, user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    live_version, status, starts_at, duration, role = row
+    if isinstance(starts_at, str):  # SQLite hands back text; PostgreSQL a datetime
+        starts_at = parse_datetime(starts_at)
+    if starts_at is not None and timezone.is_naive(starts_at):
+        starts_at = timezone.make_aware(starts_at, dt.UTC)
+    session = OfficeHoursSession(
+        live_version=live_version, status=status, starts_at=starts_at, duration_minutes=duration
+    )
+    return live_key(session=session, viewer=Membership(role=role), now=now)

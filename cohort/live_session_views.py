@@ -29,8 +29,15 @@ from cohort import live_session_selectors as selectors
 from cohort import live_sessions as services
 from cohort.access import lead_or_403, member_or_404, session_or_404, staff_or_403
 from cohort.htmx import is_htmx
-from cohort.live_session_forms import CheckInForm, HelpRequestForm, MarkAttendanceForm
-from cohort.models import HelpRequest, Membership, OfficeHoursSession, Role, SessionStatus
+from cohort.live_session_forms import (
+    AnnouncementForm,
+    CheckInForm,
+    HelpNoteForm,
+    HelpRequestForm,
+    HelpRoomForm,
+    MarkAttendanceForm,
+)
+from cohort.models import HelpRequest, HelpResolution, Membership, OfficeHoursSession, Role, SessionStatus
 
 _TEMPLATES = "cohort/office_hours/"
 # Modes in which the learner's queue panel shows no queue yet (or any more): moving in or out of them means
@@ -128,6 +135,10 @@ def _queue_context(
     if membership.is_staff_role:
         context["queue"] = selectors.staff_queue(session=session, first_time_first=_first_time_first(request))
         context["staff"] = True
+        context["resolutions"] = HelpResolution.choices
+        # One reverse() for the list; each request's actions are "<queue_url><id>/take/" and so on.
+        context["queue_url"] = reverse("cohort:help_queue", args=[session.cohort.slug, session.number])
+        context["help_room_form"] = HelpRoomForm(initial={"help_room_url": session.help_room_url})
     else:
         context["queue"] = selectors.learner_queue(session=session, viewer=membership)
         context["form"] = form or HelpRequestForm()
@@ -164,7 +175,7 @@ def _render_live_page(
         else "",
     }
     # render_to_string returns escaped-and-safe HTML (a SafeString): the page inserts it as it is.
-    context = {**_base(request, membership, session), **panels}
+    context = {**_base(request, membership, session), **panels, "on_live_page": True}
     return _render(request, "attendance_live.html", context, status=status)
 
 
@@ -394,12 +405,193 @@ def help_request_finish(request: HttpRequest, cohort_slug: str, number: int, req
     membership = staff_or_403(request, cohort_slug)
     session = session_or_404(membership, number)
     help_request = _help_request_or_404(session, request_id)
+    form = HelpNoteForm(request.POST)
+    if not form.is_valid():
+        return _after_queue_post(
+            request, membership, session, error="Keep the note under 1000 characters and pick a listed tag."
+        )
     try:
-        services.help_request_finish(session=session, request=help_request)
+        services.help_request_finish(
+            session=session,
+            request=help_request,
+            resolution=form.cleaned_data["resolution"],
+            # A finish without the note field (an older page) keeps the note as it is.
+            note=form.cleaned_data["note"] if "note" in request.POST else None,
+        )
     except ValidationError as exc:
         return _after_queue_post(request, membership, session, error=exc.messages[0])
     name = help_request.membership.user.display_name
     return _after_queue_post(request, membership, session, notice=f"Done with {name}.")
+
+
+@_signed_in
+@require_POST
+def help_request_put_back(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
+    membership = staff_or_403(request, cohort_slug)
+    session = session_or_404(membership, number)
+    help_request = _help_request_or_404(session, request_id)
+    try:
+        services.help_request_put_back(session=session, request=help_request)
+    except ValidationError as exc:
+        return _after_queue_post(request, membership, session, error=exc.messages[0])
+    name = help_request.membership.user.display_name
+    return _after_queue_post(request, membership, session, notice=f"{name} is back in the queue, at their place.")
+
+
+@_signed_in
+@require_POST
+def help_request_annotate(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
+    membership = staff_or_403(request, cohort_slug)
+    session = session_or_404(membership, number)
+    help_request = _help_request_or_404(session, request_id)
+    form = HelpNoteForm(request.POST)
+    if not form.is_valid():
+        return _after_queue_post(
+            request, membership, session, error="Keep the note under 1000 characters and pick a listed tag."
+        )
+    try:
+        services.help_request_annotate(
+            session=session,
+            request=help_request,
+            note=form.cleaned_data["note"],
+            resolution=form.cleaned_data["resolution"],
+        )
+    except ValidationError as exc:
+        return _after_queue_post(request, membership, session, error=exc.messages[0])
+    return _after_queue_post(request, membership, session, notice="Note saved.")
+
+
+@_signed_in
+@require_POST
+def help_room_set(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+    membership = lead_or_403(request, cohort_slug)
+    session = session_or_404(membership, number)
+    form = HelpRoomForm(request.POST)
+    if not form.is_valid():
+        return _after_queue_post(request, membership, session, error="That is not a web link (https://…).")
+    services.session_set_help_room(session=session, url=form.cleaned_data["help_room_url"])
+    notice = "Help room link saved." if session.help_room_url else "Help room link removed."
+    return _after_queue_post(request, membership, session, notice=notice)
+
+
+# --- Announcements ------------------------------------------------------------------------------
+
+
+def _announcements_response(
+    request: HttpRequest, membership: Membership, session: OfficeHoursSession, *, error: str = "", notice: str = ""
+) -> HttpResponse:
+    if not is_htmx(request):
+        return _after_plain_post(request, session, "announcements", error=error, notice=notice)
+    context = {
+        **_base(request, membership, session),
+        "announcements": selectors.announcements(session=session),
+        "error": error,
+    }
+    return _render(request, "_announcements.html", context, status=400 if error else 200)
+
+
+@_signed_in
+@require_POST
+def announcement_post(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+    membership = lead_or_403(request, cohort_slug)
+    session = session_or_404(membership, number)
+    form = AnnouncementForm(request.POST)
+    if not form.is_valid():
+        return _announcements_response(request, membership, session, error=form.errors["body"][0])
+    try:
+        services.announcement_post(session=session, author=request.user, body=form.cleaned_data["body"])  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return _announcements_response(request, membership, session, error=exc.messages[0])
+    return _announcements_response(request, membership, session, notice="Announcement posted.")
+
+
+@_signed_in
+@require_POST
+def announcement_delete(request: HttpRequest, cohort_slug: str, number: int, announcement_id: int) -> HttpResponse:
+    membership = lead_or_403(request, cohort_slug)
+    session = session_or_404(membership, number)
+    if not services.announcement_delete(session=session, announcement_id=announcement_id):
+        raise Http404("No such announcement")
+    return _announcements_response(request, membership, session, notice="Announcement removed.")
+
+
+# --- The live poll ------------------------------------------------------------------------------
+
+
+def _changed(request: HttpRequest, name: str, key: str) -> bool:
+    """The page shows this part (it sent its key) and what it shows is out of date."""
+    seen = request.GET.get(name)
+    return seen is not None and seen != key
+
+
+@_signed_in
+@require_GET
+def live_state(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+    """The session and live pages' one poll: 204 while nothing changed, else the changed panels (out of band).
+
+    The fast path compares `v` with a key made from the session row alone (no
+    query beyond finding the member and the session). When it differs, each
+    panel the page sent a key for is checked and sent only if its own key
+    changed, so a form being typed in an unchanged panel is left alone.
+    """
+    now = timezone.now()
+    seen = request.GET.get("v")
+    if seen and is_htmx(request):
+        probed = selectors.live_probe(user_id=request.user.pk, cohort_slug=cohort_slug, number=number, now=now)
+        if probed == seen:
+            return _unchanged()
+    membership = member_or_404(request, cohort_slug)
+    session = session_or_404(membership, number)
+    if not is_htmx(request):
+        return redirect(_live_url(session, "live-status"))
+    key = selectors.live_key(session=session, viewer=membership, now=now)
+    if seen == key:
+        return _unchanged()
+    parts: list[str] = []
+    if _changed(request, "s", selectors.status_key(session, now)):
+        context = {
+            **_base(request, membership, session),
+            "oob": True,
+            "on_live_page": request.GET.get("page") == "live",
+        }
+        parts.append(render_to_string(_TEMPLATES + "_live_status_oob.html", context, request))
+    if "r" in request.GET:
+        context = {**_rsvp_context(request, membership, session), "oob": True}
+        if context["panel"].key != request.GET["r"]:  # type: ignore[attr-defined]
+            parts.append(render_to_string(_TEMPLATES + "_rsvp_panel.html", context, request))
+    if "q" in request.GET:
+        parts.append(_queue_part(request, membership, session))
+    if "a" in request.GET:
+        found = selectors.announcements(session=session)
+        if found.key != request.GET["a"]:
+            context = {**_base(request, membership, session), "announcements": found, "oob": True}
+            parts.append(render_to_string(_TEMPLATES + "_announcements.html", context, request))
+    context = {
+        **_base(request, membership, session),
+        "pulse_key": key,
+        "pulse_interval": selectors.pulse_interval(session, now),
+        "parts": parts,
+    }
+    return _render(request, "_live_state.html", context)
+
+
+def _queue_part(request: HttpRequest, membership: Membership, session: OfficeHoursSession) -> str:
+    """The queue panel (or, for a learner whose mode has not changed, only their status line) if it changed."""
+    seen = request.GET["q"]
+    if membership.is_staff_role:
+        key, _poll = selectors.staff_queue_key(session=session, first_time_first=_first_time_first(request))
+        if key == seen:
+            return ""
+        context = {**_queue_context(request, membership, session), "oob": True}
+        return render_to_string(_TEMPLATES + "_help_queue.html", context, request)
+    queue = selectors.learner_queue(session=session, viewer=membership)
+    if queue.key == seen:
+        return ""
+    if request.GET.get("qm") == queue.mode:
+        context = {**_base(request, membership, session), "queue": queue, "oob": True}
+        return render_to_string(_TEMPLATES + "_help_queue_status.html", context, request)
+    context = {**_queue_context(request, membership, session), "oob": True}
+    return render_to_string(_TEMPLATES + "_help_queue.html", context, request)
 
 
 # --- Attendance history -------------------------------------------------------------------------

@@ -8,10 +8,17 @@
   mentor takes the next one and finishes it. Rows are never deleted: a finished
   or abandoned place is the history of who was helped with what.
 
+- Live page: a lead posts short announcements and sets the help room link.
+
 Callers check who may call what (`cohort.access`); these functions check that
 the objects belong together and that the session is in the right state. Every
 function is safe to call twice: a repeated RSVP, check-in, mark or join
 changes nothing and says so through its return value.
+
+Every write that changes what the live panels show calls `session_touch` (the help-queue writes
+first thing, through `_check_live_locked`, so every writer takes the session row before a request's):
+it bumps the session's `live_version` in the same transaction, which is what
+the pages' one-second poll compares (see `live_session_selectors.live_key` and `live_probe`).
 """
 
 from __future__ import annotations
@@ -25,17 +32,22 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from cohort.models import (
+    ANNOUNCEMENT_MAX_CHARS,
     HELP_DESCRIPTION_MAX_CHARS,
     HELP_ERROR_LOG_MAX_CHARS,
+    HELP_NOTE_MAX_CHARS,
     SHA256_RE,
     AttendanceSource,
     HelpRequest,
     HelpRequestStatus,
+    HelpResolution,
     Membership,
     OfficeHoursSession,
+    SessionAnnouncement,
     SessionAttendance,
     SessionRSVP,
     SessionStatus,
@@ -56,6 +68,16 @@ class LiveSessionError(ValidationError):
 
 
 # --- Shared checks ----------------------------------------------------------------------
+
+
+def session_touch(*, session: OfficeHoursSession) -> None:
+    """Tell open pages that something they show changed: one UPDATE of the session's `live_version`.
+
+    Runs inside the caller's transaction, so a poll never sees the new version
+    with the old rows. The in-memory object is left alone (its value is stale
+    once another writer bumps it anyway).
+    """
+    OfficeHoursSession.objects.filter(pk=session.pk).update(live_version=F("live_version") + 1)
 
 
 def session_is_over(session: OfficeHoursSession, now: dt.datetime) -> bool:
@@ -91,6 +113,10 @@ def _check_live_locked(session: OfficeHoursSession, action: str) -> None:
     so a join or take either finishes first (and is closed with the rest) or
     waits and sees the session ended: no place stays open in an ended session.
     """
+    # The UPDATE of live_version comes first: it takes the row lock on every database, and on SQLite
+    # the write lock at once, so racing transactions wait (busy timeout) instead of failing to
+    # upgrade a read to a write ("database is locked"). Refused, the transaction rolls it back.
+    session_touch(session=session)
     current = OfficeHoursSession.objects.select_for_update().only("status").get(pk=session.pk)
     _check_live(current, action)
 
@@ -108,6 +134,8 @@ def rsvp_add(*, session: OfficeHoursSession, membership: Membership, at: dt.date
     _rsvp, created = SessionRSVP.objects.get_or_create(
         session=session, membership=membership, defaults={"created_at": at}
     )
+    if created:
+        session_touch(session=session)
     return created
 
 
@@ -118,6 +146,8 @@ def rsvp_cancel(*, session: OfficeHoursSession, membership: Membership, at: dt.d
     if session_is_over(session, at or timezone.now()):
         raise LiveSessionError("This session is over; its RSVPs are kept as a record.")
     deleted, _ = SessionRSVP.objects.filter(session=session, membership=membership).delete()
+    if deleted:
+        session_touch(session=session)
     return deleted > 0
 
 
@@ -152,6 +182,7 @@ def attendance_check_in(
     )
     if created:
         membership_touch(membership=membership, at=at)
+        session_touch(session=session)
     return created
 
 
@@ -171,6 +202,7 @@ def attendance_mark(
     )
     if created:
         membership_touch(membership=membership, at=at)
+        session_touch(session=session)
     return created
 
 
@@ -179,6 +211,8 @@ def attendance_unmark(*, session: OfficeHoursSession, membership: Membership) ->
     """A lead removes a wrong mark or check-in; True if there was one."""
     _check_member(session, membership)
     deleted, _ = SessionAttendance.objects.filter(session=session, membership=membership).delete()
+    if deleted:
+        session_touch(session=session)
     return deleted > 0
 
 
@@ -281,6 +315,8 @@ def help_request_join(
 def help_request_leave(*, session: OfficeHoursSession, membership: Membership, at: dt.datetime | None = None) -> bool:
     """The member gives up their open place; True if they had one."""
     _check_member(session, membership)
+    # The session row first, then the request: the order take and the end of a session use (no deadlock).
+    session_touch(session=session)
     request = (
         HelpRequest.objects.select_for_update()
         .filter(session=session, membership=membership, status__in=OPEN_STATUSES)
@@ -321,11 +357,31 @@ def help_request_take(
     return current
 
 
+def _clean_note(note: str) -> str:
+    note = note.strip()
+    if len(note) > HELP_NOTE_MAX_CHARS:
+        raise LiveSessionError(f"Keep the note under {HELP_NOTE_MAX_CHARS} characters (it has {len(note)}).")
+    return note
+
+
+def _clean_resolution(resolution: str) -> str:
+    if resolution and resolution not in HelpResolution.values:
+        raise LiveSessionError("Pick one of the listed resolutions.")
+    return resolution
+
+
 @transaction.atomic
 def help_request_finish(
-    *, session: OfficeHoursSession, request: HelpRequest, at: dt.datetime | None = None
+    *,
+    session: OfficeHoursSession,
+    request: HelpRequest,
+    resolution: str = "",
+    note: str | None = None,
+    at: dt.datetime | None = None,
 ) -> HelpRequest:
-    """Close a request being helped as done."""
+    """Close a request being helped as done, with an optional resolution tag and private note."""
+    resolution = _clean_resolution(resolution)
+    session_touch(session=session)  # the session row before the request's, as everywhere (rolled back on refusal)
     current = _locked(session, request)
     if current.status == HelpRequestStatus.DONE:
         raise LiveSessionError("This request is already finished.")
@@ -333,8 +389,86 @@ def help_request_finish(
         raise LiveSessionError("Take this request before finishing it.")
     current.status = HelpRequestStatus.DONE
     current.finished_at = at or timezone.now()
-    current.save(update_fields=["status", "finished_at"])
+    fields = ["status", "finished_at"]
+    if resolution:
+        current.resolution = resolution
+        fields.append("resolution")
+    if note is not None:
+        current.staff_note = _clean_note(note)
+        fields.append("staff_note")
+    current.save(update_fields=fields)
     return current
+
+
+@transaction.atomic
+def help_request_put_back(*, session: OfficeHoursSession, request: HelpRequest) -> HelpRequest:
+    """A helper hands a request back to the queue (called away, wrong helper): waiting again, at its old place.
+
+    `joined_at` is kept, so the learner is not sent to the back for something
+    they did not do; the helper and start time are cleared.
+    """
+    _check_live_locked(session, "the help queue")
+    current = _locked(session, request)
+    if current.status != HelpRequestStatus.HELPING:
+        raise LiveSessionError("Only a request being helped can be put back in the queue.")
+    current.status = HelpRequestStatus.WAITING
+    current.started_at = None
+    current.helped_by = None
+    current.save(update_fields=["status", "started_at", "helped_by"])
+    return current
+
+
+@transaction.atomic
+def help_request_annotate(
+    *, session: OfficeHoursSession, request: HelpRequest, note: str, resolution: str
+) -> HelpRequest:
+    """Set a request's private note and resolution tag (any time, also after the session). Learners never see them."""
+    note, resolution = _clean_note(note), _clean_resolution(resolution)
+    session_touch(session=session)  # the session row before the request's, as everywhere
+    current = _locked(session, request)
+    current.staff_note = note
+    current.resolution = resolution
+    current.save(update_fields=["staff_note", "resolution"])
+    return current
+
+
+# --- Live page: announcements and the help room --------------------------------------------
+
+
+@transaction.atomic
+def announcement_post(
+    *, session: OfficeHoursSession, author: User, body: str, at: dt.datetime | None = None
+) -> SessionAnnouncement:
+    """A lead's short line to everyone on the live page; shown within a poll (a second or two)."""
+    body = " ".join(body.split())
+    if not body:
+        raise LiveSessionError("Write the announcement first.")
+    if len(body) > ANNOUNCEMENT_MAX_CHARS:
+        raise LiveSessionError(f"Keep announcements under {ANNOUNCEMENT_MAX_CHARS} characters (it has {len(body)}).")
+    if session.status == SessionStatus.ENDED:
+        raise LiveSessionError("This session has ended: nobody is on its live page any more.")
+    announcement = SessionAnnouncement.objects.create(
+        session=session, author=author, body=body, created_at=at or timezone.now()
+    )
+    session_touch(session=session)
+    return announcement
+
+
+@transaction.atomic
+def announcement_delete(*, session: OfficeHoursSession, announcement_id: int) -> bool:
+    deleted, _ = SessionAnnouncement.objects.filter(session=session, pk=announcement_id).delete()
+    if deleted:
+        session_touch(session=session)
+    return deleted > 0
+
+
+@transaction.atomic
+def session_set_help_room(*, session: OfficeHoursSession, url: str) -> OfficeHoursSession:
+    """The link a learner being helped follows (validated as a URL by the form); empty removes it."""
+    session.help_room_url = url.strip()
+    session.save(update_fields=["help_room_url"])
+    session_touch(session=session)
+    return session
 
 
 def help_queue_close(*, session: OfficeHoursSession, at: dt.datetime | None = None) -> int:
@@ -351,6 +485,7 @@ def help_queue_close(*, session: OfficeHoursSession, at: dt.datetime | None = No
     open_requests = HelpRequest.objects.filter(session=session)
     left = open_requests.filter(status=HelpRequestStatus.WAITING).update(status=HelpRequestStatus.LEFT, finished_at=at)
     done = open_requests.filter(status=HelpRequestStatus.HELPING).update(status=HelpRequestStatus.DONE, finished_at=at)
+    session_touch(session=session)
     if left or done:
         logger.info("session %s ended: %s waiting and %s helped requests closed", session.pk, left, done)
     return left + done

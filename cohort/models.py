@@ -303,6 +303,11 @@ class OfficeHoursSession(models.Model):
     # Set once the cohort has been told about the published recap (the task claims it).
     recap_notified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Where a lead meets the learner they are helping (a breakout room); shown on the "being helped" card.
+    help_room_url = models.URLField("help room link", max_length=500, blank=True)
+    # Bumped (in the same transaction) by every write the live panels show: status, check-ins, the queue,
+    # announcements. Open pages poll with the value they have; an equal value is answered "204 unchanged".
+    live_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["cohort", "number"]
@@ -443,6 +448,19 @@ class HelpRequestStatus(models.TextChoices):
     LEFT = "left", "Left the queue"
 
 
+class HelpResolution(models.TextChoices):
+    """How a help request ended, as the helper tags it (for the lead's own follow-up and the statistics)."""
+
+    FIXED = "fixed", "Fixed"
+    WORKAROUND = "workaround", "Workaround"
+    EXPLAINED = "explained", "Explained a concept"
+    FOLLOW_UP = "follow_up", "Needs a follow-up"
+    NOT_REPRODUCED = "not_reproduced", "Could not reproduce"
+
+
+HELP_NOTE_MAX_CHARS = 1000
+
+
 class HelpRequest(models.Model):
     """A place in a live session's help queue, with an optional debug capsule.
 
@@ -474,6 +492,9 @@ class HelpRequest(models.Model):
     )
     capsule_command = models.TextField("command", max_length=2000, blank=True)
     capsule_error_log = models.TextField("error log", max_length=HELP_ERROR_LOG_MAX_CHARS, blank=True)
+    # What the helpers keep for themselves: never shown to the learner.
+    staff_note = models.TextField("private note", max_length=HELP_NOTE_MAX_CHARS, blank=True)
+    resolution = models.CharField(max_length=20, choices=HelpResolution.choices, blank=True)
 
     class Meta:
         ordering = ["session", "joined_at", "pk"]
@@ -497,6 +518,25 @@ class HelpRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (HelpRequestStatus.WAITING, HelpRequestStatus.HELPING)
+
+
+ANNOUNCEMENT_MAX_CHARS = 280
+
+
+class SessionAnnouncement(models.Model):
+    """A short line a lead posts to everyone on the live page ("Back in 5 minutes", "Now on topic 3")."""
+
+    session = models.ForeignKey(OfficeHoursSession, on_delete=models.CASCADE, related_name="announcements")
+    body = models.CharField(max_length=ANNOUNCEMENT_MAX_CHARS)
+    author = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session", "-created_at", "-pk"]
+        indexes = [models.Index(fields=["session", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.session}: {self.body[:40]}"
 
 
 CHECK_IN_TEXT_MAX_CHARS = 1000

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from cohort.live_sessions import help_queue_close
+from cohort.live_sessions import help_queue_close, session_touch
 from cohort.models import (
     QUESTION_MAX_CHARS,
     Cohort,
@@ -153,6 +153,7 @@ def session_update(
         fields.append("sequence")
     session.save(update_fields=fields)
     session.leads.set(leads)
+    session_touch(session=session)  # the meeting link and times show on the live panels
     return session
 
 
@@ -165,6 +166,8 @@ def session_set_status(*, session: OfficeHoursSession, status: str) -> OfficeHou
     if status == SessionStatus.ENDED:
         # Nobody is helped after the session: open queue places become history (see help_queue_close).
         help_queue_close(session=session)
+    # Open session pages follow the status within a poll (issue 12: "live means live").
+    session_touch(session=session)
     return session
 
 

@@ -74,6 +74,11 @@ class TopicWithAnswers:
     answered: list[SessionQuestion] = field(default_factory=list)
 
 
+# The session page shows this many open questions (most upvoted first, plus the viewer's own); the rest,
+# answered ones included, load on demand. 300 questions rendered at once made the page 46-72x the floor view.
+TOP_QUESTIONS = 10
+
+
 @dataclass
 class SessionPage:
     session: OfficeHoursSession
@@ -82,10 +87,30 @@ class SessionPage:
     open_questions: list[SessionQuestion]
     answered_questions: list[SessionQuestion]
     answered_without_topic: list[SessionQuestion]
+    # Set when only the top questions were read: the session's totals, for the counts and the "show all" link.
+    open_total: int | None = None
+    answered_total: int | None = None
+
+    @property
+    def showing_all(self) -> bool:
+        return self.open_total is None
+
+    @property
+    def open_count(self) -> int:
+        return len(self.open_questions) if self.open_total is None else self.open_total
+
+    @property
+    def answered_count(self) -> int:
+        return len(self.answered_questions) if self.answered_total is None else self.answered_total
 
     @property
     def question_count(self) -> int:
-        return len(self.open_questions) + len(self.answered_questions)
+        return self.open_count + self.answered_count
+
+    @property
+    def hidden_count(self) -> int:
+        """Questions the page does not show yet (open ones below the top, and every answered one)."""
+        return self.question_count - len(self.open_questions) - len(self.answered_questions)
 
 
 def _questions(session: OfficeHoursSession, viewer: Membership | None) -> QuerySet[SessionQuestion]:
@@ -100,13 +125,57 @@ def _questions(session: OfficeHoursSession, viewer: Membership | None) -> QueryS
     )
 
 
-def session_page(*, session: OfficeHoursSession, viewer: Membership | None) -> SessionPage:
-    """Everything the session and recap pages show: three queries (leads, topics, questions)."""
+def _top_question_ids(
+    session: OfficeHoursSession, viewer: Membership | None, limit: int
+) -> tuple[list[int], int, int] | None:
+    """Ids of the `limit` most upvoted open questions plus the viewer's own, and the open and answered totals.
+
+    One query of small columns over every question (ids and vote counts), to rank
+    and count them. None when the session has no more than `limit` questions:
+    the page shows them all. The viewer's own stay in view wherever they rank, so
+    a learner who just asked (no votes yet) sees their question.
+    """
+    ranked = list(
+        session.questions.annotate(vote_count=Count("votes"))
+        .order_by("-vote_count", "created_at", "pk")
+        .values_list("pk", "answered_at", "author_id")
+    )
+    if len(ranked) <= limit:
+        return None
+    shown, open_total, answered_total = [], 0, 0
+    for pk, answered_at, author_id in ranked:
+        if answered_at is not None:
+            answered_total += 1
+            continue
+        open_total += 1
+        if open_total <= limit or (viewer is not None and author_id == viewer.pk):
+            shown.append(pk)
+    return shown, open_total, answered_total
+
+
+def session_page(
+    *, session: OfficeHoursSession, viewer: Membership | None, question_limit: int | None = None
+) -> SessionPage:
+    """Everything the session and recap pages show: three queries (leads, topics, questions).
+
+    With `question_limit`, one more light query ranks and counts every question;
+    past the limit only the top open ones (and the viewer's own) are loaded, no
+    answered ones: the page renders the same few questions for 30 or 3,000, and
+    the rest loads on demand (`session_page` without a limit).
+    """
     leads = list(session.leads.all())
     topics = [TopicWithAnswers(topic) for topic in session.topics.select_related("step").order_by("position")]
+    questions = _questions(session, viewer)
+    top = _top_question_ids(session, viewer, question_limit) if question_limit is not None else None
+    if top is not None:
+        shown, open_total, answered_total = top
+        page = SessionPage(
+            session, leads, topics, list(questions.filter(pk__in=shown)), [], [], open_total, answered_total
+        )
+        return page
     by_topic = {item.topic.pk: item for item in topics}
     open_questions, answered, without_topic = [], [], []
-    for question in _questions(session, viewer):
+    for question in questions:
         if not question.is_answered:
             open_questions.append(question)
             continue

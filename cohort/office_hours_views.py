@@ -87,7 +87,10 @@ def _render_session(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    page = selectors.session_page(session=session, viewer=membership)
+    # The top questions only, unless the reader asked for all of them (the list keeps that through its forms).
+    show_all = (request.POST.get("all") or request.GET.get("all")) == "1"
+    limit = None if show_all else selectors.TOP_QUESTIONS
+    page = selectors.session_page(session=session, viewer=membership, question_limit=limit)
     context = _context(membership, session=session, page=page, form=form or QuestionForm(), error=error)
     template = "_questions.html" if is_htmx(request) else "session_detail.html"
     return render(request, _TEMPLATES + template, context, status=status)
@@ -99,6 +102,19 @@ def session_detail(request: HttpRequest, cohort_slug: str, number: int) -> HttpR
     return _render_session(request, membership, session_or_404(membership, number))
 
 
+@login_required
+@require_http_methods(["GET"])
+def session_questions(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+    """Every question of the session, open and answered (the page shows the top ones): the questions section."""
+    membership = member_or_404(request, cohort_slug)
+    session = session_or_404(membership, number)
+    if not is_htmx(request):
+        return redirect(_session_url(session) + "?all=1#questions")
+    page = selectors.session_page(session=session, viewer=membership)
+    context = _context(membership, session=session, page=page, form=QuestionForm())
+    return render(request, _TEMPLATES + "_questions.html", context)
+
+
 def _after_question_action(
     request: HttpRequest, membership: Membership, session: OfficeHoursSession, *, error: str = "", anchor: str = ""
 ) -> HttpResponse:
@@ -107,6 +123,8 @@ def _after_question_action(
         return _render_session(request, membership, session, error=error, status=400 if error else 200)
     if error:
         messages.error(request, error)
+    if request.POST.get("all") == "1":
+        return redirect(f"{_session_url(session)}?all=1#{anchor or 'questions'}")
     return redirect(_session_url(session, anchor or "questions"))
 
 

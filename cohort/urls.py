@@ -44,6 +44,7 @@ urlpatterns += [
     path(_session + "recap/", office_hours_views.recap_detail, name="recap"),
     path(_session + "recap/edit/", office_hours_views.recap_edit, name="recap_edit"),
     path(_session + "questions/", office_hours_views.question_create, name="question_create"),
+    path(_session + "questions/all/", office_hours_views.session_questions, name="session_questions"),
     path(_session + "questions/<int:question_id>/edit/", office_hours_views.question_edit, name="question_edit"),
     path(_session + "questions/<int:question_id>/delete/", office_hours_views.question_delete, name="question_delete"),
     path(_session + "questions/<int:question_id>/vote/", office_hours_views.question_vote, name="question_vote"),
@@ -76,6 +77,14 @@ urlpatterns += [
 # RSVP, attendance and the live help queue (cohort/live_session_views.py).
 urlpatterns += [
     path(_session + "live/", live_session_views.session_live, name="session_live"),
+    path(_session + "live/state/", live_session_views.live_state, name="session_live_state"),
+    path(_session + "live/room/", live_session_views.help_room_set, name="session_help_room"),
+    path(_session + "announcements/", live_session_views.announcement_post, name="announcement_post"),
+    path(
+        _session + "announcements/<int:announcement_id>/delete/",
+        live_session_views.announcement_delete,
+        name="announcement_delete",
+    ),
     path(_session + "rsvp/", live_session_views.rsvp, name="session_rsvp"),
     path(_session + "rsvp/panel/", live_session_views.rsvp_panel, name="session_rsvp_panel"),
     path(_session + "check-in/", live_session_views.check_in, name="session_check_in"),
@@ -89,6 +98,16 @@ urlpatterns += [
         _session + "queue/<int:request_id>/finish/",
         live_session_views.help_request_finish,
         name="help_request_finish",
+    ),
+    path(
+        _session + "queue/<int:request_id>/put-back/",
+        live_session_views.help_request_put_back,
+        name="help_request_put_back",
+    ),
+    path(
+        _session + "queue/<int:request_id>/annotate/",
+        live_session_views.help_request_annotate,
+        name="help_request_annotate",
     ),
     path(_sessions + "attendance/", live_session_views.my_attendance, name="my_attendance"),
     path(

@@ -26,7 +26,15 @@ _TEMPLATES = "cohort/office_hours/"
 
 
 def _panel(context: template.Context, **extra: object) -> dict[str, object]:
-    return {"cohort": context["cohort"], "session": context["session"], "membership": context["membership"], **extra}
+    # An inclusion tag starts from an empty context (only csrf_token is carried over): everything the
+    # panel templates read must be passed here, `user` included (its time zone formats check-in times).
+    return {
+        "user": context.get("user"),
+        "cohort": context["cohort"],
+        "session": context["session"],
+        "membership": context["membership"],
+        **extra,
+    }
 
 
 @register.inclusion_tag(_TEMPLATES + "_rsvp_panel.html", takes_context=True)
@@ -53,7 +61,48 @@ def attendance_roster(context: template.Context) -> dict[str, object]:
     return _panel(context, show=context["membership"].role == Role.LEAD)
 
 
+@register.inclusion_tag(_TEMPLATES + "_wait_stats.html", takes_context=True)
+def wait_stats_panel(context: template.Context) -> dict[str, object]:
+    """After the session, how the queue went (one query); nothing before."""
+    session = context["session"]
+    if session.status != SessionStatus.ENDED:
+        return _panel(context, stats=None)
+    return _panel(context, stats=selectors.wait_stats(session=session))
+
+
+@register.inclusion_tag(_TEMPLATES + "_live_pulse.html", takes_context=True)
+def live_pulse(context: template.Context) -> dict[str, object]:
+    """The page's one poll ("anything new?"), keyed from the session row already loaded: no query."""
+    session, membership = context["session"], context["membership"]
+    now = timezone.now()
+    return _panel(
+        context,
+        pulse_key=selectors.live_key(session=session, viewer=membership, now=now),
+        pulse_interval=selectors.pulse_interval(session, now),
+    )
+
+
+@register.inclusion_tag(_TEMPLATES + "_live_status.html", takes_context=True)
+def live_status(context: template.Context) -> dict[str, object]:
+    """The "live now" banner under the session header, with a link to the live page."""
+    return _panel(context, now=timezone.now(), on_live_page=context.get("on_live_page", False))
+
+
+@register.inclusion_tag(_TEMPLATES + "_announcements.html", takes_context=True)
+def live_announcements(context: template.Context) -> dict[str, object]:
+    return _panel(context, announcements=selectors.announcements(session=context["session"]))
+
+
+@register.simple_tag
+def live_status_key(session, now=None) -> str:  # type: ignore[no-untyped-def]
+    return selectors.status_key(session, now or timezone.now())
+
+
 @register.simple_tag
 def live_session_assets() -> SafeString:
-    """The panels' stylesheet, for the page's <head>."""
-    return format_html('<link rel="stylesheet" href="{}">', static("css/live_session.css"))
+    """The panels' stylesheet and script, for the page's <head> (the script is deferred: it runs after parsing)."""
+    return format_html(
+        '<link rel="stylesheet" href="{}"><script src="{}" defer></script>',
+        static("css/live_session.css"),
+        static("js/live-session.js"),
+    )

@@ -77,7 +77,7 @@ def test_question_title_from_first_meaningful_line(body, title):
     assert agenda.question_title(body, fallback="Question from session 5") == title
 
 
-def test_question_proposals_are_top_voted_open_questions_of_upcoming_sessions(world, learners, next_session):
+def test_question_proposals_are_top_voted_open_questions_of_every_session(world, learners, next_session):
     live = SessionFactory(
         cohort=world.cohort, number=4, starts_at=NOW - dt.timedelta(minutes=20), status=SessionStatus.LIVE
     )
@@ -97,9 +97,11 @@ def test_question_proposals_are_top_voted_open_questions_of_upcoming_sessions(wo
 
     result = agenda.agenda_for(cohort=world.cohort, now=NOW)
 
-    assert [p.title for p in result.questions] == ["Top question", "Live question", "No votes yet"]
-    assert [p.votes for p in result.questions] == [4, 2, 0]
-    assert result.questions[0].question == top and result.questions[1].question == second
+    # Questions nobody got to in an ended (or never ended) session stay proposed (issue 12, item 7).
+    titles = [p.title for p in result.questions]
+    assert titles == ["Old ended", "Old forgotten", "Top question", "Live question", "No votes yet"]
+    assert [p.votes for p in result.questions] == [5, 5, 4, 2, 0]
+    assert result.questions[2].question == top and result.questions[3].question == second
     assert result.next_session == next_session
 
 
@@ -283,3 +285,23 @@ def test_agenda_page_without_upcoming_session_says_so_with_a_link(world, learner
     assert reverse("cohort:session_create", args=[world.cohort.slug]) in body
     assert "Unblocking Step 1" in body
     assert "Add to session" not in body
+
+
+def test_unanswered_question_of_an_ended_session_is_proposed_and_added_to_the_next(world, learners, next_session):
+    """Issue 12, item 7: what nobody got to when a session ended stays in the builder, on the page too."""
+    ended = SessionFactory(
+        cohort=world.cohort, number=3, starts_at=NOW - dt.timedelta(days=7), status=SessionStatus.ENDED
+    )
+    question = _votes(QuestionFactory(session=ended, body="Nobody got to me", author=learners[0]), learners[1:3])
+    answered = QuestionFactory(session=ended, body="Answered in session 3", author=learners[1])
+    SessionQuestion.objects.filter(pk=answered.pk).update(answered_at=NOW)
+
+    page = world.client_for(world.lead).get(reverse("cohort:lead_agenda", args=[world.cohort.slug])).content.decode()
+    assert "Nobody got to me" in page and "Answered in session 3" not in page
+
+    response = _add(world, world.lead, 5, "question", question.pk)
+
+    assert response.status_code == 302
+    topic = SessionTopic.objects.get(session=next_session)
+    assert topic.title == "Nobody got to me"
+    assert f"/sessions/3/#question-{question.pk}" in topic.notes

@@ -391,7 +391,8 @@ def test_learner_queue_position_counts_only_waiting_ahead(world, django_assert_n
     services.help_request_take(session=session, request=first, helper=world.lead)
     services.help_request_leave(session=session, membership=members[2])
 
-    with django_assert_num_queries(1):
+    # The queue read, plus the cohort's past help times: nobody was helped in this session yet (estimated wait).
+    with django_assert_num_queries(2):
         view = selectors.learner_queue(session=session, viewer=members[3])
     helped = selectors.learner_queue(session=session, viewer=members[0])
 
@@ -719,13 +720,14 @@ def test_lead_toggle_first_time_askers_first(world):
 
     assert plain.index("returning asker") < plain.index("new asker")
     assert first.index("new asker") < first.index("returning asker")
-    assert "first=1&amp;v=" in first  # the poll keeps the chosen order
+    assert '<input type="hidden" name="first" value="1" data-live-key>' in first  # the poll keeps the chosen order
 
 
 # --- Polling ----------------------------------------------------------------------------
 
-# Session, user, membership, the office-hours session, then the queue read.
-LEARNER_POLL_QUERIES = 5
+# Session, user, membership, the office-hours session, then the queue read, and (nobody helped yet in this
+# session) the cohort's past help times for the estimated wait.
+LEARNER_POLL_QUERIES = 6
 # The same, with the light key query; one more (the requests with capsules) only when something changed.
 STAFF_POLL_UNCHANGED_QUERIES = 5
 STAFF_POLL_CHANGED_QUERIES = 6

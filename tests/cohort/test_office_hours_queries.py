@@ -13,7 +13,10 @@ from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 
 LEARNERS = 200
 # Session, user, membership, the session, its leads, its topics, its questions (with votes counted).
-SESSION_PAGE_QUERIES = 8  # 7 + the RSVP / check-in panel
+# 7 + the RSVP / check-in panel + the question totals (only the top questions are read) + the announcements.
+SESSION_PAGE_QUERIES = 10
+# Session, user, membership, the session, its leads, its topics, every question (with votes counted).
+SESSION_ALL_QUESTIONS_QUERIES = 7
 # Session, user, membership, the sessions (with counts), their leads.
 SESSION_LIST_QUERIES = 5
 # Session, user, membership, the chosen step, steps for the filter, the recaps, their topics with steps.
@@ -98,3 +101,43 @@ def test_recap_list_query_count_constant(world, count, django_assert_num_queries
         response = client.get(f"/c/{world.cohort.slug}/sessions/recaps/", {"step": "step-2"})
 
     assert len(response.context["recaps"]) == len([n for n in range(1, count + 1) if n % 3 == 1])
+
+
+def test_session_page_shows_the_top_questions_and_the_viewers_own_then_all_on_demand(world, django_assert_num_queries):
+    """Issue 12, performance: 300 questions on the page cost 46-72x the floor view; the top ones now, the rest later."""
+    from cohort.office_hours_selectors import TOP_QUESTIONS
+
+    session = SessionFactory(cohort=world.cohort, number=1)
+    crowd = _crowd(world.cohort, LEARNERS)
+    _questions(session, crowd, 300)
+    own = SessionQuestion.objects.create(session=session, author=world.alice_membership, body="My unvoted question")
+    client = world.client_for(world.alice)
+
+    page = client.get(f"/c/{world.cohort.slug}/sessions/1/")
+    shown = page.context["page"]
+    html = page.content.decode()
+
+    assert len(shown.open_questions) == TOP_QUESTIONS + 1  # the top ones, and Alice's own wherever it ranks
+    assert own in shown.open_questions and shown.answered_questions == []
+    assert (shown.question_count, shown.open_count, shown.answered_count) == (301, 201, 100)
+    assert "Show all 301 questions" in html
+    assert html.count('class="question ') + html.count('class="question"') == TOP_QUESTIONS + 1
+
+    with django_assert_num_queries(SESSION_ALL_QUESTIONS_QUERIES):
+        everything = client.get(f"/c/{world.cohort.slug}/sessions/1/questions/all/", HTTP_HX_REQUEST="true")
+    full = everything.context["page"]
+    assert len(full.open_questions) + len(full.answered_questions) == 301
+    assert "Show all" not in everything.content.decode()
+    assert 'hx-vals=\'{"all": "1"}\'' in everything.content.decode()  # a vote from the full list keeps it full
+    # Without JavaScript the link goes to the page with every question.
+    assert client.get(f"/c/{world.cohort.slug}/sessions/1/?all=1").context["page"].showing_all
+
+
+def test_session_page_with_few_questions_shows_them_all(world):
+    session = SessionFactory(cohort=world.cohort, number=1)
+    _questions(session, [world.alice_membership, *_crowd(world.cohort, 10)], 9)
+
+    page = world.client_for(world.alice).get(f"/c/{world.cohort.slug}/sessions/1/")
+
+    assert page.context["page"].showing_all
+    assert "Show all" not in page.content.decode()
