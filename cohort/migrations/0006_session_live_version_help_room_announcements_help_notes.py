@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cohort', '0003_office_hours_live'),
+        ('cohort', '0005_invitation_declined_at'),
     ]
 
     operations = [
