@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.utils import timezone
 
 from cohort import services
 from cohort.models import Cohort, Membership, RoadmapStep, Role, StepResource, User
@@ -194,7 +195,8 @@ def seed_demo() -> Cohort:
     fields = {
         "name": "First Break AI · Cohort 1",
         "starts_on": dt.date(2026, 3, 2),
-        "ends_on": dt.date(2026, 6, 26),
+        # The program's own dates, stretched so the demo cohort is still running on the day it is seeded.
+        "ends_on": max(dt.date(2026, 6, 26), timezone.localdate() + dt.timedelta(weeks=8)),
         "timezone": "Europe/London",
         "practice_repository": PRACTICE_REPOSITORY,
     }
