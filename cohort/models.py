@@ -181,6 +181,9 @@ class RoadmapStep(models.Model):
         ]
 
     def __str__(self) -> str:
+        # A title that already starts with its code ("Project Watch: Unsloth") is not prefixed twice.
+        if self.title.startswith(self.code):
+            return self.title
         return f"{self.code}: {self.title}"
 
 
@@ -219,6 +222,8 @@ class StepProgress(models.Model):
     last_activity_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "step progress"
+        verbose_name_plural = "step progress"
         constraints = [models.UniqueConstraint(fields=["membership", "step"], name="one_progress_per_step")]
 
     def __str__(self) -> str:

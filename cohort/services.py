@@ -57,6 +57,14 @@ def user_update_profile(*, user: User, name: str, github_username: str, timezone
     return user
 
 
+def user_set_timezone(*, user: User, timezone_name: str) -> User:
+    """Save the zone the browser reported (offered on a first visit); an unknown name is a ValidationError."""
+    validate_timezone(timezone_name)
+    user.timezone = timezone_name
+    user.save(update_fields=["timezone"])
+    return user
+
+
 def user_fill_github_username(*, user: User, username: str) -> None:
     """Record the GitHub login of a user who has none yet (from OAuth or a roster)."""
     if user.github_username or not username or github_username_taken(username=username, exclude_user_id=user.pk):
@@ -82,6 +90,26 @@ def membership_join(*, user: User, invite_code: str) -> Membership:
     membership = Membership.objects.create(user=user, cohort=cohort, role=Role.LEARNER)
     logger.info("user %s joined cohort %s by invite code", user.pk, cohort.slug)
     return membership
+
+
+JOIN_CODE_SESSION_KEY = "join_invite_code"
+
+
+@transaction.atomic
+def invitation_from_invite_link(*, invite_code: str, email: str) -> Invitation | None:
+    """Someone signed up from a cohort's invite link: invite their address, so confirming it joins the cohort.
+
+    Confirmation may happen in another browser (the link in the mail), so the
+    pending join is kept in the database, not in the session. A code that no
+    longer works (rotated, invites closed) invites nobody.
+    """
+    cohort = Cohort.objects.filter(invite_code=invite_code.strip().upper(), invites_open=True).first()
+    if cohort is None or not email:
+        return None
+    invitation, _ = Invitation.objects.get_or_create(
+        cohort=cohort, email=email.lower(), defaults={"role": Role.LEARNER}
+    )
+    return invitation
 
 
 @transaction.atomic

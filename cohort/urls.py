@@ -1,6 +1,14 @@
 from django.urls import path
 
-from cohort import calendar_views, check_in_views, live_session_views, office_hours_views, stuck_views, views
+from cohort import (
+    calendar_views,
+    check_in_views,
+    lead_views,
+    live_session_views,
+    office_hours_views,
+    stuck_views,
+    views,
+)
 
 app_name = "cohort"
 
@@ -9,10 +17,13 @@ urlpatterns = [
     path("join/", views.join, name="join"),
     path("join/<str:invite_code>/", views.join_link, name="join_link"),
     path("profile/", views.profile, name="profile"),
+    path("profile/timezone/", views.timezone_save, name="timezone_save"),
     path("c/<slug:cohort_slug>/", views.cohort_dashboard, name="dashboard"),
     path("c/<slug:cohort_slug>/steps/<slug:step_slug>/", views.step_detail, name="step"),
     path("c/<slug:cohort_slug>/steps/<slug:step_slug>/focus/", views.step_focus, name="step_focus"),
     path("c/<slug:cohort_slug>/lead/", views.lead_overview, name="lead_overview"),
+    path("c/<slug:cohort_slug>/lead/home/", lead_views.lead_home, name="lead_home"),
+    path("c/<slug:cohort_slug>/lead/learners/<int:membership_id>/", lead_views.learner_detail, name="learner_detail"),
     path("c/<slug:cohort_slug>/lead/roster/", views.lead_roster, name="lead_roster"),
     path("c/<slug:cohort_slug>/lead/invite/rotate/", views.lead_rotate_invite, name="lead_rotate_invite"),
 ]
