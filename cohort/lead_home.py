@@ -25,15 +25,15 @@ from cohort.models import (
     Cohort,
     HelpRequest,
     HelpRequestStatus,
+    Membership,
     OfficeHoursSession,
-    RoadmapStep,
     Role,
     SessionAttendance,
     SessionRSVP,
 )
 from cohort.office_hours_selectors import office_hours_panel
 from cohort.stuck import _ORDER as STUCK_ORDER
-from cohort.stuck import DEFAULT_DAYS, StuckRow, _count, ended_session_ids, stuck_learners
+from cohort.stuck import DEFAULT_DAYS, StuckRow, _count
 from exercises.models import Submission
 from exercises.selectors import OPEN_STATES
 
@@ -108,12 +108,20 @@ def lead_home(*, cohort: Cohort, now: dt.datetime | None = None) -> LeadHome:
     blockers = list(
         open_blockers.select_related("membership__user", "step").order_by("-created_at", "-pk")[:PANEL_ROWS]
     )
-    steps = {s.pk: s for s in RoadmapStep.objects.filter(cohort=cohort)}
-    ended_ids = ended_session_ids(cohort=cohort, now=now)
     top = list(
-        stuck_learners(cohort=cohort, days=DEFAULT_DAYS, ended_ids=ended_ids, now=now).order_by(
-            *STUCK_ORDER["blockers"]
-        )[:PANEL_ROWS]
+        # Who-is-stuck's default order (open blockers, then the longest quiet) without the page's other
+        # figures: building their correlated subqueries costs more than running this one.
+        Membership.objects.filter(cohort=cohort, role=Role.LEARNER)
+        .select_related("user")
+        .annotate(
+            open_blockers=_count(
+                CheckIn.objects.filter(
+                    membership=OuterRef("pk"), status=CheckInStatus.BLOCKED, resolved_at__isnull=True
+                )
+            ),
+            active_since=Coalesce("last_activity_at", "joined_at"),
+        )
+        .order_by(*STUCK_ORDER["blockers"])[:PANEL_ROWS]
     )
     recent = list(
         CheckIn.objects.filter(membership__cohort=cohort, membership__role=Role.LEARNER)
@@ -129,7 +137,7 @@ def lead_home(*, cohort: Cohort, now: dt.datetime | None = None) -> LeadHome:
         stuck=[
             StuckRow(
                 membership=m,
-                current_step=steps.get(m.current_step_id),  # type: ignore[attr-defined]
+                current_step=None,
                 days_inactive=max(0, (now - m.active_since).days),  # type: ignore[attr-defined]
                 never_active=m.last_activity_at is None,
                 threshold=DEFAULT_DAYS,

@@ -290,10 +290,10 @@ def test_learner_names_link_to_learner_page_on_lead_pages(world):
 
 # --- Query counts ----------------------------------------------------------------------------
 
-# Session, user, the user's memberships, nav badge, steps, ended sessions, stuck top 5, open blockers,
+# Session, user, the user's memberships, nav badge, stuck top 5, open blockers,
 # blocker count, next session (and, being an
 # unsaved-model read, the annotated counts), recent check-ins, review queue rows and count.
-LEAD_HOME_QUERIES = 15
+LEAD_HOME_QUERIES = 13
 # Session, user, viewer's membership, nav badge, the learner, submissions + timelines (2), open blockers,
 # steps, progress, check-ins, attendance, run counts, lab counts, completions, evidence runs (evidence labs
 # would be one more; none here, and an empty id list runs no query).
