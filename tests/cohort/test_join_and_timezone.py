@@ -92,6 +92,16 @@ def test_broken_invite_link_signed_out_says_so(world):
     assert "does not work" in page
 
 
+def test_password_reset_mail_links_to_site_url(world, settings):
+    settings.SITE_URL = "https://app.firstbreak.ai"
+
+    Client().post(reverse("account_reset_password"), {"email": world.alice.email})
+
+    link = re.search(r"https?://\S+/accounts/password/reset/key/\S+/", mail.outbox[-1].body).group(0)
+    assert link.startswith("https://app.firstbreak.ai/accounts/password/reset/key/")
+    assert Client().get(link.removeprefix("https://app.firstbreak.ai")).status_code in (200, 302)
+
+
 def test_lead_overview_invite_link_uses_site_url(world, settings):
     settings.SITE_URL = "https://app.firstbreak.ai"
 
