@@ -92,6 +92,7 @@ class Seeded:
     check_ins: int
     submissions: int
     ended_sessions: int
+    learner_membership_id: int = 0  # the learner whose per-learner page is measured
 
 
 def seed_office_hours(*, cohort, memberships: list, steps: list, lead, questions: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -295,7 +296,8 @@ def seed(*, learners: int, steps: int, questions: int) -> Seeded:
     # A learner with some progress: the third one has finished one step and is on the next.
     cookies = cookie(learner_users[2]), cookie(lead)
     connections.close_all()  # gunicorn's workers open their own
-    return Seeded(*cookies, progress_rows=len(progress), **office_hours)
+    # The first learner has a pull request, check-ins and attendance: their page is the one measured.
+    return Seeded(*cookies, progress_rows=len(progress), learner_membership_id=memberships[0].pk, **office_hours)
 
 
 def free_port() -> int:
@@ -515,6 +517,13 @@ def main() -> int:
                 learner_cookie,
                 f"Question {seeded.questions - 1}:",
             ),
+            Target("/ (lead home)", "/", lead_cookie, "Lead home"),
+            Target(
+                f"/c/{COHORT_SLUG}/lead/learners/<id>/ (per-learner page)",
+                f"/c/{COHORT_SLUG}/lead/learners/{seeded.learner_membership_id}/",
+                lead_cookie,
+                "Progress by step",
+            ),
             Target(
                 f"/c/{COHORT_SLUG}/lead/stuck/ (who is stuck)",
                 f"/c/{COHORT_SLUG}/lead/stuck/",
@@ -546,14 +555,17 @@ def main() -> int:
         ticks_before = cpu_ticks(proc.pid)
         for target in targets:
             load(port=port, target=target, clients=args.clients, per_client=max(1, args.warmup // args.clients))
-        latencies: dict[str, list[float]] = {t.path: [] for t in targets}
+        # Keyed by label: "/" is measured twice, as the learner dashboard and as the lead home.
+        latencies: dict[str, list[float]] = {t.label: [] for t in targets}
         seconds = dict.fromkeys(latencies, 0.0)
         for _ in range(args.rounds):
             for target in targets:
                 batch, elapsed = load(port=port, target=target, clients=args.clients, per_client=per_round)
-                latencies[target.path] += batch
-                seconds[target.path] += elapsed
-        results = [Result(t, latencies[t.path], seconds[t.path], size) for t, size in zip(targets, sizes, strict=True)]
+                latencies[target.label] += batch
+                seconds[target.label] += elapsed
+        results = [
+            Result(t, latencies[t.label], seconds[t.label], size) for t, size in zip(targets, sizes, strict=True)
+        ]
         print()
         print_table(results)
         ticks_after = cpu_ticks(proc.pid)

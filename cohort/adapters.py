@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.contrib import messages
 from django.http import HttpRequest
+from django.urls import reverse
 
 from cohort import selectors, services
+from cohort.mail import site_url
 
 
 def _accept_invitations(user) -> None:  # type: ignore[no-untyped-def]
@@ -17,6 +21,22 @@ def _accept_invitations(user) -> None:  # type: ignore[no-untyped-def]
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_email_confirmation_url(self, request: HttpRequest, emailconfirmation) -> str:  # type: ignore[no-untyped-def]
+        # Links in mail use the one base URL (SITE_URL), never the Host header of the request that sent it.
+        return site_url(reverse("account_confirm_email", args=[emailconfirmation.key]))
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        # As allauth builds it (flows.password_reset), on SITE_URL.
+        path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+        return site_url(path.replace("UID-KEY", quote(key)))
+
+    def save_user(self, request: HttpRequest, user, form, commit: bool = True):  # type: ignore[no-untyped-def]
+        user = super().save_user(request, user, form, commit=commit)
+        code = request.session.pop(services.JOIN_CODE_SESSION_KEY, None) if hasattr(request, "session") else None
+        if code and commit and user.email:
+            services.invitation_from_invite_link(invite_code=code, email=user.email)
+        return user
+
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
         confirmed = super().confirm_email(request, email_address)
         if confirmed and email_address.user_id:

@@ -199,7 +199,8 @@ def seed_demo() -> Cohort:
     fields = {
         "name": "First Break AI · Cohort 1",
         "starts_on": dt.date(2026, 3, 2),
-        "ends_on": dt.date(2026, 6, 26),
+        # The program's own dates, stretched so the demo cohort is still running on the day it is seeded.
+        "ends_on": max(dt.date(2026, 6, 26), timezone.localdate() + dt.timedelta(weeks=8)),
         "timezone": "Europe/London",
         "practice_repository": PRACTICE_REPOSITORY,
     }

@@ -1,14 +1,22 @@
-"""Demo activity around office hours: who came to Session 1, check-ins, and an upcoming Session 2.
+"""Demo activity around office hours: who came to Session 1, check-ins, a waiting pull request, Session 2.
 
 Called by `manage.py seed_demo` after `seed_office_hours`. With it the lead's
-"who is stuck" page, the attendance history and the calendars have something
-to show: Bruno is blocked on a merge conflict (the Step 1 topic of Session 1),
-Chen missed the session he RSVP'd to, Amara is on track with Step 2.
+home, "who is stuck", the attendance history and the calendars have something
+to show: Bruno is blocked on a merge conflict (the Step 1 topic of Session 1)
+and his first pull request waits for a review, Chen missed the session he
+RSVP'd to and has been quiet for over a week, Amara is on track with Step 2.
+
+Session 1 (13 March 2026) keeps its date: it is the cohort's history. The
+recent activity is placed relative to the day the seed runs (yesterday, two
+days ago, nine days ago), so "last activity" and "who is stuck" mean something
+on a fresh `make run` whatever the date. Rows are keyed on natural keys (the
+check-in's text, the pull request's number), so a second run on the same day
+changes nothing, and a run on a later day moves the recent activity with it.
+Session 2 is placed on the next Friday and stays there until it has passed.
 
 Rows are written directly (as the other demo rows are): no emails or tasks
 for a demo, and `leads_notified_at` is set so the blocker sweep leaves them
-alone. Keyed on natural keys, so a second run changes nothing; Session 2 is
-placed on the Friday after the first seeding and then left where it is.
+alone.
 """
 
 from __future__ import annotations
@@ -31,9 +39,11 @@ from cohort.models import (
     SessionAttendance,
     SessionQuestion,
     SessionRSVP,
+    SessionStatus,
     SessionTopic,
 )
 from cohort.services import membership_touch
+from exercises.models import Exercise, Submission, SubmissionState, TimelineEvent
 
 AMARA, BRUNO, CHEN = "learner1@example.com", "learner2@example.com", "learner3@example.com"
 
@@ -48,12 +58,21 @@ ATTENDANCE = {
     BRUNO: (dt.datetime(2026, 3, 13, 17, 9, tzinfo=dt.UTC), AttendanceSource.LEAD),
 }
 
-# (learner, step slug, at, status, done, next, blocker)
-CHECK_INS: tuple[tuple[str, str, dt.datetime, str, str, str, str], ...] = (
+# (learner, step slug, (days before the seeding day, hour UTC), status, done, next, blocker)
+CHECK_INS: tuple[tuple[str, str, tuple[int, float], str, str, str, str], ...] = (
+    (
+        CHEN,
+        "github-collaboration",
+        (9, 20.0),
+        CheckInStatus.ON_TRACK,
+        "Read the Step 1 notes and cloned the practice repository.",
+        "Open my first pull request.",
+        "",
+    ),
     (
         AMARA,
         "run-qwen3-locally",
-        dt.datetime(2026, 3, 16, 18, 0, tzinfo=dt.UTC),
+        (1, 18.0),
         CheckInStatus.ON_TRACK,
         "Built llama.cpp from source and ran Qwen3-0.6B (Q8_0) from the command line.",
         "Compare temperature 0 with 0.7 on the same prompt and look at the token probabilities.",
@@ -62,7 +81,7 @@ CHECK_INS: tuple[tuple[str, str, dt.datetime, str, str, str, str], ...] = (
     (
         BRUNO,
         "github-collaboration",
-        dt.datetime(2026, 3, 17, 9, 30, tzinfo=dt.UTC),
+        (2, 9.5),
         CheckInStatus.BLOCKED,
         "Opened my first pull request on the practice repository.",
         "Get the merge-conflict exercise merged.",
@@ -70,6 +89,15 @@ CHECK_INS: tuple[tuple[str, str, dt.datetime, str, str, str, str], ...] = (
         "or whether I should rebase instead.",
     ),
 )
+
+# Bruno's first pull request, opened five days before the seeding day and not reviewed yet.
+WAITING_PR = (BRUNO, "first-pr", 7, "Add my name to CONTRIBUTORS.md", (5, 10.0))
+
+
+def _days_ago(today: dt.datetime, when: tuple[int, float]) -> dt.datetime:
+    days, hour = when
+    return today - dt.timedelta(days=days) + dt.timedelta(hours=hour)
+
 
 SESSION_2_TITLE = "Step 2 in practice: building llama.cpp and reading token probabilities"
 SESSION_2_TOPICS = (
@@ -92,17 +120,23 @@ def _next_friday_5pm(cohort: Cohort, now: dt.datetime) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, 17, 0, tzinfo=zone).astimezone(dt.UTC)
 
 
-def _upcoming_session(cohort: Cohort, members: dict[str, Membership]) -> OfficeHoursSession:
+def _upcoming_session(cohort: Cohort, members: dict[str, Membership], now: dt.datetime) -> OfficeHoursSession:
     session = OfficeHoursSession.objects.filter(cohort=cohort, number=2).first()
     if session is None:
         session = OfficeHoursSession.objects.create(
             cohort=cohort,
             number=2,
             title=SESSION_2_TITLE,
-            starts_at=_next_friday_5pm(cohort, timezone.now()),
+            starts_at=_next_friday_5pm(cohort, now),
             duration_minutes=60,
         )
         session.leads.set([members[LEAD_EMAIL].user])
+    elif session.status == SessionStatus.SCHEDULED and session.ends_at < now:
+        # The demo was seeded before and its Session 2 has passed without being held: move it
+        # to the coming Friday, so the demo always has an upcoming session.
+        session.starts_at = _next_friday_5pm(cohort, now)
+        session.sequence += 1
+        session.save(update_fields=["starts_at", "sequence"])
     steps = {step.slug: step for step in cohort.steps.all()}
     for position, (title, step_slug) in enumerate(SESSION_2_TOPICS, start=1):
         SessionTopic.objects.get_or_create(
@@ -115,15 +149,66 @@ def _upcoming_session(cohort: Cohort, members: dict[str, Membership]) -> OfficeH
     QuestionVote.objects.get_or_create(
         question=question, voter=members[BRUNO], defaults={"created_at": session.created_at}
     )
-    SessionRSVP.objects.get_or_create(
-        session=session, membership=members[AMARA], defaults={"created_at": session.created_at}
-    )
+    for email in (AMARA, BRUNO):
+        SessionRSVP.objects.get_or_create(
+            session=session, membership=members[email], defaults={"created_at": session.created_at}
+        )
     return session
 
 
+def _waiting_pull_request(cohort: Cohort, members: dict[str, Membership], today: dt.datetime) -> None:
+    email, exercise_slug, number, title, when = WAITING_PR
+    exercise = Exercise.objects.filter(cohort=cohort, slug=exercise_slug).first()
+    if exercise is None:
+        return
+    opened = _days_ago(today, when)
+    membership = members[email]
+    url = f"https://github.com/{cohort.practice_repository}/pull/{number}"
+    submission, _ = Submission.objects.get_or_create(
+        repository=cohort.practice_repository,
+        pr_number=number,
+        defaults={
+            "membership": membership,
+            "exercise": exercise,
+            "pr_url": url,
+            "title": title,
+            "author_login": membership.user.github_username,
+            "head_ref": f"{exercise_slug}-bruno",
+            "state": SubmissionState.OPEN,
+            "opened_at": opened,
+            "pr_updated_at": opened,
+        },
+    )
+    if submission.opened_at != opened:
+        submission.opened_at = opened
+        submission.pr_updated_at = opened
+        submission.save(update_fields=["opened_at", "pr_updated_at"])
+    # linked_at is set on insert (auto_now_add); an UPDATE places it beside the opening instead.
+    Submission.objects.filter(pk=submission.pk).exclude(linked_at=opened).update(linked_at=opened)
+    event, created = TimelineEvent.objects.get_or_create(
+        submission=submission,
+        kind="opened",
+        defaults={
+            "actor_login": membership.user.github_username,
+            "summary": f"Pull request #{number} opened: {title}",
+            "url": url,
+            "occurred_at": opened,
+        },
+    )
+    if not created and event.occurred_at != opened:
+        event.occurred_at = opened
+        event.save(update_fields=["occurred_at"])
+    membership_touch(membership=membership, at=opened)
+
+
 @transaction.atomic
-def seed_office_hours_activity(cohort: Cohort, first_session: OfficeHoursSession) -> OfficeHoursSession:
-    """Attendance and RSVPs for Session 1, the demo check-ins, and Session 2; returns Session 2."""
+def seed_office_hours_activity(
+    cohort: Cohort, first_session: OfficeHoursSession, now: dt.datetime | None = None
+) -> OfficeHoursSession:
+    """Attendance and RSVPs for Session 1, the demo check-ins and pull request, and Session 2; returns Session 2."""
+    now = now or timezone.now()
+    # Midnight UTC of the seeding day: reruns the same day compute the same times.
+    today = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     members = {m.user.email: m for m in Membership.objects.filter(cohort=cohort).select_related("user")}
     lead = members[LEAD_EMAIL].user
     for email, at in RSVPS.items():
@@ -138,22 +223,21 @@ def seed_office_hours_activity(cohort: Cohort, first_session: OfficeHoursSession
                 "marked_by": lead if source == AttendanceSource.LEAD else None,
             },
         )
+        # The clock the services move; it never goes backwards, so reruns change nothing.
+        membership_touch(membership=members[email], at=at)
     steps = {step.slug: step for step in cohort.steps.all()}
-    for email, step_slug, at, status, done, next_, blocker in CHECK_INS:
-        CheckIn.objects.get_or_create(
+    for email, step_slug, when, status, done, next_, blocker in CHECK_INS:
+        at = min(_days_ago(today, when), now)
+        check_in, created = CheckIn.objects.get_or_create(
             membership=members[email],
-            created_at=at,
-            defaults={
-                "step": steps[step_slug],
-                "status": status,
-                "done_text": done,
-                "next_text": next_,
-                "blocker_text": blocker,
-                "leads_notified_at": at,
-            },
+            step=steps[step_slug],
+            status=status,
+            done_text=done,
+            defaults={"created_at": at, "next_text": next_, "blocker_text": blocker, "leads_notified_at": at},
         )
-        # The clock the check-in service moves; it never goes backwards, so reruns change nothing.
+        if not created and check_in.created_at != at:
+            check_in.created_at = check_in.leads_notified_at = at
+            check_in.save(update_fields=["created_at", "leads_notified_at"])
         membership_touch(membership=members[email], at=at)
-    for email, (at, _source) in ATTENDANCE.items():
-        membership_touch(membership=members[email], at=at)
-    return _upcoming_session(cohort, members)
+    _waiting_pull_request(cohort, members, today)
+    return _upcoming_session(cohort, members, now)

@@ -65,3 +65,10 @@ class RosterImportForm(forms.Form):
         if upload.size > settings.ROSTER_MAX_BYTES:
             raise forms.ValidationError(f"The file is larger than {settings.ROSTER_MAX_BYTES // 1000} kB.")
         return upload
+
+
+class TimezoneForm(forms.Form):
+    """The zone the browser reports (Intl.DateTimeFormat), offered once and saved on a click."""
+
+    timezone = forms.ChoiceField(choices=_timezone_choices, label="Time zone")
+    next = forms.CharField(required=False, max_length=500)

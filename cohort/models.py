@@ -191,6 +191,9 @@ class RoadmapStep(models.Model):
         ]
 
     def __str__(self) -> str:
+        # A title that already starts with its code ("Project Watch: Unsloth") is not prefixed twice.
+        if self.title.startswith(self.code):
+            return self.title
         return f"{self.code}: {self.title}"
 
 
@@ -229,6 +232,8 @@ class StepProgress(models.Model):
     last_activity_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "step progress"
+        verbose_name_plural = "step progress"
         constraints = [models.UniqueConstraint(fields=["membership", "step"], name="one_progress_per_step")]
 
     def __str__(self) -> str:
@@ -265,6 +270,8 @@ class Invitation(models.Model):
     emailed_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     declined_at = models.DateTimeField(null=True, blank=True)
+    # Made when someone signed up from the cohort's invite link: they asked to join.
+    requested_by_invitee = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cohort", "email"], name="one_invitation_per_email")]

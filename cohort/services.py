@@ -80,6 +80,14 @@ def user_connect_github(*, user: User, login: str, github_id: int) -> None:
     user.save(update_fields=["github_username", "github_id", "github_confirmed_at"])
 
 
+def user_set_timezone(*, user: User, timezone_name: str) -> User:
+    """Save the zone the browser reported (offered on a first visit); an unknown name is a ValidationError."""
+    validate_timezone(timezone_name)
+    user.timezone = timezone_name
+    user.save(update_fields=["timezone"])
+    return user
+
+
 def user_fill_github_username(*, user: User, username: str) -> None:
     """Record the GitHub login of a user who has none yet (from OAuth or a roster)."""
     if user.github_username or not username or github_username_taken(username=username, exclude_user_id=user.pk):
@@ -107,6 +115,30 @@ def membership_join(*, user: User, invite_code: str) -> Membership:
     return membership
 
 
+JOIN_CODE_SESSION_KEY = "join_invite_code"
+
+
+@transaction.atomic
+def invitation_from_invite_link(*, invite_code: str, email: str) -> Invitation | None:
+    """Someone signed up from a cohort's invite link: invite their address, so confirming it joins the cohort.
+
+    Confirmation may happen in another browser (the link in the mail), so the
+    pending join is kept in the database, not in the session. A code that no
+    longer works (rotated, invites closed) invites nobody.
+    """
+    cohort = Cohort.objects.filter(invite_code=invite_code.strip().upper(), invites_open=True).first()
+    if cohort is None or not email:
+        return None
+    # Signing up from the cohort's own link is the person asking to join: their consent.
+    invitation, _ = Invitation.objects.update_or_create(
+        cohort=cohort,
+        email=email.lower(),
+        defaults={"requested_by_invitee": True},
+        create_defaults={"role": Role.LEARNER, "requested_by_invitee": True},
+    )
+    return invitation
+
+
 @transaction.atomic
 def cohort_rotate_invite_code(*, cohort: Cohort) -> Cohort:
     """Give the cohort a new invite code; links with the old one stop working."""
@@ -117,13 +149,17 @@ def cohort_rotate_invite_code(*, cohort: Cohort) -> Cohort:
 
 @transaction.atomic
 def invitations_accept(*, user: User, email: str) -> list[Membership]:
-    """Accept the roster invitations that predate the account of a verified email.
+    """Accept the invitations of a verified email that its owner consented to.
 
-    Signing up after being invited is consent to join; an invitation sent to an
-    account that already existed waits for `invitation_respond`.
+    Signing up after being invited, or from the cohort's invite link, is consent
+    to join; a roster invitation sent to an account that already existed waits
+    for `invitation_respond`.
     """
     pending = Invitation.objects.select_for_update().filter(
-        email__iexact=email, accepted_at__isnull=True, declined_at__isnull=True, created_at__lte=user.date_joined
+        Q(created_at__lte=user.date_joined) | Q(requested_by_invitee=True),
+        email__iexact=email,
+        accepted_at__isnull=True,
+        declined_at__isnull=True,
     )
     return [_invitation_accept(invitation=invitation, user=user) for invitation in pending]
 

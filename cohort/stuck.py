@@ -1,8 +1,8 @@
 """Who is stuck: the reads behind the lead page that says which learners need help now.
 
 Every figure is a correlated subquery annotated on the learners' memberships,
-so sorting, filtering and paging happen in the database and the page runs the
-same number of queries for 5 learners or 500:
+so one query gives every learner's figures, sorted, and the page runs the same
+number of queries for 5 learners or 500:
 
 - current step: the step the learner last focused that is not done, else the
   first step not done (the same rule as `cohort.selectors.roadmap_for`);
@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.core.paginator import Page, Paginator
 from django.db.models import (
     CharField,
-    Count,
     Exists,
     F,
     Func,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Value,
@@ -212,38 +211,66 @@ class StuckPage:
         return self.filters.only_blocked or self.filters.only_inactive or self.step is not None
 
 
+class _Figures(NamedTuple):
+    pk: int
+    current_step_id: int | None
+    active_since: dt.datetime
+    open_blockers: int
+    waiting_reviews: int
+    changes_stalled: int
+    stalled_submissions: int
+    missed_sessions: int
+    missed_after_rsvp: int
+
+
 def stuck_page(
     *, cohort: Cohort, filters: StuckFilters, page: int | str = 1, now: dt.datetime | None = None
 ) -> StuckPage:
-    """One page of the who-is-stuck table plus cohort-wide counts: six queries whatever the cohort size.
+    """One page of the who-is-stuck table plus cohort-wide counts: five queries whatever the cohort size.
 
-    Steps, ended sessions, the cohort-wide summary, the filtered count, the
-    page's learners, and the page's open blockers.
+    Steps, ended sessions, every learner's figures (one query of correlated
+    subqueries, sorted in the database, read as plain tuples), the page's
+    learners, and their open blockers. The summary, the filters and the paging
+    work on the figures in Python: a cohort is hundreds of learners, and running
+    the subqueries once instead of three times (summary, count, page) while
+    building model instances for the page's 50 only is most of the page's time.
     """
     now = now or timezone.now()
     steps = list(RoadmapStep.objects.filter(cohort=cohort).order_by("position"))
     step = next((s for s in steps if s.slug == filters.step_slug), None)
     ended_ids = ended_session_ids(cohort=cohort, now=now)
-    learners = stuck_learners(cohort=cohort, days=filters.days, ended_ids=ended_ids, now=now)
-    inactive_q = Q(active_since__lt=now - dt.timedelta(days=filters.days))
+    figures = [
+        _Figures(*values)
+        for values in stuck_learners(cohort=cohort, days=filters.days, ended_ids=ended_ids, now=now)
+        .order_by(*_ORDER[filters.sort])
+        .values_list(*_Figures._fields)
+    ]
+    cutoff = now - dt.timedelta(days=filters.days)
     summary = StuckSummary(
-        **learners.aggregate(
-            learners=Count("pk"),
-            blocked=Count("pk", filter=Q(open_blockers__gt=0)),
-            inactive=Count("pk", filter=inactive_q),
-            stalled=Count("pk", filter=Q(stalled_submissions__gt=0)),
-            missed_any=Count("pk", filter=Q(missed_sessions__gt=0)),
-        )
+        learners=len(figures),
+        blocked=sum(1 for f in figures if f.open_blockers > 0),
+        inactive=sum(1 for f in figures if f.active_since < cutoff),
+        stalled=sum(1 for f in figures if f.stalled_submissions > 0),
+        missed_any=sum(1 for f in figures if f.missed_sessions > 0),
     )
-    if filters.only_blocked:
-        learners = learners.filter(open_blockers__gt=0)
-    if filters.only_inactive:
-        learners = learners.filter(inactive_q)
-    if step is not None:
-        learners = learners.filter(current_step_id=step.pk)
-    learners = learners.order_by(*_ORDER[filters.sort])
-    page_obj = Paginator(learners, STUCK_PAGE_SIZE).get_page(page)
-    members = list(page_obj.object_list)
+    matching = [
+        f
+        for f in figures
+        if (not filters.only_blocked or f.open_blockers > 0)
+        and (not filters.only_inactive or f.active_since < cutoff)
+        and (step is None or f.current_step_id == step.pk)
+    ]
+    page_obj = Paginator(matching, STUCK_PAGE_SIZE).get_page(page)
+    by_pk = Membership.objects.select_related("user").in_bulk([f.pk for f in page_obj.object_list])
+    members = []
+    for f in page_obj.object_list:
+        member = by_pk.get(f.pk)
+        if member is None:  # left the cohort between the two reads
+            continue
+        # The figures ride on the instance, where the table reads them (m.open_blockers, ...).
+        for name, value in f._asdict().items():
+            setattr(member, name, value)
+        members.append(member)
     blockers: dict[int, list[CheckIn]] = {}
     for check_in in (
         CheckIn.objects.filter(

@@ -2,15 +2,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cohort import selectors, services
+from cohort import lead_views, selectors, services
 from cohort.access import lead_or_403, member_or_404, staff_or_403
-from cohort.forms import JoinForm, ProfileForm, RosterImportForm
+from cohort.forms import JoinForm, ProfileForm, RosterImportForm, TimezoneForm
 from cohort.htmx import is_htmx
+from cohort.mail import site_url
 from cohort.models import Cohort
 from cohort.roster import roster_import
 
@@ -18,10 +22,15 @@ from cohort.roster import roster_import
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "cohort/landing.html")
-    membership = selectors.primary_membership(user=request.user)  # type: ignore[arg-type]
-    if membership is None:
+    memberships = list(selectors.memberships_for_user(user=request.user))  # type: ignore[arg-type]
+    if not memberships:
         return redirect("cohort:join")
-    return _dashboard(request, membership)
+    # A lead or mentor lands on the lead home of their latest cohort they lead; the
+    # learner dashboard stays one click away at /c/<cohort>/ ("Your own dashboard").
+    staff = next((m for m in memberships if m.is_staff_role), None)
+    if staff is not None:
+        return lead_views.render_lead_home(request, staff, memberships)
+    return _dashboard(request, memberships[0], memberships)
 
 
 @login_required
@@ -29,12 +38,14 @@ def cohort_dashboard(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     return _dashboard(request, member_or_404(request, cohort_slug))
 
 
-def _dashboard(request: HttpRequest, membership) -> HttpResponse:  # type: ignore[no-untyped-def]
+def _dashboard(request: HttpRequest, membership, memberships=None) -> HttpResponse:  # type: ignore[no-untyped-def]
+    if memberships is None:
+        memberships = selectors.memberships_for_user(user=request.user)  # type: ignore[arg-type]
     context = {
         "membership": membership,
         "cohort": membership.cohort,
         "roadmap": selectors.roadmap_for(membership=membership),
-        "memberships": selectors.memberships_for_user(user=request.user),  # type: ignore[arg-type]
+        "memberships": memberships,
     }
     return render(request, "cohort/dashboard.html", context)
 
@@ -81,10 +92,17 @@ def join(request: HttpRequest) -> HttpResponse:
     return render(request, "cohort/join.html", {"form": form, "invitations": invitations})
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def join_link(request: HttpRequest, invite_code: str) -> HttpResponse:
     cohort = Cohort.objects.filter(invite_code=invite_code.upper()).first()
+    if not request.user.is_authenticated:
+        if request.method == "POST":
+            return redirect_to_login(request.get_full_path())
+        if cohort is not None and cohort.invites_open:
+            # Sign-up reads it back (cohort.adapters) and turns it into an invitation
+            # for the new address, accepted when the address is confirmed.
+            request.session[services.JOIN_CODE_SESSION_KEY] = cohort.invite_code
+        return render(request, "cohort/join_link.html", {"cohort": cohort, "invite_code": invite_code})
     if request.method == "POST":
         # Bound, so a refused code is shown as an error on the field instead of a 500.
         return _join_with_code(request, invite_code, JoinForm({"invite_code": invite_code}))
@@ -125,6 +143,24 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def timezone_save(request: HttpRequest) -> HttpResponse:
+    form = TimezoneForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    services.user_set_timezone(user=request.user, timezone_name=form.cleaned_data["timezone"])  # type: ignore[arg-type]
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"timezone": form.cleaned_data["timezone"]})
+    messages.success(request, f"Times are now shown in {form.cleaned_data['timezone']}.")
+    target = form.cleaned_data["next"]
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    return redirect(target)
+
+
+@login_required
 def lead_overview(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     membership = staff_or_403(request, cohort_slug)
     sort = request.GET.get("sort", "name")
@@ -133,7 +169,14 @@ def lead_overview(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     overview = selectors.cohort_overview(
         cohort=membership.cohort, sort=sort, search=search, page=request.GET.get("page", 1)
     )
-    context = {"membership": membership, "cohort": membership.cohort, "overview": overview, "sort": sort, "q": search}
+    context = {
+        "membership": membership,
+        "cohort": membership.cohort,
+        "overview": overview,
+        "sort": sort,
+        "q": search,
+        "invite_url": site_url(reverse("cohort:join_link", args=[membership.cohort.invite_code])),
+    }
     template = "cohort/_overview_table.html" if is_htmx(request) else "cohort/lead_overview.html"
     return render(request, template, context)
 

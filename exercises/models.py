@@ -256,6 +256,8 @@ class WebhookDelivery(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["hook_id", "delivery_id"], name="unique_delivery_per_hook")]
         indexes = [models.Index(fields=["status", "received_at"])]

@@ -17,7 +17,16 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from cohort.models import CheckIn, HelpRequest, Invitation, OfficeHoursSession, Role, SessionQuestion, SessionTopic
+from cohort.models import (
+    CheckIn,
+    HelpRequest,
+    Invitation,
+    OfficeHoursSession,
+    Role,
+    SessionAnnouncement,
+    SessionQuestion,
+    SessionTopic,
+)
 from exercises.models import Exercise, Submission
 from inference.models import LabJob, LabKind, SandboxRun
 from tests.factories import CohortFactory, MembershipFactory, StepFactory
@@ -82,6 +91,7 @@ def cohort_a_objects(world, smollm2):  # type: ignore[no-untyped-def]
     run = SandboxRun.objects.create(membership=alice_m, model=smollm2, request={"prompt": "secret"}, params={}, seed=1)
     lab = LabJob.objects.create(membership=alice_m, model=smollm2, kind=LabKind.SWEEP, input={})
     invitation = Invitation.objects.create(cohort=cohort, email="someone@example.com")
+    announcement = SessionAnnouncement.objects.create(session=session, body="Back in 5", author=world.lead)
     return {
         "number": session.number,
         "topic_id": topic.pk,
@@ -95,6 +105,7 @@ def cohort_a_objects(world, smollm2):  # type: ignore[no-untyped-def]
         "run_id": run.pk,
         "job_id": lab.pk,
         "invitation_id": invitation.pk,
+        "announcement_id": announcement.pk,
         "learner_id": alice_m.pk,
         "user_id": world.alice.pk,
     }

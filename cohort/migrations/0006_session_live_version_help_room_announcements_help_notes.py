@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cohort', '0005_invitation_declined_at'),
+        ('cohort', '0005_invitation_consent'),
     ]
 
     operations = [

@@ -12,9 +12,9 @@ from cohort.models import Cohort, Membership, RoadmapStep, Role, StepProgress, U
 from cohort.selectors import OVERVIEW_PAGE_SIZE
 from tests.factories import CohortFactory, MembershipFactory, StepFactory
 
-# Session, user, membership, steps, own progress, the user's cohorts, then the
-# exercises panel: completions, submissions, exercises.
-DASHBOARD_QUERIES = 12  # ...then the office-hours panel (next session, latest recap) and the recent sandbox runs
+# Session, user, the user's cohorts (one read picks the cohort and fills the switcher), steps, own
+# progress, then the exercises panel: completions, submissions, exercises.
+DASHBOARD_QUERIES = 11  # ...then the office-hours panel (next session, latest recap) and the recent sandbox runs
 # ...and the check-in card: the learner's latest check-ins (+1).
 # Session, user, membership, steps, members, learners' progress, pending invitations.
 LEAD_OVERVIEW_QUERIES = (

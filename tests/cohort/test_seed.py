@@ -144,3 +144,68 @@ def test_seed_demo_gives_the_lead_pages_someone_stuck_and_an_upcoming_session():
     lead.force_login(User.objects.get(email="lead@example.com"))
     page = lead.get(reverse("cohort:lead_stuck", args=["cohort-1"])).content.decode()
     assert "Bruno Silva" in page and "conflict markers" in page
+
+
+def test_seed_demo_activity_is_placed_relative_to_today():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from cohort.models import CheckIn, OfficeHoursSession
+    from exercises.models import Submission, SubmissionState
+
+    _seed()
+    now = timezone.now()
+
+    members = {m.user.email: m for m in Membership.objects.filter(cohort__slug="cohort-1").select_related("user")}
+    amara, bruno, chen = (members[f"learner{i}@example.com"] for i in (1, 2, 3))
+    assert now - amara.last_activity_at < dt.timedelta(days=2)
+    assert now - bruno.last_activity_at < dt.timedelta(days=3)
+    assert dt.timedelta(days=7) < now - chen.last_activity_at < dt.timedelta(days=10)
+    blocker = CheckIn.objects.get(membership=bruno)
+    assert blocker.is_open_blocker and now - blocker.created_at < dt.timedelta(days=3)
+    waiting = Submission.objects.get(membership=bruno)
+    assert waiting.state == SubmissionState.OPEN and waiting.first_review_at is None
+    assert dt.timedelta(days=4) < now - waiting.opened_at < dt.timedelta(days=6)
+    # The program's first session keeps its date: it is history.
+    first = OfficeHoursSession.objects.get(cohort__slug="cohort-1", number=1)
+    assert first.starts_at == dt.datetime(2026, 3, 13, 17, 0, tzinfo=dt.UTC)
+    assert Cohort.objects.get(slug="cohort-1").ends_on > timezone.localdate()
+
+    lead = Client()
+    lead.force_login(User.objects.get(email="lead@example.com"))
+    home = lead.get("/").context["home"]
+    assert home.reviews.oldest == waiting
+    assert home.stuck[0].membership == bruno
+    assert home.session.session.number == 2 and home.session.rsvps == 2
+    stuck = lead.get(reverse("cohort:lead_stuck", args=["cohort-1"])).context["stuck"]
+    assert stuck.summary.blocked == 1 and stuck.summary.stalled == 1 and stuck.summary.inactive == 1
+
+
+def test_seed_demo_rerun_on_a_later_day_moves_activity_not_duplicates():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from cohort.demo_activity import seed_office_hours_activity
+    from cohort.models import CheckIn, OfficeHoursSession, SessionStatus
+    from exercises.models import Submission, TimelineEvent
+
+    _seed()
+    cohort = Cohort.objects.get(slug="cohort-1")
+    first = OfficeHoursSession.objects.get(cohort=cohort, number=1)
+    check_ins, submissions, events = CheckIn.objects.count(), Submission.objects.count(), TimelineEvent.objects.count()
+    later = timezone.now() + dt.timedelta(days=30)
+
+    upcoming = seed_office_hours_activity(cohort, first, now=later)
+
+    assert (CheckIn.objects.count(), Submission.objects.count(), TimelineEvent.objects.count()) == (
+        check_ins,
+        submissions,
+        events,
+    )
+    bruno = CheckIn.objects.get(membership__user__email="learner2@example.com")
+    assert later - dt.timedelta(days=3) < bruno.created_at < later
+    # Session 2 had passed without being held: it moves to the coming Friday.
+    assert upcoming.status == SessionStatus.SCHEDULED and upcoming.starts_at > later
+    assert OfficeHoursSession.objects.get(pk=first.pk).starts_at == first.starts_at

@@ -27,8 +27,9 @@ from cohort.models import (
 from cohort.stuck import STUCK_PAGE_SIZE
 from exercises.models import Exercise, Review, Submission, SubmissionState
 
-# Session, user, membership, the nav badge, steps, ended sessions, the summary, the count, the page, its blockers.
-STUCK_PAGE_QUERIES = 10
+# Session, user, membership, the nav badge, steps, ended sessions, every learner's figures, the page's
+# learners, their blockers.
+STUCK_PAGE_QUERIES = 9
 # Session, user, membership, the nav badge, next session, its topics, top questions, blocked steps, their blockers.
 AGENDA_PAGE_QUERIES = 9
 # Session, user, membership, steps, own progress (the form's steps and current step), own check-ins.

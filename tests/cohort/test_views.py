@@ -36,9 +36,9 @@ def _client(user: User) -> Client:
 
 # --- Anonymous visitors --------------------------------------------------------------
 
+# An invite link opened signed out shows the cohort and leads to sign-up (tests/cohort/test_join_and_timezone.py).
 GET_PAGES = [
     ("join", ()),
-    ("join_link", ("ANYCODE123",)),
     ("profile", ()),
     ("dashboard", ("cohort-a",)),
     ("step", ("cohort-a", "step-1")),

@@ -15,6 +15,12 @@ pytestmark = pytest.mark.e2e
 NEW_PASSWORD = "lantern-orbit-417"
 
 
+@pytest.fixture(autouse=True)
+def _site_url_is_the_live_server(settings, live_server):
+    # Links in mail are built on SITE_URL (never the request's Host): point it at the test server.
+    settings.SITE_URL = live_server.url
+
+
 def _sign_up(page: Page, email: str) -> None:
     form = page.locator("main form")
     form.locator("input[name=email]").fill(email)

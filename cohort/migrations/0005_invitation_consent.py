@@ -12,6 +12,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='invitation',
+            name='requested_by_invitee',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name='invitation',
             name='declined_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
