@@ -7,6 +7,8 @@ from django import forms
 
 from cohort.models import (
     QUESTION_MAX_CHARS,
+    RECAP_MAX_CHARS,
+    TOPIC_NOTES_MAX_CHARS,
     Cohort,
     OfficeHoursSession,
     RoadmapStep,
@@ -94,7 +96,10 @@ class TopicForm(forms.Form):
         queryset=RoadmapStep.objects.none(), required=False, empty_label="No roadmap step", label="Roadmap step"
     )
     notes = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 5}), required=False, max_length=20_000, help_text="Markdown."
+        widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,
+        max_length=TOPIC_NOTES_MAX_CHARS,
+        help_text="Markdown.",
     )
 
     def __init__(self, *args, session: OfficeHoursSession, topic: SessionTopic | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -126,7 +131,7 @@ class RecapForm(forms.Form):
     recap_markdown = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "true"}),
         required=False,
-        max_length=100_000,
+        max_length=RECAP_MAX_CHARS,
         label="Recap",
         help_text="Markdown. Code blocks are highlighted; a ```mermaid block becomes a diagram.",
     )
