@@ -115,6 +115,10 @@ def _render(text: str, diagrams: bool) -> SafeString:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+    # A wide table scrolls sideways in its own box, which static/js/site.js makes focusable and names.
+    cleaned = cleaned.replace("<table>", '<div class="table-scroll prose-table"><table>').replace(
+        "</table>", "</table></div>"
+    )
     for number, block in enumerate(env["blocks"]):
         # The placeholder ends a paragraph of its own or stands alone; either way swap the whole thing.
         placeholder = f"{env['nonce']}b{number}e"
