@@ -1,4 +1,4 @@
-"""Keyboard journeys (issue 18): the sandbox and the help queue with Tab, Enter and Escape only.
+"""Keyboard journeys (issue 18): the sandbox and the help queue with Tab, Enter and Escape only; each lab result.
 
 Both also run axe in the states a mouse test does not reach: the sandbox after a run with a token's
 alternatives open, the help queue with a learner waiting and a lead helping.
@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from cohort import office_hours
 from cohort.models import SessionStatus
+from inference.models import LabJob
 from tests.cohort.test_office_hours import SessionFactory
 from tests.e2e.axe import assert_no_axe_violations, assert_no_csp_violations, watch_csp
 
@@ -111,3 +112,51 @@ def test_help_queue_by_keyboard_join_and_take(new_page, world, sign_in):
         page.set_viewport_size(NARROW)
         assert_no_axe_violations(page, "session page at 320 px")
         assert_no_csp_violations(page)
+
+
+def _lab(page: Page, section: str, button: str, name: str) -> None:
+    lab = page.locator(section)
+    lab.get_by_role("button", name=button).click()
+    expect(lab.locator(".lab-status")).to_have_text(re.compile(rf"^{name} #\d+ is done\.$"), timeout=RUN_TIMEOUT)
+    expect(lab.locator(".lab-result")).not_to_be_empty()
+
+
+def test_each_lab_result_passes_axe(new_page, world, smollm2, sign_in, celery_worker_process, settings):
+    settings.SANDBOX_RUNS_PER_MINUTE = 100
+    settings.SANDBOX_CONCURRENT_RUNS = 10
+    page = new_page(viewport=DESKTOP)
+    watch_csp(page.context)
+    sign_in(page, world.alice)
+    # A finished run for the pipeline lab to pick.
+    page.goto("/sandbox/")
+    expect(page.locator("#sb-prompt-count")).to_have_text(re.compile(r"^\d+ tokens"))
+    page.get_by_label("Max tokens").fill("4")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#sb-status")).to_have_text(re.compile(r"Run #\d+ done"), timeout=RUN_TIMEOUT)
+
+    page.goto("/sandbox/labs/")
+    sweep = page.locator("#lab-sweep")
+    sweep.get_by_label("Seeds").fill("1")
+    sweep.get_by_label("Max tokens").fill("4")
+    _lab(page, "#lab-sweep", "Run the sweep", "Temperature sweep")
+    page.locator("#lab-speculative").get_by_label("Max tokens").fill("8")
+    _lab(page, "#lab-speculative", "Decode", "Speculative decoding")
+    _lab(page, "#lab-pipeline", "Show the pipeline", "Sampler pipeline")
+
+    for viewport in (DESKTOP, NARROW):
+        page.set_viewport_size(viewport)
+        assert_no_axe_violations(page, "labs with the sweep, speculative and pipeline results")
+    assert_no_csp_violations(page)
+
+    # Each lab's own page, and the model inspector.
+    for job in LabJob.objects.filter(membership=world.alice_membership).order_by("pk"):
+        page.goto(f"/sandbox/labs/{job.pk}/")
+        expect(page.locator("#lab-result")).not_to_be_empty(timeout=RUN_TIMEOUT)
+        for viewport in (DESKTOP, NARROW):
+            page.set_viewport_size(viewport)
+            assert_no_axe_violations(page, f"lab page {job.kind}")
+    page.goto(f"/sandbox/models/{smollm2.slug}/inspect/")
+    for viewport in (DESKTOP, NARROW):
+        page.set_viewport_size(viewport)
+        assert_no_axe_violations(page, "model inspector")
+    assert_no_csp_violations(page)
