@@ -168,6 +168,17 @@ def test_pages_with_messages_and_a_session_changing_state_pass_axe(new_page, sig
         expect(page.locator(".messages .message").first).to_be_visible()
         assert_no_axe_violations(page, "dashboard with a message")
 
+        # A form error is announced and tied to its field (aria-describedby -> the error's id).
+        page.goto(f"/c/{demo.cohort}/exercises/{demo.exercise}/")
+        page.get_by_label(re.compile("pull request", re.IGNORECASE)).first.fill("https://example.com/not-a-pr")
+        page.locator("main form button[type=submit]").first.click()
+        field = page.locator("[aria-invalid=true]").first
+        expect(field).to_be_visible()
+        for described_by in (field.get_attribute("aria-describedby") or "").split():
+            expect(page.locator(f"#{described_by}")).to_have_count(1)
+        assert "_error" in (field.get_attribute("aria-describedby") or "")
+        assert_no_axe_violations(page, "exercise page with a form error")
+
         # The lead ends the live session from its page: a message, the page in its new state.
         lead = _open(new_page, sign_in, viewport, "lead", demo)
         lead.goto(f"/c/{demo.cohort}/sessions/{demo.live}/")
