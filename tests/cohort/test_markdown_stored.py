@@ -286,3 +286,17 @@ def test_migration_renders_rows_written_before_the_html_fields(world):
     assert question.body == "**old**\nrow" and "<strong>old</strong>" in question.body_html
     assert "<em>n</em>" in topic.notes_html
     assert '<pre class="mermaid">' in session.recap_html
+
+
+@pytest.mark.django_db
+def test_a_full_length_question_with_crlf_line_breaks_is_accepted(world):
+    # The browser's maxlength counts each line break once; the form submits it as CRLF.
+    session = SessionFactory(cohort=world.cohort)
+    body = "\r\n".join(["x" * 99] * 20)  # 1,999 characters with LF, 2,018 with CRLF
+    client = Client()
+    client.force_login(world.alice)
+
+    response = client.post(reverse("cohort:question_create", args=[world.cohort.slug, session.number]), {"body": body})
+
+    assert response.status_code == 302
+    assert session.questions.get().body == body.replace("\r\n", "\n")
