@@ -64,6 +64,25 @@ def axe_violations(page: Page) -> list[str]:
 
 
 def assert_no_axe_violations(page: Page, where: str = "") -> None:
+    """axe's WCAG A/AA rules, plus reflow (1.4.10), which axe does not check: nothing scrolls sideways."""
     violations = axe_violations(page)
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    if overflow > 0:
+        # Text that does not wrap widens the page without any box reaching past the edge: find the deepest
+        # element whose removal ends the overflow.
+        wide = page.evaluate(
+            """() => {
+                const fits = () => document.documentElement.scrollWidth <= document.documentElement.clientWidth;
+                let found = "";
+                for (const el of document.body.querySelectorAll("*")) {
+                    const display = el.style.display;
+                    el.style.display = "none";
+                    if (fits()) found = el.outerHTML.slice(0, 160);
+                    el.style.display = display;
+                }
+                return found;
+            }"""
+        )
+        violations.append(f"reflow (WCAG 1.4.10): the page is {overflow}px wider than the viewport: {wide}")
     width = page.viewport_size["width"] if page.viewport_size else "?"
     assert not violations, f"{where or page.url} at {width}px:\n" + "\n".join(violations)

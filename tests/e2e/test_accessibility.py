@@ -210,7 +210,8 @@ def test_a_recap_written_in_the_browser_draws_its_diagram_under_the_policy(new_p
 
 
 def test_the_checks_report_a_violation_by_rule_and_element(page: Page, live_server):
-    # The helpers must see what they are there to catch: an image without text, an inline script.
+    # The helpers must see what they are there to catch: an image without text, a line wider than the
+    # screen, an inline script.
     watch_csp(page.context)
     page.goto("/accounts/login/")
     page.evaluate(
@@ -218,13 +219,16 @@ def test_the_checks_report_a_violation_by_rule_and_element(page: Page, live_serv
             const img = document.createElement("img");
             img.id = "no-alt"; img.src = "/static/favicon.svg";
             document.querySelector("main").append(img);
+            const wide = document.createElement("p");
+            wide.id = "too-wide"; wide.style.whiteSpace = "nowrap"; wide.textContent = "x".repeat(400);
+            document.querySelector("main").append(wide);
             const script = document.createElement("script");
             script.textContent = "window.ranInline = true";
             document.body.append(script);
         }"""
     )
 
-    with pytest.raises(AssertionError, match=r"image-alt \(critical\).*#no-alt"):
+    with pytest.raises(AssertionError, match=r"(?s)image-alt \(critical\).*#no-alt.*reflow.*too-wide"):
         assert_no_axe_violations(page)
     with pytest.raises(AssertionError, match="script-src"):
         assert_no_csp_violations(page)
