@@ -49,7 +49,13 @@ _TAGS = {
     "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 # No `class` and no `style` anywhere: what carries a class is inserted after cleaning (see module docstring).
-_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "td": {"align"},
+    "th": {"align"},
+}
 _FORMATTER = HtmlFormatter(cssclass="codehilite", wrapcode=True)
 
 
@@ -83,11 +89,21 @@ def _fence(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: dict[s
     return f"{env['nonce']}b{len(env['blocks']) - 1}e\n"
 
 
+def _cell_alignment(state: Any) -> None:
+    # markdown-it aligns table cells with style="text-align:…", which nh3 drops with every style: keep it as align.
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open") and (style := token.attrGet("style")):
+            token.attrs.pop("style", None)
+            if style.startswith("text-align:"):
+                token.attrSet("align", style.removeprefix("text-align:"))
+
+
 def _parser() -> MarkdownIt:
     parser = MarkdownIt("commonmark", {"typographer": True, "html": True}).enable(
         ["table", "strikethrough", "replacements", "smartquotes"]
     )
     parser.add_render_rule("fence", _fence)
+    parser.core.ruler.push("cell_alignment", _cell_alignment)
     parser.add_render_rule("code_block", _fence)  # indented code: token.info is empty, plain highlighted text
     return parser
 

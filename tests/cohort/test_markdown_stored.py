@@ -300,3 +300,11 @@ def test_a_full_length_question_with_crlf_line_breaks_is_accepted(world):
 
     assert response.status_code == 302
     assert session.questions.get().body == body.replace("\r\n", "\n")
+
+
+def test_table_cells_keep_their_alignment_without_a_style_attribute():
+    html = render_markdown('| a | b |\n|:--|--:|\n| 1 | 2 |\n\n<td style="color:red">x</td>')
+
+    assert '<th align="left">a</th>' in html and '<td align="right">2</td>' in html
+    assert "style" not in html
+    assert '<div class="table-scroll prose-table"><table>' in html
