@@ -105,6 +105,7 @@ def seed_office_hours(*, cohort, memberships: list, steps: list, lead, questions
     """
     from django.utils import timezone
 
+    from cohort.markdown import render_markdown
     from cohort.models import (
         CheckIn,
         CheckInStatus,
@@ -134,11 +135,16 @@ def seed_office_hours(*, cohort, memberships: list, steps: list, lead, questions
     topics = SessionTopic.objects.bulk_create(
         SessionTopic(session=upcoming, position=i, title=f"Topic {i}", step=steps[i - 1]) for i in (1, 2, 3)
     )
+
+    def question_body(i: int) -> str:
+        return f"Question {i}: why does **temperature** {i / 10:.1f} change the `top-p` output?\n\nI tried it."
+
     question_rows = SessionQuestion.objects.bulk_create(
         SessionQuestion(
             session=upcoming,
             author=memberships[i % len(memberships)],
-            body=f"Question {i}: why does **temperature** {i / 10:.1f} change the `top-p` output?\n\nI tried it.",
+            body=question_body(i),
+            body_html=render_markdown(question_body(i)),  # bulk_create skips save(), where the HTML is rendered
             created_at=now - dt.timedelta(minutes=i),
             answered_at=now if i % 3 == 0 else None,
             answered_topic=topics[i % 3] if i % 3 == 0 else None,

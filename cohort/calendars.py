@@ -68,7 +68,7 @@ def feed_sessions(*, cohort: Cohort, member: Membership | None = None) -> list[O
     """
     sessions = (
         OfficeHoursSession.objects.filter(cohort=cohort)
-        .defer("recap_markdown", "check_in_code")
+        .defer("recap_markdown", "recap_html", "check_in_code")
         .prefetch_related(Prefetch("topics", queryset=SessionTopic.objects.select_related("step").order_by("position")))
         .order_by("starts_at", "number")
     )

@@ -472,7 +472,7 @@ def attendance_history(*, membership: Membership, now: dt.datetime | None = None
     attendance = _attendance(OuterRef("pk"), membership)
     sessions = (
         OfficeHoursSession.objects.filter(cohort_id=membership.cohort_id)
-        .defer("recap_markdown")
+        .defer("recap_markdown", "recap_html")
         .annotate(
             rsvped=Exists(SessionRSVP.objects.filter(session=OuterRef("pk"), membership=membership)),
             checked_in_at=Subquery(attendance.values("checked_in_at")[:1]),

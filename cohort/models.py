@@ -11,8 +11,9 @@ from django.db import models
 from django.db.models.functions import Length, Lower
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
-from cohort.markdown import has_mermaid
+from cohort.markdown import MarkdownFields
 
 GITHUB_USERNAME_RE = r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$"
 REPOSITORY_RE = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
@@ -174,7 +175,7 @@ class Membership(models.Model):
         return self.role in (Role.LEAD, Role.MENTOR)
 
 
-class RoadmapStep(models.Model):
+class RoadmapStep(MarkdownFields, models.Model):
     cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField()
     code = models.CharField(max_length=40, help_text='Short label such as "Step 1" or "Project Watch".')
@@ -182,6 +183,9 @@ class RoadmapStep(models.Model):
     title = models.CharField(max_length=200)
     summary = models.CharField(max_length=400, blank=True)
     body = models.TextField(blank=True, help_text="Markdown. Raw HTML is sanitized when shown.")
+    body_html = models.TextField(blank=True, editable=False)
+
+    MARKDOWN_FIELDS = {"body": ("body_html", False)}
 
     class Meta:
         ordering = ["cohort", "position"]
@@ -195,6 +199,10 @@ class RoadmapStep(models.Model):
         if self.title.startswith(self.code):
             return self.title
         return f"{self.code}: {self.title}"
+
+    @property
+    def body_as_html(self) -> SafeString:
+        return self.rendered("body")
 
 
 class StepResource(models.Model):
@@ -283,6 +291,10 @@ class Invitation(models.Model):
 # --- Office hours ------------------------------------------------------------------------
 
 QUESTION_MAX_CHARS = 2000
+# Caps on what people write, so no text or pile of texts can make a page slow (issue 10, item 9).
+QUESTIONS_PER_LEARNER_PER_SESSION = 10
+TOPIC_NOTES_MAX_CHARS = 20_000
+RECAP_MAX_CHARS = 100_000
 
 
 class SessionStatus(models.TextChoices):
@@ -291,7 +303,7 @@ class SessionStatus(models.TextChoices):
     ENDED = "ended", "Ended"
 
 
-class OfficeHoursSession(models.Model):
+class OfficeHoursSession(MarkdownFields, models.Model):
     """One numbered office-hours session of a cohort; times are stored in UTC."""
 
     cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="office_hours_sessions")
@@ -303,6 +315,7 @@ class OfficeHoursSession(models.Model):
     meeting_url = models.URLField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED)
     recap_markdown = models.TextField(blank=True)
+    recap_html = models.TextField(blank=True, editable=False)
     recap_published_at = models.DateTimeField(null=True, blank=True)
     # Bumped whenever the time changes, so calendar entries (iCalendar SEQUENCE) can replace older copies.
     sequence = models.PositiveIntegerField(default=0)
@@ -315,6 +328,8 @@ class OfficeHoursSession(models.Model):
     # Bumped (in the same transaction) by every write the live panels show: status, check-ins, the queue,
     # announcements. Open pages poll with the value they have; an equal value is answered "204 unchanged".
     live_version = models.PositiveIntegerField(default=0)
+
+    MARKDOWN_FIELDS = {"recap_markdown": ("recap_html", True)}
 
     class Meta:
         ordering = ["cohort", "number"]
@@ -344,11 +359,16 @@ class OfficeHoursSession(models.Model):
 
     @property
     def recap_has_diagrams(self) -> bool:
-        # Lets pages skip the 3.5 MB diagram library when a recap has no mermaid block.
-        return has_mermaid(self.recap_markdown)
+        # Lets pages skip the 3.5 MB diagram library when a recap has no mermaid block: the renderer's own
+        # markup, so a fence quoted inside another fence (rendered as code) does not count.
+        return 'class="mermaid"' in self.recap_as_html
+
+    @property
+    def recap_as_html(self) -> SafeString:
+        return self.rendered("recap_markdown")
 
 
-class SessionTopic(models.Model):
+class SessionTopic(MarkdownFields, models.Model):
     session = models.ForeignKey(OfficeHoursSession, on_delete=models.CASCADE, related_name="topics")
     position = models.PositiveSmallIntegerField()
     title = models.CharField(max_length=200)
@@ -356,6 +376,9 @@ class SessionTopic(models.Model):
         RoadmapStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="office_hours_topics"
     )
     notes = models.TextField(blank=True, help_text="Markdown.")
+    notes_html = models.TextField(blank=True, editable=False)
+
+    MARKDOWN_FIELDS = {"notes": ("notes_html", False)}
 
     class Meta:
         ordering = ["session", "position"]
@@ -364,17 +387,24 @@ class SessionTopic(models.Model):
     def __str__(self) -> str:
         return f"{self.position}. {self.title}"
 
+    @property
+    def notes_as_html(self) -> SafeString:
+        return self.rendered("notes")
 
-class SessionQuestion(models.Model):
+
+class SessionQuestion(MarkdownFields, models.Model):
     session = models.ForeignKey(OfficeHoursSession, on_delete=models.CASCADE, related_name="questions")
     author = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="office_hours_questions")
     body = models.TextField(max_length=QUESTION_MAX_CHARS, help_text="Markdown.")
+    body_html = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     answered_topic = models.ForeignKey(
         SessionTopic, on_delete=models.SET_NULL, null=True, blank=True, related_name="answered_questions"
     )
+
+    MARKDOWN_FIELDS = {"body": ("body_html", False)}
 
     class Meta:
         ordering = ["session", "created_at", "pk"]
@@ -394,6 +424,10 @@ class SessionQuestion(models.Model):
     @property
     def is_answered(self) -> bool:
         return self.answered_at is not None
+
+    @property
+    def body_as_html(self) -> SafeString:
+        return self.rendered("body")
 
 
 class QuestionVote(models.Model):

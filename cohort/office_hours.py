@@ -19,8 +19,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cohort.live_sessions import help_queue_close, session_touch
+from cohort.markdown import normalize_newlines
 from cohort.models import (
     QUESTION_MAX_CHARS,
+    QUESTIONS_PER_LEARNER_PER_SESSION,
+    RECAP_MAX_CHARS,
+    TOPIC_NOTES_MAX_CHARS,
     Cohort,
     Membership,
     OfficeHoursSession,
@@ -174,6 +178,13 @@ def session_set_status(*, session: OfficeHoursSession, status: str) -> OfficeHou
 # --- Topics -----------------------------------------------------------------------------
 
 
+def _clean_notes(notes: str) -> str:
+    notes = normalize_newlines(notes)
+    if len(notes) > TOPIC_NOTES_MAX_CHARS:
+        raise OfficeHoursError(f"Keep topic notes under {TOPIC_NOTES_MAX_CHARS} characters (they have {len(notes)}).")
+    return notes
+
+
 def _check_step(session: OfficeHoursSession, step: RoadmapStep | None) -> None:
     if step is not None and step.cohort_id != session.cohort_id:
         raise OfficeHoursError("That step belongs to another cohort.")
@@ -185,6 +196,7 @@ def topic_create(
 ) -> SessionTopic:
     """Add a topic at the end of the session's list."""
     _check_step(session, step)
+    notes = _clean_notes(notes)
     OfficeHoursSession.objects.select_for_update().filter(pk=session.pk).first()
     highest = session.topics.aggregate(n=Max("position"))["n"] or 0
     return SessionTopic.objects.create(
@@ -197,7 +209,7 @@ def topic_update(*, topic: SessionTopic, title: str, step: RoadmapStep | None, n
     _check_step(topic.session, step)
     topic.title = title.strip()
     topic.step = step
-    topic.notes = notes
+    topic.notes = _clean_notes(notes)
     topic.save(update_fields=["title", "step", "notes"])
     return topic
 
@@ -220,7 +232,8 @@ def topic_delete(*, topic: SessionTopic) -> None:
 
 
 def _clean_body(body: str) -> str:
-    body = body.strip()
+    # Counted after CRLF -> LF, as stored: a browser counts a line break once towards maxlength.
+    body = normalize_newlines(body).strip()
     if not body:
         raise OfficeHoursError("Write your question first.")
     if len(body) > QUESTION_MAX_CHARS:
@@ -250,6 +263,13 @@ def _locked_question(question: SessionQuestion) -> SessionQuestion:
 def question_post(*, session: OfficeHoursSession, author: Membership, body: str) -> SessionQuestion:
     _check_member(session, author)
     _check_open(session)
+    # The membership row is locked so two tabs posting at once cannot both pass the count.
+    Membership.objects.select_for_update().filter(pk=author.pk).first()
+    if SessionQuestion.objects.filter(session=session, author=author).count() >= QUESTIONS_PER_LEARNER_PER_SESSION:
+        raise OfficeHoursError(
+            f"You have asked {QUESTIONS_PER_LEARNER_PER_SESSION} questions in this session, the most one person can."
+            " Edit one of yours, or delete one you no longer need."
+        )
     now = timezone.now()
     question = SessionQuestion.objects.create(session=session, author=author, body=_clean_body(body), created_at=now)
     membership_touch(membership=author, at=now)
@@ -333,7 +353,11 @@ def recap_save(
 
     `None` leaves a published recap published, so fixing a typo does not hide it.
     """
-    session.recap_markdown = recap_markdown.strip()
+    session.recap_markdown = normalize_newlines(recap_markdown).strip()
+    if len(session.recap_markdown) > RECAP_MAX_CHARS:
+        raise OfficeHoursError(
+            f"Keep the recap under {RECAP_MAX_CHARS} characters (it has {len(session.recap_markdown)})."
+        )
     if publish and not session.recap_markdown:
         raise OfficeHoursError("Write the recap before publishing it.")
     newly_published = bool(publish) and session.recap_published_at is None

@@ -5,8 +5,11 @@ import zoneinfo
 
 from django import forms
 
+from cohort.markdown import normalize_newlines
 from cohort.models import (
     QUESTION_MAX_CHARS,
+    RECAP_MAX_CHARS,
+    TOPIC_NOTES_MAX_CHARS,
     Cohort,
     OfficeHoursSession,
     RoadmapStep,
@@ -88,13 +91,26 @@ class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=SessionStatus.choices)
 
 
+class MarkdownField(forms.CharField):
+    """Markdown as stored: CRLF (what a textarea submits) becomes LF before the length is checked.
+
+    A browser counts a line break once towards `maxlength`, so a text it accepted is not refused here.
+    """
+
+    def to_python(self, value: object) -> str:
+        return normalize_newlines(super().to_python(value))
+
+
 class TopicForm(forms.Form):
     title = forms.CharField(max_length=200)
     step = forms.ModelChoiceField(
         queryset=RoadmapStep.objects.none(), required=False, empty_label="No roadmap step", label="Roadmap step"
     )
-    notes = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 5}), required=False, max_length=20_000, help_text="Markdown."
+    notes = MarkdownField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,
+        max_length=TOPIC_NOTES_MAX_CHARS,
+        help_text="Markdown.",
     )
 
     def __init__(self, *args, session: OfficeHoursSession, topic: SessionTopic | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +121,7 @@ class TopicForm(forms.Form):
 
 
 class QuestionForm(forms.Form):
-    body = forms.CharField(
+    body = MarkdownField(
         max_length=QUESTION_MAX_CHARS,
         label="Your question",
         help_text=f"Markdown, up to {QUESTION_MAX_CHARS} characters. You can edit or delete it until it is answered.",
@@ -123,10 +139,10 @@ class AnswerForm(forms.Form):
 
 
 class RecapForm(forms.Form):
-    recap_markdown = forms.CharField(
+    recap_markdown = MarkdownField(
         widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "true"}),
         required=False,
-        max_length=100_000,
+        max_length=RECAP_MAX_CHARS,
         label="Recap",
         help_text="Markdown. Code blocks are highlighted; a ```mermaid block becomes a diagram.",
     )

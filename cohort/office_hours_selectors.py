@@ -57,7 +57,7 @@ def sessions_for_cohort(*, cohort: Cohort, now: dt.datetime | None = None) -> Se
     now = now or timezone.now()
     sessions = list(
         OfficeHoursSession.objects.filter(cohort=cohort)
-        .defer("recap_markdown")
+        .defer("recap_markdown", "recap_html")
         .annotate(topic_count=Count("topics", distinct=True), question_count=Count("questions", distinct=True))
         .prefetch_related("leads")
         .order_by("starts_at", "number")
@@ -200,7 +200,7 @@ def published_recaps(*, cohort: Cohort, step: RoadmapStep | None = None, search:
         )
     return list(
         sessions.distinct()
-        .defer("recap_markdown")
+        .defer("recap_markdown", "recap_html")
         .order_by("-starts_at", "-number")
         .prefetch_related(Prefetch("topics", queryset=SessionTopic.objects.select_related("step").order_by("position")))
     )

@@ -268,7 +268,9 @@ def recap_notify(*, session_id: int, now: dt.datetime | None = None) -> int:
     if claimed != 1:
         logger.info("recap of session %s: not published, too old, already announced or gone", session_id)
         return 0
-    session = OfficeHoursSession.objects.select_related("cohort").defer("recap_markdown").get(pk=session_id)
+    session = (
+        OfficeHoursSession.objects.select_related("cohort").defer("recap_markdown", "recap_html").get(pk=session_id)
+    )
     cohort = session.cohort
     topics = _topics_by_session({session.pk})[session.pk]
     context = {

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from config.env import env_bool, env_int, env_list, env_str, env_url
 
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Last, so it sees exceptions from the view: a cache or broker outage is a 503, not a 500.
     "config.middleware.ServiceUnavailableMiddleware",
@@ -230,6 +232,21 @@ CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (Django's own middleware). Scripts come only from this site:
+# no inline <script>, no onclick="...", no eval, so HTML that slips into a page cannot run. Styles allow
+# inline because mermaid styles the SVG it draws and a few templates set widths in style="...".
+# Images: this site and data: URLs (mermaid); user Markdown keeps no off-site images either.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 # /healthz must answer plain HTTP probes from a load balancer.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 

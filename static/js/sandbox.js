@@ -475,8 +475,16 @@ function replayPayload(run) {
   return body;
 }
 
+// Focus on a control that a run disables or hides would fall to <body> (WCAG 2.4.3): it moves to the Cancel
+// button while the run goes on and to the output once it ends.
+function focusLost(...ids) {
+  const active = document.activeElement;
+  return !active || active === document.body || ids.some((id) => active === $(id));
+}
+
 async function startRun(body) {
   clearRunErrors();
+  const fromRun = focusLost("sb-run", "sb-rerun");
   const previous = state.run && state.run.status === "done" ? state.run : null;
   $("sb-run").disabled = true;
   $("sb-rerun").disabled = true;
@@ -498,6 +506,7 @@ async function startRun(body) {
       : `Run #${data.id} uses seed ${data.seed}. Empty: the server picks one.`;
     state.compare = previous ? { runId: data.id, previous } : null;
     showRun({ id: data.id, status: data.status, seed: data.seed, model: body.model, request: body, params: { ...body, seed: data.seed }, tokens: [], timings: {}, queue_position: null });
+    if (fromRun && focusLost()) $("sb-cancel").focus();
     announceStatus(`Run #${data.id} started with seed ${data.seed}${picked ? " (picked by the server)" : ""}.`);
     if (window.matchMedia("(max-width: 980px)").matches) $("sb-output-view").scrollIntoView({ block: "start" });
     poll(data.id);
@@ -514,6 +523,7 @@ async function startRun(body) {
     setText($("sb-run-error"), data.error || `The run could not start (HTTP ${status}).`);
   }
   updateButtons();
+  if (fromRun && focusLost()) $("sb-run").focus();
 }
 
 function stopPolling() {
@@ -669,8 +679,9 @@ function recolour() {
 }
 
 async function cancelRun() {
-  if (!state.run) return;
-  $("sb-cancel").disabled = true;
+  if (!state.run || state.cancelling) return;
+  // Not disabled while the request goes: a disabled button would drop the keyboard focus.
+  state.cancelling = true;
   announceStatus(`Cancelling run #${state.run.id}…`);
   try {
     const { ok, data } = await api("POST", URLS.cancel(state.run.id), {});
@@ -678,11 +689,13 @@ async function cancelRun() {
   } catch {
     setText($("sb-run-error"), "Could not reach the server to cancel the run.");
   }
-  $("sb-cancel").disabled = false;
+  state.cancelling = false;
 }
 
 function finished(run) {
+  const lost = focusLost("sb-cancel");
   updateButtons();
+  if (lost) $("sb-output-heading").focus();
   refreshHistory();
   const compare = state.compare;
   if (!compare || compare.runId !== run.id) return;
