@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
+    # The API's interactive docs load Swagger UI from django-ninja's static files, not a CDN.
+    "ninja",
     "cohort",
     "exercises",
     "inference",
@@ -88,7 +90,13 @@ _database_url = env_url(
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the worker writes.
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+    # IMMEDIATE: a writing transaction takes the write lock when it begins, so concurrent
+    # writers wait (up to `timeout` s) instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not memory, so a Celery worker process in the tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
@@ -263,6 +271,11 @@ SANDBOX_MAX_TOKENS = env_int("SANDBOX_MAX_TOKENS", 512, minimum=1)
 SANDBOX_MAX_PROMPT_CHARS = env_int("SANDBOX_MAX_PROMPT_CHARS", 20_000, minimum=1)
 SANDBOX_RUNS_PER_MINUTE = env_int("SANDBOX_RUNS_PER_MINUTE", 10, minimum=1)
 SANDBOX_CONCURRENT_RUNS = env_int("SANDBOX_CONCURRENT_RUNS", 2, minimum=1)
+SANDBOX_LABS_PER_MINUTE = env_int("SANDBOX_LABS_PER_MINUTE", 6, minimum=1)
+SANDBOX_CONCURRENT_LABS = env_int("SANDBOX_CONCURRENT_LABS", 2, minimum=1)
+# Render and tokenize answer a live preview (one call per pause in typing) and the
+# inspector and model list are reads: a person stays far below this, a script does not.
+SANDBOX_PREVIEWS_PER_MINUTE = env_int("SANDBOX_PREVIEWS_PER_MINUTE", 120, minimum=1)
 SANDBOX_SOFT_TIME_LIMIT = env_int("SANDBOX_SOFT_TIME_LIMIT", 120, minimum=1)
 SANDBOX_HARD_TIME_LIMIT = env_int("SANDBOX_HARD_TIME_LIMIT", 150, minimum=2)
 if not SANDBOX_SOFT_TIME_LIMIT < SANDBOX_HARD_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
