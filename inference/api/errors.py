@@ -13,6 +13,8 @@ import re
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.http.request import RawPostDataException
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -179,6 +181,14 @@ def install(api: NinjaAPI) -> None:
             message = "The request was refused (CSRF check failed). Reload the page and try again."
             return _respond(api, request, 403, {"error": message})
         return _respond(api, request, exc.status_code, {"error": exc.message})
+
+    def not_json(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # The CSRF check reads a form-encoded or multipart body as form fields (and
+        # fails on a malformed one); a JSON endpoint has nothing to do with either.
+        return _respond(api, request, 415, {"error": "Send the body as JSON (Content-Type: application/json)."})
+
+    api.add_exception_handler(RawPostDataException, not_json)
+    api.add_exception_handler(MultiPartParserError, not_json)
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:

@@ -9,7 +9,7 @@ from ninja import Path, Router, Status
 
 from inference import labs, selectors, services
 from inference.api.errors import ApiError
-from inference.api.sandbox import READ, WRITE, available_model, own_run, run_params
+from inference.api.sandbox import READ, SEND, WRITE, available_model, own_run, run_params
 from inference.api.schemas import (
     MAX_ID,
     LabCreatedOut,
@@ -123,7 +123,7 @@ def labs_detail(request: HttpRequest, id: LabId) -> Any:
 
 @router.post(
     "/{id}/share",
-    response={200: LabOut, **READ},
+    response={200: LabOut, **SEND},
     url_name="api_lab_share",
     summary="Let your cohort open this lab (only its owner can share it)",
 )

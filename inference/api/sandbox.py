@@ -42,7 +42,9 @@ RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="The run's id.")]
 # What every operation can answer besides its success (the fuzz test holds the API to this list).
 _CALLER = {401: ErrorOut, 403: ErrorOut}
 READ = {**_CALLER, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut}
-WRITE = {**READ, 503: ErrorOut}
+# POSTs: 415 for a form-encoded body (the CSRF check reads it as a form); 503 when the queue is unreachable.
+SEND = {**READ, 415: ErrorOut}
+WRITE = {**SEND, 503: ErrorOut}
 
 
 def available_model(slug: str, *, field: str = "model") -> SandboxModel:
@@ -97,7 +99,7 @@ def models_inspect(request: HttpRequest, slug: Annotated[str, Path(max_length=60
     return selectors.model_inspection(model, inspect_gguf)
 
 
-@router.post("/tokenize", response={200: TokensOut, **READ}, url_name="api_tokenize", summary="Tokenize text")
+@router.post("/tokenize", response={200: TokensOut, **SEND}, url_name="api_tokenize", summary="Tokenize text")
 def tokenize(request: HttpRequest, payload: TokenizeIn) -> Any:
     preview_limit(request, "preview")
     engine = selectors.vocab_engine(available_model(payload.model))
@@ -107,7 +109,7 @@ def tokenize(request: HttpRequest, payload: TokenizeIn) -> Any:
 
 @router.post(
     "/render",
-    response={200: RenderOut, **READ},
+    response={200: RenderOut, **SEND},
     url_name="api_render",
     summary="Render a conversation with the chat template: the exact prompt the model reads, as tokens",
 )
@@ -171,7 +173,7 @@ def runs_detail(
 
 @router.post(
     "/runs/{id}/cancel",
-    response={200: RunOut, **READ},
+    response={200: RunOut, **SEND},
     url_name="api_run_cancel",
     summary="Cancel a run (a running one stops at its next token)",
 )

@@ -89,7 +89,7 @@ class TokenizeIn(Request):
     special: bool = Field(False, description="Parse control tokens such as `<|im_end|>` in the text.")
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"model": "qwen3-tiny", "text": "Hello <|im_end|>", "special": False}]}
+        json_schema_extra={"examples": [{"model": "smollm2-135m", "text": "Hello <|im_end|>", "special": False}]}
     )
 
 
@@ -106,7 +106,7 @@ class RenderIn(Request):
         json_schema_extra={
             "examples": [
                 {
-                    "model": "qwen3-tiny",
+                    "model": "smollm2-135m",
                     "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
                     "enable_thinking": False,
                 }
@@ -174,7 +174,7 @@ class RunIn(SamplerIn):
         json_schema_extra={
             "examples": [
                 {
-                    "model": "qwen3-tiny",
+                    "model": "smollm2-135m",
                     "messages": [{"role": "user", "content": "What is the capital of France?"}],
                     "enable_thinking": False,
                     "temperature": 0.7,
@@ -191,10 +191,14 @@ class BranchIn(Request):
     step: WholeNumber = Field(description="Index of the token to replace.")
     token_id: WholeNumber = Field(description="The token to put there instead.")
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"step": 1, "token_id": 13}]})
+
 
 class PipelineIn(Request):
-    run: Annotated[int, Field(ge=1, le=MAX_ID)]
+    run: Annotated[int, Field(ge=1, le=MAX_ID)] = Field(description="A finished run of yours.")
     step: WholeNumber
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"run": 1, "step": 0}]})
 
 
 class SweepIn(PromptIn):
@@ -224,6 +228,20 @@ class SpeculativeIn(SamplerIn):
     k: int = Field(4, ge=1, le=8, description="Tokens drafted per step.")
     max_tokens: int | None = Field(None, ge=1, le=256, description="Defaults to 128.")
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"model": "smollm2-135m", "prompt": "x y z x y z x y", "draft": "prompt_lookup", "k": 4},
+                {
+                    "model": "smollm2-135m",
+                    "prompt": "Monday, Tuesday,",
+                    "draft": "model",
+                    "draft_model": "smollm2-135m",
+                },
+            ]
+        }
+    )
+
     @model_validator(mode="after")
     def _draft_model(self) -> SpeculativeIn:
         if self.draft == "model" and not self.draft_model:
@@ -236,6 +254,8 @@ class QuantizationIn(Request):
     types: Annotated[list[QUANT_TYPE_NAMES], Field(min_length=1, max_length=4)] = Field(
         default_factory=lambda: ["Q8_0", "Q4_K_M", "Q4_0"]
     )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"model": "smollm2-135m", "types": ["Q8_0"]}]})
 
 
 # --- Responses -----------------------------------------------------------------------------
