@@ -112,6 +112,8 @@ def _message(error: dict[str, Any]) -> str:
     template = _TEMPLATES.get(kind)
     if template is None:
         return str(error.get("msg", "Invalid value.")).rstrip(".") + "."
+    # A float limit of 2.0 reads as 2, as the pages' number inputs show it.
+    ctx = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in ctx.items()}
     try:
         return template.format(**ctx)
     except (KeyError, ValueError, IndexError):

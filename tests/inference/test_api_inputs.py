@@ -326,3 +326,10 @@ def test_interactive_docs_are_for_signed_in_users_and_load_no_cdn(world, client)
     html = page.content.decode()
     assert page.status_code == 200 and "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower() and "https://" not in html
+
+
+def test_range_messages_read_like_the_form_inputs(alice):
+    response = _post(alice, "/api/sandbox/runs", {**RUN, "temperature": 5, "top_p": 0})
+    fields = response.json()["fields"]
+    assert fields["temperature"] == ["Ensure this value is less than or equal to 2."]
+    assert fields["top_p"] == ["Ensure this value is greater than or equal to 0.01."]
