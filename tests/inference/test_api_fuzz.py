@@ -94,6 +94,7 @@ schema = schemathesis.openapi.from_wsgi(
     max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=list(HealthCheck),
 )
 def test_every_operation_answers_as_documented(case, signed_in):
