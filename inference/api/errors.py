@@ -12,6 +12,8 @@ import logging
 import re
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
@@ -191,6 +193,11 @@ def install(api: NinjaAPI) -> None:
 
     api.add_exception_handler(RawPostDataException, not_json)
     api.add_exception_handler(MultiPartParserError, not_json)
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _respond(api, request, 413, {"error": f"The body is larger than {limit:,} bytes."})
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:

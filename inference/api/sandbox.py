@@ -42,8 +42,9 @@ RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="The run's id.")]
 # What every operation can answer besides its success (the fuzz test holds the API to this list).
 _CALLER = {401: ErrorOut, 403: ErrorOut}
 READ = {**_CALLER, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut}
-# POSTs: 415 for a form-encoded body (the CSRF check reads it as a form); 503 when the queue is unreachable.
-SEND = {**READ, 415: ErrorOut}
+# POSTs: 413 past Django's body limit, 415 for a form-encoded body (the CSRF check reads it as
+# a form); 503 when the queue is unreachable.
+SEND = {**READ, 413: ErrorOut, 415: ErrorOut}
 WRITE = {**SEND, 503: ErrorOut}
 
 

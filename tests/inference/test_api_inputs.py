@@ -333,3 +333,9 @@ def test_range_messages_read_like_the_form_inputs(alice):
     fields = response.json()["fields"]
     assert fields["temperature"] == ["Ensure this value is less than or equal to 2."]
     assert fields["top_p"] == ["Ensure this value is greater than or equal to 0.01."]
+
+
+def test_a_body_over_the_size_limit_is_413_json(alice, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = _post(alice, "/api/sandbox/runs", {**RUN, "prompt": "x" * 2000})
+    assert response.status_code == 413 and "1,000 bytes" in response.json()["error"]
