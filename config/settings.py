@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
+    # The API's interactive docs load Swagger UI from django-ninja's static files, not a CDN.
+    "ninja",
     "cohort",
     "exercises",
     "inference",
@@ -295,6 +297,11 @@ SANDBOX_MAX_TOKENS = env_int("SANDBOX_MAX_TOKENS", 512, minimum=1)
 SANDBOX_MAX_PROMPT_CHARS = env_int("SANDBOX_MAX_PROMPT_CHARS", 20_000, minimum=1)
 SANDBOX_RUNS_PER_MINUTE = env_int("SANDBOX_RUNS_PER_MINUTE", 10, minimum=1)
 SANDBOX_CONCURRENT_RUNS = env_int("SANDBOX_CONCURRENT_RUNS", 2, minimum=1)
+SANDBOX_LABS_PER_MINUTE = env_int("SANDBOX_LABS_PER_MINUTE", 6, minimum=1)
+SANDBOX_CONCURRENT_LABS = env_int("SANDBOX_CONCURRENT_LABS", 2, minimum=1)
+# Render and tokenize answer a live preview (one call per pause in typing) and the
+# inspector and model list are reads: a person stays far below this, a script does not.
+SANDBOX_PREVIEWS_PER_MINUTE = env_int("SANDBOX_PREVIEWS_PER_MINUTE", 120, minimum=1)
 SANDBOX_SOFT_TIME_LIMIT = env_int("SANDBOX_SOFT_TIME_LIMIT", 120, minimum=1)
 SANDBOX_HARD_TIME_LIMIT = env_int("SANDBOX_HARD_TIME_LIMIT", 150, minimum=2)
 # Chat templates render in helper processes (inference/render_pool.py): how many per

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from cohort import services as cohort_services
 from cohort.models import Membership
 from config.ratelimit import seconds_until_allowed
 from inference import tasks
-from inference.models import RunStatus, RunTokenChunk, SandboxModel, SandboxRun
+from inference.models import LabJob, RunStatus, RunTokenChunk, SandboxModel, SandboxRun
 from inference.selectors import streamed_tokens
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,22 @@ def new_seed() -> int:
     return secrets.randbelow(2**31 - 1)
 
 
+def _lock_membership(membership: Membership) -> None:
+    """Serialize one learner's creates until the transaction ends.
+
+    Without it two parallel POSTs both count the same active runs and both pass
+    the "at once" limit (8 parallel POSTs all got 201 on PostgreSQL). On SQLite
+    the row lock is a no-op; the IMMEDIATE transactions configured in settings
+    serialize writers there.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lock the membership inside a transaction")
+    list(Membership.objects.select_for_update().filter(pk=membership.pk).values_list("pk", flat=True))
+
+
 def run_check_limits(*, membership: Membership) -> None:
+    """Raise RateLimited past the "at once" or the per-minute limit; call inside the creating transaction."""
+    _lock_membership(membership)
     active = SandboxRun.objects.filter(membership=membership, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).count()
     if active >= settings.SANDBOX_CONCURRENT_RUNS:
         raise RateLimited(
@@ -53,6 +69,39 @@ def run_check_limits(*, membership: Membership) -> None:
     retry = seconds_until_allowed(f"sandbox-runs:{membership.pk}", limit=settings.SANDBOX_RUNS_PER_MINUTE)
     if retry:
         raise RateLimited(f"At most {settings.SANDBOX_RUNS_PER_MINUTE} runs a minute; try again in {retry} s.", retry)
+
+
+def lab_check_limits(*, membership: Membership) -> None:
+    """The labs' limits, like runs': work waiting or running at once, and a quota a minute."""
+    _lock_membership(membership)
+    active = LabJob.objects.filter(membership=membership, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).count()
+    if active >= settings.SANDBOX_CONCURRENT_LABS:
+        raise RateLimited(f"You already have {active} labs waiting or running; wait for one to finish.", retry_after=5)
+    retry = seconds_until_allowed(f"sandbox-labs:{membership.pk}", limit=settings.SANDBOX_LABS_PER_MINUTE)
+    if retry:
+        raise RateLimited(f"At most {settings.SANDBOX_LABS_PER_MINUTE} labs a minute; try again in {retry} s.", retry)
+
+
+@transaction.atomic
+def lab_create(*, membership: Membership, create: Callable[[], LabJob]) -> LabJob:
+    """Create a lab job with `create` (a `labs.lab_*_create` call) within the learner's lab limits.
+
+    The check and the insert share one transaction under the membership lock, so
+    parallel requests cannot overshoot the limits.
+    """
+    lab_check_limits(membership=membership)
+    return create()
+
+
+def preview_check_limit(*, membership: Membership, kind: str, limit: int) -> None:
+    """A per-learner budget a minute for cheap synchronous calls (render, tokenize, inspect, model list).
+
+    A live preview while typing stays well below it; a script hammering the
+    endpoint does not.
+    """
+    retry = seconds_until_allowed(f"sandbox-{kind}:{membership.pk}", limit=limit)
+    if retry:
+        raise RateLimited(f"At most {limit} requests a minute here; try again in {retry} s.", retry)
 
 
 @transaction.atomic

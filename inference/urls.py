@@ -1,27 +1,23 @@
-from django.urls import path
+from functools import partial
 
-from inference import api, lab_api, openapi, views
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from ninja.openapi.views import openapi_view
+
+from inference import views
+from inference.api import api
 from inference.lab_views import inspector, lab_detail, labs_index
 
 app_name = "inference"
 
+# The API's own patterns (operations, /api/openapi.json) join this namespace, so
+# `inference:api_runs` and friends keep their names.
+api_patterns, _app_name, _namespace = api.urls
+
 urlpatterns = [
-    path("api/openapi.json", openapi.schema, name="openapi"),
-    path("api/sandbox/models", api.models_list, name="api_models"),
-    path("api/sandbox/models/<str:slug>/inspect", api.models_inspect, name="api_model_inspect"),
-    path("api/sandbox/tokenize", api.tokenize, name="api_tokenize"),
-    path("api/sandbox/render", api.render, name="api_render"),
-    path("api/sandbox/runs", api.runs_dispatch, name="api_runs"),
-    path("api/sandbox/runs/<int:run_id>", api.runs_detail, name="api_run"),
-    path("api/sandbox/runs/<int:run_id>/cancel", api.runs_cancel, name="api_run_cancel"),
-    path("api/sandbox/runs/<int:run_id>/branch", api.runs_branch, name="api_run_branch"),
-    path("api/sandbox/runs/<int:run_id>/tree", api.runs_tree, name="api_run_tree"),
-    path("api/sandbox/labs/pipeline", lab_api.labs_pipeline, name="api_lab_pipeline"),
-    path("api/sandbox/labs/sweep", lab_api.labs_sweep, name="api_lab_sweep"),
-    path("api/sandbox/labs/speculative", lab_api.labs_speculative, name="api_lab_speculative"),
-    path("api/sandbox/labs/quantization", lab_api.labs_quantization, name="api_lab_quantization"),
-    path("api/sandbox/labs/<int:job_id>", lab_api.labs_detail, name="api_lab"),
-    path("api/sandbox/labs/<int:job_id>/share", lab_api.labs_share, name="api_lab_share"),
+    path("api/", include(api_patterns)),
+    # Swagger UI from django-ninja's static files (no CDN), for signed-in users.
+    path("api/docs", login_required(partial(openapi_view, api=api)), name="api_docs"),
     path("sandbox/", views.sandbox, name="sandbox"),
     path("sandbox/labs/", labs_index, name="labs"),
     path("sandbox/labs/<int:job_id>/", lab_detail, name="lab_detail"),
