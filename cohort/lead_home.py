@@ -7,7 +7,8 @@ the same number of queries for 5 learners or 500:
 - open blockers, newest first;
 - the review queue: how many pull requests wait, and the oldest one;
 - the top of "who is stuck" (the same ordering as that page's default);
-- the latest check-ins.
+- the latest check-ins;
+- how the help queue went in the latest ended sessions (wait statistics).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db.models import OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from cohort.live_session_selectors import WaitStats, wait_stats_for_sessions
 from cohort.models import (
     CheckIn,
     CheckInStatus,
@@ -30,6 +32,7 @@ from cohort.models import (
     Role,
     SessionAttendance,
     SessionRSVP,
+    SessionStatus,
 )
 from cohort.office_hours_selectors import office_hours_panel
 from cohort.stuck import _ORDER as STUCK_ORDER
@@ -38,6 +41,8 @@ from exercises.models import Submission
 from exercises.selectors import OPEN_STATES
 
 PANEL_ROWS = 5
+# Ended sessions whose queue statistics the lead home shows, newest first: enough to compare with the last ones.
+ENDED_SESSIONS = 3
 
 
 @dataclass
@@ -58,6 +63,12 @@ class ReviewPanel:
 
 
 @dataclass
+class EndedSession:
+    session: OfficeHoursSession
+    stats: WaitStats
+
+
+@dataclass
 class LeadHome:
     cohort: Cohort
     session: SessionPanel
@@ -67,6 +78,7 @@ class LeadHome:
     stuck: list[StuckRow]
     check_ins: list[CheckIn]
     now: dt.datetime
+    ended: list[EndedSession] = field(default_factory=list)
 
 
 def _session_panel(cohort: Cohort, now: dt.datetime) -> SessionPanel:
@@ -87,6 +99,19 @@ def _session_panel(cohort: Cohort, now: dt.datetime) -> SessionPanel:
         .get()
     )
     return SessionPanel(session=session, **{name[2:]: value for name, value in counts.items()})
+
+
+def _ended_sessions(cohort: Cohort) -> list[EndedSession]:
+    """The latest ended sessions with their wait statistics: two queries (none for the statistics if none ended)."""
+    sessions = list(
+        OfficeHoursSession.objects.filter(cohort=cohort, status=SessionStatus.ENDED)
+        .only("number", "title", "starts_at", "cohort_id")
+        .order_by("-starts_at", "-number")[:ENDED_SESSIONS]
+    )
+    if not sessions:
+        return []
+    stats = wait_stats_for_sessions(session_ids=[s.pk for s in sessions])
+    return [EndedSession(session=s, stats=stats[s.pk]) for s in sessions]
 
 
 def _reviews(cohort: Cohort) -> ReviewPanel:
@@ -146,4 +171,5 @@ def lead_home(*, cohort: Cohort, now: dt.datetime | None = None) -> LeadHome:
         ],
         check_ins=recent,
         now=now,
+        ended=_ended_sessions(cohort),
     )

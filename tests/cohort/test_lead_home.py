@@ -13,6 +13,7 @@ from cohort.models import (
     CheckIn,
     CheckInStatus,
     HelpRequest,
+    HelpRequestStatus,
     Membership,
     OfficeHoursSession,
     Role,
@@ -171,6 +172,54 @@ def test_lead_home_next_session_and_empty_panels(world):
     assert "Nobody is blocked." in page and "No pull request is waiting." in page
 
 
+def _asked(session, membership, *, joined: int, taken: int | None, left: int) -> None:  # type: ignore[no-untyped-def]
+    """A finished help request: joined, taken (None: never) and finished, in minutes after the session's start."""
+    at = session.starts_at
+    HelpRequest.objects.create(
+        session=session,
+        membership=membership,
+        description="help",
+        status=HelpRequestStatus.DONE if taken is not None else HelpRequestStatus.LEFT,
+        joined_at=at + dt.timedelta(minutes=joined),
+        started_at=None if taken is None else at + dt.timedelta(minutes=taken),
+        finished_at=at + dt.timedelta(minutes=left),
+    )
+
+
+def test_lead_home_shows_wait_statistics_of_the_latest_ended_sessions(world):
+    last = _session(world.cohort, status=SessionStatus.ENDED, days=-2, number=3)
+    _asked(last, world.alice_membership, joined=0, taken=4, left=10)
+    _asked(last, world.bob_membership, joined=1, taken=9, left=20)
+    _asked(last, MembershipFactory(cohort=world.cohort), joined=2, taken=None, left=27)  # nobody took them
+    quiet = _session(world.cohort, status=SessionStatus.ENDED, days=-9, number=2)
+    older = _session(world.cohort, status=SessionStatus.ENDED, days=-30, number=1)
+    _session(world.cohort, status=SessionStatus.ENDED, days=-40, number=5)  # a fourth, older one: not shown
+    _session(world.cohort, days=3, number=4)  # upcoming: no statistics yet
+    other = _session(CohortFactory(slug="cohort-other"), status=SessionStatus.ENDED, days=-1)
+    _asked(other, MembershipFactory(cohort=other.cohort), joined=0, taken=50, left=55)
+
+    response = world.client_for(world.lead).get("/")
+
+    ended = response.context["home"].ended
+    assert [e.session for e in ended] == [last, quiet, older]
+    stats = ended[0].stats
+    assert (stats.helped, stats.not_helped, stats.median_wait_minutes, stats.longest_wait_minutes) == (2, 1, 6.0, 25.0)
+    page = response.content.decode()
+    assert "Help queue, after the last sessions" in page
+    assert "2 helped · 1 not helped · median wait 6 min · longest wait 25 min" in page
+    assert "Nobody used the queue." in page  # the quiet session
+    assert "50 min" not in page  # another cohort's session
+
+
+def test_lead_home_without_ended_sessions_has_no_wait_statistics(world):
+    _session(world.cohort, days=3)
+
+    response = world.client_for(world.lead).get("/")
+
+    assert response.context["home"].ended == []
+    assert "Help queue, after the last sessions" not in response.content.decode()
+
+
 def test_lead_home_never_shows_another_cohorts_rows(world):
     other = CohortFactory(slug="cohort-other")
     step = StepFactory(cohort=other, position=1, slug="o1")
@@ -292,8 +341,9 @@ def test_learner_names_link_to_learner_page_on_lead_pages(world):
 
 # Session, user, the user's memberships, nav badge, stuck top 5, open blockers,
 # blocker count, next session (and, being an
-# unsaved-model read, the annotated counts), recent check-ins, review queue rows and count.
-LEAD_HOME_QUERIES = 13
+# unsaved-model read, the annotated counts), recent check-ins, review queue rows and count,
+# the latest ended sessions and their wait statistics (one query for all of them).
+LEAD_HOME_QUERIES = 15
 # Session, user, viewer's membership, nav badge, the learner, submissions + timelines (2), open blockers,
 # steps, progress, check-ins, attendance, run counts, lab counts, completions, evidence runs (evidence labs
 # would be one more; none here, and an empty id list runs no query).
@@ -304,9 +354,22 @@ LEARNER_PAGE_QUERIES = 16
 def test_lead_home_query_count_constant(world, size, django_assert_num_queries):
     seed_cohort(world.cohort, world.steps, size)
     session = OfficeHoursSession.objects.filter(cohort=world.cohort, status=SessionStatus.SCHEDULED).first()
+    learners = list(Membership.objects.filter(cohort=world.cohort, role=Role.LEARNER))
+    HelpRequest.objects.bulk_create(HelpRequest(session=session, membership=m, description="help") for m in learners)
+    # Every learner asked for help in each ended session: the statistics stay one query.
+    now = timezone.now()
     HelpRequest.objects.bulk_create(
-        HelpRequest(session=session, membership=m, description="help")
-        for m in Membership.objects.filter(cohort=world.cohort, role=Role.LEARNER)
+        HelpRequest(
+            session=ended,
+            membership=m,
+            description="help",
+            status=HelpRequestStatus.DONE if i % 2 else HelpRequestStatus.LEFT,
+            joined_at=now - dt.timedelta(minutes=30),
+            started_at=now - dt.timedelta(minutes=20) if i % 2 else None,
+            finished_at=now - dt.timedelta(minutes=10),
+        )
+        for ended in OfficeHoursSession.objects.filter(cohort=world.cohort, status=SessionStatus.ENDED)
+        for i, m in enumerate(learners)
     )
     client = world.client_for(world.lead)
 
@@ -314,7 +377,9 @@ def test_lead_home_query_count_constant(world, size, django_assert_num_queries):
         response = client.get("/")
 
     assert response.status_code == 200
-    assert response.context["home"].session.session is not None
+    home = response.context["home"]
+    assert home.session.session is not None
+    assert len(home.ended) == 3 and all(e.stats.asked == len(learners) for e in home.ended)
 
 
 @pytest.mark.parametrize("size", [pytest.param(1, id="1-each"), pytest.param(40, id="40-each")])

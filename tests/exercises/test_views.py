@@ -213,3 +213,30 @@ def test_lead_github_page_has_constant_queries(world, django_assert_num_queries)
         response = client.get(url)
 
     assert response.content.decode().count("Confirm @") == 7  # alice, bob and five more
+
+
+def test_submission_timeline_labels_times_with_the_viewers_zone(world, alice_submission):
+    import datetime as dt
+
+    from exercises.models import TimelineEvent
+
+    at = dt.datetime(2026, 3, 13, 9, 30, tzinfo=dt.UTC)
+    Submission.objects.filter(pk=alice_submission.pk).update(opened_at=at, merged_at=at + dt.timedelta(hours=1))
+    TimelineEvent.objects.create(
+        submission=alice_submission, kind="review", summary="Changes requested", occurred_at=at
+    )
+    world.alice.timezone = "Asia/Tokyo"
+    world.alice.save(update_fields=["timezone"])
+    world.lead.timezone = "America/New_York"
+    world.lead.save(update_fields=["timezone"])
+    page = f"/c/{world.cohort.slug}/submissions/{alice_submission.pk}/"
+
+    for who, expected in [
+        (world.alice, ["Asia/Tokyo", "13 Mar 2026, 18:30 JST", "Merged 13 Mar 2026, 19:30 JST", "13 Mar, 18:30 JST"]),
+        (world.lead, ["America/New_York", "13 Mar 2026, 05:30 EDT", "13 Mar, 05:30 EDT"]),
+    ]:
+        client = world.client_for(who)
+        for url in (page, page + "state/"):  # the page and the fragment that refreshes it
+            html = client.get(url).content.decode()
+            for text in expected:
+                assert text in html, (who, url, text)

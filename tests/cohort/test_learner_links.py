@@ -1,0 +1,80 @@
+"""Names on the live session's staff panels link to the per-learner page, for leads and mentors only (issue 12)."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from cohort import live_sessions as services
+from cohort.models import Role, SessionRSVP, SessionStatus
+from tests.cohort.test_live_state import CODE, HTMX, _session, _url
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _learner_page(membership_id: int) -> str:
+    return reverse("cohort:learner_detail", args=["cohort-a", membership_id])
+
+
+def _any_learner_page() -> str:
+    # Every per-learner page starts with this; a learner's view must contain none of them.
+    return _learner_page(0)[: -len("0/")]
+
+
+@pytest.fixture
+def live_queue(world):  # type: ignore[no-untyped-def]
+    session = _session(world, SessionStatus.LIVE)
+    services.attendance_check_in(session=session, membership=world.alice_membership, code=CODE)
+    SessionRSVP.objects.create(session=session, membership=world.bob_membership)
+    services.help_request_join(session=session, membership=world.alice_membership, description="tests fail")
+    services.help_request_join(session=session, membership=world.bob_membership, description="merge conflict")
+    return session
+
+
+def test_lead_roster_names_link_to_learner_pages(world, live_queue):
+    roster = world.client_for(world.lead).get(_url("session_attendance"), **HTMX).content.decode()
+
+    assert f'href="{_learner_page(world.alice_membership.pk)}"' in roster
+    assert f'href="{_learner_page(world.bob_membership.pk)}"' in roster
+    # The attendance history stays one click away.
+    assert reverse("cohort:member_attendance", args=["cohort-a", world.bob_membership.pk]) in roster
+
+
+def test_roster_mentor_row_is_not_linked_to_a_learner_page(world, live_queue):
+    mentor = MembershipFactory(cohort=world.cohort, role=Role.MENTOR)
+
+    roster = world.client_for(world.lead).get(_url("session_attendance"), **HTMX).content.decode()
+
+    assert _learner_page(mentor.pk) not in roster  # that page is for learners only (it answers 404)
+    assert reverse("cohort:member_attendance", args=["cohort-a", mentor.pk]) in roster
+
+
+@pytest.mark.parametrize("role", [Role.LEAD, Role.MENTOR])
+def test_staff_queue_cards_link_names_to_learner_pages(world, live_queue, role):
+    staff = world.lead if role == Role.LEAD else MembershipFactory(cohort=world.cohort, role=Role.MENTOR).user
+    client = world.client_for(staff)
+
+    for html in (
+        client.get(_url("help_queue"), **HTMX).content.decode(),
+        client.get(_url("session_live")).content.decode(),
+    ):
+        assert f'href="{_learner_page(world.alice_membership.pk)}"' in html
+        assert f'href="{_learner_page(world.bob_membership.pk)}"' in html
+
+
+def test_learners_never_get_links_to_learner_pages(world, live_queue):
+    client = world.client_for(world.bob)
+
+    pages = {
+        "session": client.get(_url("session")),
+        "live": client.get(_url("session_live")),
+        "queue": client.get(_url("help_queue"), **HTMX),
+        "roster": client.get(_url("session_attendance"), **HTMX),
+    }
+
+    for name, response in pages.items():
+        html = response.content.decode()
+        assert _any_learner_page() not in html, name
+        assert "tests fail" not in html, name  # nor another learner's description
+    assert pages["roster"].status_code == 403
