@@ -72,8 +72,10 @@ def _configure(sender: Celery, **kwargs: object) -> None:
         beat_schedule={
             # Deliveries stored while the broker or the workers were down.
             "sweep-deliveries": {"task": "exercises.sweep_deliveries", "schedule": 60.0},
-            # Runs whose worker vanished without Celery redelivering them.
-            "sweep-stuck-runs": {"task": "inference.sweep_stuck_runs", "schedule": 60.0},
+            # Runs and labs past their hard time limit, whose worker died, or still queued
+            # long after they were published (broker down): every 10 s, so work ends with
+            # its time-limit message within seconds of the limit.
+            "sweep-stuck-runs": {"task": "inference.sweep_stuck_runs", "schedule": 10.0},
             # Blocked check-ins whose email to the leads was lost (the send itself is claimed: never twice).
             "sweep-blocked-check-ins": {"task": "cohort.sweep_blocked_check_ins", "schedule": 120.0},
             # Office-hours reminders (24 h and 1 h before); every 2 min so the hour one comes 58-60 min ahead.

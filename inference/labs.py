@@ -6,6 +6,7 @@ computed from logits stored with the job, so they can be checked exactly.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from inference import tasks
 from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
 from inference.sampling import SamplerParams, sampling_distribution, softmax, top_n
 from inference.services import announce_finished_work
+
+logger = logging.getLogger(__name__)
 
 SWEEP_TEMPERATURES = (0.0, 0.3, 0.7, 1.0, 1.5)
 SWEEP_TOP = 10
@@ -89,11 +92,11 @@ def lab_sweep_create(
 # --- Executing ----------------------------------------------------------------------
 
 
-def lab_execute(*, job_id: int) -> str | None:
+def lab_execute(*, job_id: int, worker: str = "") -> str | None:
     claimed = (
         LabJob.objects.filter(pk=job_id)
         .filter(Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, attempts__lt=2))
-        .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1)
+        .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), worker=worker)
     )
     if not claimed:
         return None
@@ -101,16 +104,26 @@ def lab_execute(*, job_id: int) -> str | None:
     try:
         result, logits = _LABS[job.kind](job)
     except Exception as exc:
-        LabJob.objects.filter(pk=job.pk).update(
-            status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
+        from inference.quantization import QuantizationError
+        from inference.services import internal_error_message
+
+        if isinstance(exc, LabError | QuantizationError):
+            error = str(exc)  # written for the learner
+        else:
+            logger.exception("lab %s failed", job.pk)
+            error = internal_error_message("lab", job.pk)
+        # Only while still running: the sweep may already have ended it at the time limit.
+        LabJob.objects.filter(pk=job.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED, error=error, finished_at=timezone.now()
         )
         return RunStatus.FAILED
-    LabJob.objects.filter(pk=job.pk).update(
+    if not LabJob.objects.filter(pk=job.pk, status=RunStatus.RUNNING).update(
         status=RunStatus.DONE,
         result=result,
         logits=_logits_bytes(logits) if logits is not None else None,
         finished_at=timezone.now(),
-    )
+    ):
+        return None
     announce_finished_work(membership_id=job.membership_id)
     return RunStatus.DONE
 
