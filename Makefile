@@ -39,12 +39,12 @@ run: setup
 	@$(DEV_ENV) $(PY) manage.py seed_demo
 	@echo "Starting the Celery worker and the web server at http://$(HOST):$(PORT) (Ctrl-C stops both)"
 	@trap 'kill 0' EXIT INT TERM; \
-	$(DEV_ENV) $(VENV)/bin/celery -A config worker -Q default,inference -B --concurrency 1 --loglevel INFO & \
+	$(DEV_ENV) $(VENV)/bin/celery -A config worker -Q default,inference -B --pool threads --concurrency 32 --loglevel INFO & \
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT); \
 	wait
 
 worker: setup
-	$(DEV_ENV) $(VENV)/bin/celery -A config worker -Q default,inference -B --concurrency 1 --loglevel INFO
+	$(DEV_ENV) $(VENV)/bin/celery -A config worker -Q default,inference -B --pool threads --concurrency 32 --loglevel INFO
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
