@@ -215,7 +215,8 @@ def run_execute(
         _fail(claimed, internal_error_message("run", run_id))
         return RunStatus.FAILED
 
-    engine.reserve(run.membership_id)
+    while not engine.reserve(run.membership_id):
+        engine, _ = batching.engine_for(run.model.path)  # the engine was closed to make room: reload
     claimed = _claim(run_id, worker=worker)
     if claimed is None:  # cancelled while waiting, or another delivery took it
         engine.release(run.membership_id)

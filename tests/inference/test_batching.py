@@ -189,3 +189,22 @@ def test_a_learner_gets_at_most_the_cap_and_a_newcomer_goes_first(settings):
     engine.release(2)
     for job in hog[:2]:
         assert job.done.wait(60)
+
+
+def test_an_idle_engine_is_closed_to_make_room_for_another_model(settings, qwen3_tiny_path, monkeypatch):
+    from inference import batching
+
+    monkeypatch.setattr(batching, "_engines", {})
+    settings.SANDBOX_MODEL_CACHE_SIZE = 1
+    settings.SANDBOX_BATCH_SEQUENCES, settings.SANDBOX_BATCH_SEQ_CTX, settings.SANDBOX_N_THREADS = 2, 256, 1
+    first, _ = batching.engine_for(str(SMOLLM2_PATH))
+    again, seconds = batching.engine_for(str(SMOLLM2_PATH))
+    assert again is first and seconds == 0.0
+
+    second, _ = batching.engine_for(str(qwen3_tiny_path))
+
+    assert list(batching._engines) == [str(qwen3_tiny_path)] and not first._thread.is_alive()
+    assert not first.reserve(1, timeout=0.1)  # a caller holding the old engine is told to look again
+    job = _run(second, [_job(second, seed=1, max_tokens=3, prompt=[1, 2, 3])])[0]
+    assert len(job.generation.tokens) == 3
+    second.close()
