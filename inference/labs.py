@@ -7,6 +7,7 @@ computed from logits stored with the job, so they can be checked exactly.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -92,7 +93,18 @@ def lab_sweep_create(
 # --- Executing ----------------------------------------------------------------------
 
 
+# One lab at a time per worker process: labs share the process's cached Llama objects
+# (load_model), which are not thread-safe, and the pool runs tasks in threads. A lab
+# waiting here is still "queued". Runs do not wait for labs: they use the batch engine.
+_lab_lock = threading.Lock()
+
+
 def lab_execute(*, job_id: int, worker: str = "") -> str | None:
+    with _lab_lock:
+        return _lab_execute(job_id=job_id, worker=worker)
+
+
+def _lab_execute(*, job_id: int, worker: str) -> str | None:
     claimed = (
         LabJob.objects.filter(pk=job_id)
         .filter(Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, attempts__lt=2))
