@@ -27,6 +27,7 @@ MAX_ATTEMPTS = 2
 # Tokens reach the page within this (plus its 250 ms poll). Each save appends one
 # small row of the new tokens.
 SAVE_EVERY_SECONDS = 0.25
+FIRST_TOKEN_POLL_SECONDS = 0.02
 
 
 class RateLimited(Exception):
@@ -155,7 +156,9 @@ class _Progress:
 
     def save(self, generation: Any, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self.last_save < SAVE_EVERY_SECONDS:
+        # The first token is saved as soon as it exists (time to first token); then every 0.25 s.
+        first = self.saved == 0 and bool(generation.tokens)
+        if not force and not first and now - self.last_save < SAVE_EVERY_SECONDS:
             return
         self.last_save = now
         tokens = generation.tokens[self.saved :]  # the engine thread appends meanwhile: one slice
@@ -238,7 +241,8 @@ def run_execute(
     engine.submit(job)
     progress = _Progress(run_id=run.pk)
     try:
-        while not job.done.wait(SAVE_EVERY_SECONDS):
+        # Look often until the first token is out, then at the save interval.
+        while not job.done.wait(SAVE_EVERY_SECONDS if progress.saved else FIRST_TOKEN_POLL_SECONDS):
             progress.save(job.generation)
             elapsed = time.monotonic() - started
             if progress.cancel:
