@@ -41,7 +41,7 @@ run: setup
 	@$(DEV_ENV) WEB_ADDR=$(HOST):$(PORT) $(VENV)/bin/honcho start -f Procfile
 
 worker: setup
-	$(DEV_ENV) $(VENV)/bin/celery -A config worker -Q default,inference -B --concurrency 1 --loglevel INFO
+	$(DEV_ENV) $(VENV)/bin/celery -A config worker -Q default,inference -B --pool threads --concurrency 32 --loglevel INFO
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -94,7 +94,7 @@ def main() -> int:
 
         log = (tmp / "worker.log").open("wb")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "inference", "--concurrency", "1", "--loglevel", "WARNING"],
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "inference", "--pool", "threads", "--concurrency", "32", "--loglevel", "WARNING"],
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -74,8 +74,10 @@ def _configure(sender: Celery, **kwargs: object) -> None:
             "sweep-deliveries": {"task": "exercises.sweep_deliveries", "schedule": 60.0},
             # Pull-request comments left over from a GitHub outage (each is posted once: claimed first).
             "sweep-comments": {"task": "exercises.sweep_comments", "schedule": 60.0},
-            # Runs whose worker vanished without Celery redelivering them.
-            "sweep-stuck-runs": {"task": "inference.sweep_stuck_runs", "schedule": 60.0},
+            # Runs and labs past their hard time limit, whose worker died, or still queued
+            # long after they were published (broker down): every 10 s, so work ends with
+            # its time-limit message within seconds of the limit.
+            "sweep-stuck-runs": {"task": "inference.sweep_stuck_runs", "schedule": 10.0},
             # Quantization-lab variants past SANDBOX_VARIANT_RETENTION_DAYS, and files of deleted labs.
             "sweep-lab-variants": {"task": "inference.sweep_lab_variants", "schedule": 3600.0},
             # Blocked check-ins whose email to the leads was lost (the send itself is claimed: never twice).

@@ -8,9 +8,12 @@ including the embedded filesystem one that has no remote-control channel.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
@@ -25,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "health:workers"
 _stop = threading.Event()
+# name -> callable giving a small dict added to this process's heartbeat (the
+# inference app registers its batch statistics: sequences, queue, tokens/s).
+heartbeat_extras: dict[str, Callable[[], dict[str, Any]]] = {}
 
 
 def _heartbeat_ttl() -> int:
@@ -35,7 +41,13 @@ def record_heartbeat(hostname: str, queues: list[str]) -> None:
     workers = cache.get(HEARTBEAT_KEY) or {}
     now = time.time()
     workers = {name: beat for name, beat in workers.items() if now - beat["at"] < _heartbeat_ttl()}
-    workers[hostname] = {"at": now, "queues": queues}
+    beat: dict[str, Any] = {"at": now, "queues": queues, "pid": os.getpid()}
+    for name, extra in heartbeat_extras.items():
+        try:
+            beat[name] = extra()
+        except Exception:
+            logger.exception("heartbeat extra %s failed", name)
+    workers[hostname] = beat
     cache.set(HEARTBEAT_KEY, workers, _heartbeat_ttl())
 
 

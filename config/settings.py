@@ -316,3 +316,15 @@ if not SANDBOX_SOFT_TIME_LIMIT < SANDBOX_HARD_TIME_LIMIT < CELERY_VISIBILITY_TIM
     raise ImproperlyConfigured(
         "SANDBOX_SOFT_TIME_LIMIT < SANDBOX_HARD_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT must hold"
     )
+# Continuous batching (inference/batching.py): runs of one model in one worker
+# process share a llama.cpp context of SANDBOX_BATCH_SEQUENCES sequences, each
+# with its own KV cache of SANDBOX_BATCH_SEQ_CTX tokens (prompt + max_tokens must
+# fit). KV memory per model = sequences x seq_ctx x (2 x layers x kv width x 2 bytes):
+# SmolLM2-135M, 16 x 2048: about 750 MB. At most SANDBOX_BATCH_PER_LEARNER of a
+# learner's runs are in one batch at a time.
+SANDBOX_BATCH_SEQUENCES = env_int("SANDBOX_BATCH_SEQUENCES", 16, minimum=1)
+SANDBOX_BATCH_SEQ_CTX = env_int("SANDBOX_BATCH_SEQ_CTX", 2048, minimum=256)
+SANDBOX_BATCH_PER_LEARNER = env_int("SANDBOX_BATCH_PER_LEARNER", SANDBOX_CONCURRENT_RUNS, minimum=1)
+# Work still "queued" this long after it was published is published again by
+# the beat sweep (the broker was down, or the message was lost).
+SANDBOX_REPUBLISH_AFTER = env_int("SANDBOX_REPUBLISH_AFTER", 60, minimum=5)

@@ -6,6 +6,8 @@ computed from logits stored with the job, so they can be checked exactly.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,8 @@ from inference.quantization import (
 )
 from inference.sampling import SamplerParams, sampling_distribution, softmax, top_n
 from inference.services import announce_finished_work
+
+logger = logging.getLogger(__name__)
 
 SWEEP_TEMPERATURES = (0.0, 0.3, 0.7, 1.0, 1.5)
 SWEEP_TOP = 10
@@ -98,11 +102,22 @@ def lab_sweep_create(
 # --- Executing ----------------------------------------------------------------------
 
 
-def lab_execute(*, job_id: int) -> str | None:
+# One lab at a time per worker process: labs share the process's cached Llama objects
+# (load_model), which are not thread-safe, and the pool runs tasks in threads. A lab
+# waiting here is still "queued". Runs do not wait for labs: they use the batch engine.
+_lab_lock = threading.Lock()
+
+
+def lab_execute(*, job_id: int, worker: str = "") -> str | None:
+    with _lab_lock:
+        return _lab_execute(job_id=job_id, worker=worker)
+
+
+def _lab_execute(*, job_id: int, worker: str) -> str | None:
     claimed = (
         LabJob.objects.filter(pk=job_id)
         .filter(Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, attempts__lt=2))
-        .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1)
+        .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), worker=worker)
     )
     if not claimed:
         return None
@@ -110,16 +125,25 @@ def lab_execute(*, job_id: int) -> str | None:
     try:
         result, logits = _LABS[job.kind](job)
     except Exception as exc:
-        # A quota or quantization refusal is written for the learner; anything else names its type.
-        error = str(exc) if isinstance(exc, QuantizationError) else f"{type(exc).__name__}: {exc}"
-        LabJob.objects.filter(pk=job.pk).update(status=RunStatus.FAILED, error=error, finished_at=timezone.now())
+        from inference.services import internal_error_message
+
+        if isinstance(exc, LabError | QuantizationError):
+            error = str(exc)  # written for the learner
+        else:
+            logger.exception("lab %s failed", job.pk)
+            error = internal_error_message("lab", job.pk)
+        # Only while still running: the sweep may already have ended it at the time limit.
+        LabJob.objects.filter(pk=job.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED, error=error, finished_at=timezone.now()
+        )
         return RunStatus.FAILED
-    LabJob.objects.filter(pk=job.pk).update(
+    if not LabJob.objects.filter(pk=job.pk, status=RunStatus.RUNNING).update(
         status=RunStatus.DONE,
         result=result,
         logits=_logits_bytes(logits) if logits is not None else None,
         finished_at=timezone.now(),
-    )
+    ):
+        return None
     announce_finished_work(membership_id=job.membership_id)
     return RunStatus.DONE
 

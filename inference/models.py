@@ -65,6 +65,8 @@ class SandboxRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="hostname:pid of the worker process running it.")
+    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -97,7 +99,10 @@ class LabJob(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     shared = models.BooleanField(default=False, help_text="Members of the cohort can open it.")
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="hostname:pid of the worker process running it.")
+    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

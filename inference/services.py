@@ -28,6 +28,7 @@ MAX_ATTEMPTS = 2
 # Tokens reach the page within this (plus its 250 ms poll). Each save appends one
 # small row of the new tokens.
 SAVE_EVERY_SECONDS = 0.25
+FIRST_TOKEN_POLL_SECONDS = 0.02
 
 
 class RateLimited(Exception):
@@ -133,14 +134,21 @@ def run_cancel(*, run: SandboxRun) -> SandboxRun:
     return run
 
 
-def _claim(run_id: int) -> SandboxRun | None:
-    """Take the run for this worker; a run whose worker died gets one more attempt."""
+def _claim(run_id: int, *, worker: str = "") -> SandboxRun | None:
+    """Take the run for this worker; a run whose worker died gets one more attempt.
+
+    A retry starts clean: tokens a dead worker streamed are dropped, so the
+    retry's own chunks (which start at 0 again) never collide with them.
+    """
     now = timezone.now()
-    claimed = (
-        SandboxRun.objects.filter(pk=run_id)
-        .filter(Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, attempts__lt=MAX_ATTEMPTS))
-        .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=now)
-    )
+    with transaction.atomic():
+        claimed = (
+            SandboxRun.objects.filter(pk=run_id)
+            .filter(Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, attempts__lt=MAX_ATTEMPTS))
+            .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, worker=worker)
+        )
+        if claimed:
+            RunTokenChunk.objects.filter(run_id=run_id).delete()
     if claimed:
         return SandboxRun.objects.select_related("model", "membership").get(pk=run_id)
     if SandboxRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, attempts__gte=MAX_ATTEMPTS).exists():
@@ -151,6 +159,16 @@ def _claim(run_id: int) -> SandboxRun | None:
             error="The worker running this stopped unexpectedly twice; the run was not retried again.",
         )
     return None
+
+
+def _claimable(run_id: int) -> SandboxRun | None:
+    """The run if a claim could take it now (read only: the claim itself comes once a slot is free)."""
+    return (
+        SandboxRun.objects.select_related("model")
+        .filter(pk=run_id)
+        .filter(Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, attempts__lt=MAX_ATTEMPTS))
+        .first()
+    )
 
 
 @transaction.atomic
@@ -166,6 +184,18 @@ def _fail(run: SandboxRun, message: str, *, reason: str = "error") -> None:
     _finish(run.pk, status=RunStatus.FAILED, error=message, finish_reason=reason)
 
 
+def internal_error_message(what: str, pk: int) -> str:
+    """What a learner sees when something broke inside: never the exception text (it is logged)."""
+    return (
+        f"Something went wrong inside the sandbox while running this {what} (reference {pk}); "
+        "try again, and tell your lead if it keeps happening."
+    )
+
+
+def time_limit_message(seconds: float) -> str:
+    return f"The run took longer than {seconds:g} s and was stopped."
+
+
 @dataclass
 class _Progress:
     run_id: int
@@ -175,68 +205,118 @@ class _Progress:
 
     def save(self, generation: Any, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self.last_save < SAVE_EVERY_SECONDS:
+        # The first token is saved as soon as it exists (time to first token); then every 0.25 s.
+        first = self.saved == 0 and bool(generation.tokens)
+        if not force and not first and now - self.last_save < SAVE_EVERY_SECONDS:
             return
         self.last_save = now
-        new = generation.tokens[self.saved :]
-        if new:
+        tokens = generation.tokens[self.saved :]  # the engine thread appends meanwhile: one slice
+        if tokens:
             RunTokenChunk.objects.create(
                 run_id=self.run_id,
                 start=self.saved,
-                tokens=[t.as_dict() for t in new],
+                tokens=[t.as_dict() for t in tokens],
                 output_text=generation.output_text,
             )
-            self.saved += len(new)
+            self.saved += len(tokens)
         self.cancel = SandboxRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
 
 
-def run_execute(*, run_id: int) -> str | None:
-    """Execute a claimed run in this worker child. Returns the final status."""
-    from celery.exceptions import SoftTimeLimitExceeded
+def run_execute(
+    *, run_id: int, worker: str = "", time_limits: tuple[float | None, float | None] = (None, None)
+) -> str | None:
+    """Execute a run in this worker process's batch engine for its model. Returns the final status.
 
-    from inference import engine as engine_module
+    Called by the Celery task in a thread of the worker's pool: the run waits
+    (still "queued", so its queue position stays true) until the engine has a
+    slot for it, is claimed, joins the batch, and this thread streams its tokens
+    to the database, checks cancel and enforces the time limits until it ends.
+    `time_limits` is the task's (hard, soft) limits when given with the message.
+    """
+    from inference import batching
+    from inference.chat_templates import TemplateRenderError
     from inference.generation import build_prompt_ids, sampler_params
 
-    run = _claim(run_id)
+    hard_limit = time_limits[0] or settings.SANDBOX_HARD_TIME_LIMIT
+    soft_limit = min(time_limits[1] or settings.SANDBOX_SOFT_TIME_LIMIT, hard_limit)
+    run = _claimable(run_id)
     if run is None:
+        _claim(run_id)  # fails a run whose worker died twice; otherwise changes nothing
         return None
-    queued_ms = (run.started_at - run.created_at).total_seconds() * 1000 if run.started_at else 0.0
-    progress = _Progress(run_id=run.pk)
     try:
-        llm, load_seconds = engine_module.load_model(run.model.path, n_ctx=settings.SANDBOX_N_CTX)
-        engine = engine_module.Engine(llm)
-        prompt = build_prompt_ids(engine, run.model, run.request)
+        engine, load_seconds = batching.engine_for(run.model.path)
+        prompt = build_prompt_ids(engine.vocab_engine, run.model, run.request)
         max_tokens = int(run.params["max_tokens"])
-        if len(prompt.ids) + max_tokens > settings.SANDBOX_N_CTX:
+        if len(prompt.ids) + max_tokens > engine.seq_ctx:
             raise RunRejected(
                 f"The prompt has {len(prompt.ids)} tokens; with max_tokens {max_tokens} it needs more than the "
-                f"{settings.SANDBOX_N_CTX}-token context. Shorten the prompt or lower max_tokens."
+                f"{engine.seq_ctx}-token context of a run. Shorten the prompt or lower max_tokens."
             )
-        SandboxRun.objects.filter(pk=run.pk).update(rendered_prompt=prompt.text, prompt_tokens=prompt.token_dicts)
-        generation = engine.generate(
-            prompt.ids,
-            params=sampler_params(run.params),
-            seed=run.seed,
-            max_tokens=max_tokens,
-            top_n_count=int(run.params.get("top_n", 10)),
-            on_token=lambda _token, gen: progress.save(gen),
-            should_stop=lambda: progress.cancel,
-            forced=run.request.get("forced_tokens", []),
-        )
-    except SoftTimeLimitExceeded:
-        _fail(run, f"The run took longer than {settings.SANDBOX_SOFT_TIME_LIMIT} s and was stopped.", reason="timeout")
+    except (RunRejected, TemplateRenderError) as exc:
+        claimed = _claim(run_id, worker=worker)
+        if claimed is None:
+            return None
+        prefix = "The chat template could not be rendered: " if isinstance(exc, TemplateRenderError) else ""
+        _fail(claimed, f"{prefix}{exc}")
         return RunStatus.FAILED
-    except RunRejected as exc:
-        _fail(run, str(exc))
+    except Exception:
+        logger.exception("run %s could not be prepared", run_id)
+        claimed = _claim(run_id, worker=worker)
+        if claimed is None:
+            return None
+        _fail(claimed, internal_error_message("run", run_id))
         return RunStatus.FAILED
-    except Exception as exc:
-        from inference.chat_templates import TemplateRenderError
 
-        if isinstance(exc, TemplateRenderError):
-            _fail(run, f"The chat template could not be rendered: {exc}")
-            return RunStatus.FAILED
-        logger.exception("run %s failed", run.pk)
-        _fail(run, f"{type(exc).__name__}: {exc}")
+    while not engine.reserve(run.membership_id):
+        engine, _ = batching.engine_for(run.model.path)  # the engine was closed to make room: reload
+    claimed = _claim(run_id, worker=worker)
+    if claimed is None:  # cancelled while waiting, or another delivery took it
+        engine.release(run.membership_id)
+        return None
+    run = claimed
+    queued_ms = (run.started_at - run.created_at).total_seconds() * 1000 if run.started_at else 0.0
+    SandboxRun.objects.filter(pk=run.pk).update(rendered_prompt=prompt.text, prompt_tokens=prompt.token_dicts)
+    job = batching.Job(
+        run_id=run.pk,
+        learner=run.membership_id,
+        prompt_ids=prompt.ids,
+        params=sampler_params(run.params),
+        seed=run.seed,
+        max_tokens=max_tokens,
+        top_n=int(run.params.get("top_n", 10)),
+        forced=run.request.get("forced_tokens", []),
+    )
+    started = time.monotonic()
+    engine.submit(job)
+    progress = _Progress(run_id=run.pk)
+    try:
+        # Look often until the first token is out, then at the save interval.
+        while not job.done.wait(SAVE_EVERY_SECONDS if progress.saved else FIRST_TOKEN_POLL_SECONDS):
+            progress.save(job.generation)
+            elapsed = time.monotonic() - started
+            if progress.cancel:
+                job.stop("cancelled")
+            elif elapsed > soft_limit:
+                job.stop("timeout")
+            if elapsed > hard_limit + 1:
+                # The engine did not let go of it (it should within a step): end the run anyway.
+                _fail(run, time_limit_message(hard_limit), reason="timeout")
+                return RunStatus.FAILED
+        progress.save(job.generation, force=True)
+    except Exception:
+        job.stop("cancelled")
+        logger.exception("run %s failed while streaming", run.pk)
+        _fail(run, internal_error_message("run", run.pk))
+        return RunStatus.FAILED
+    generation = job.generation
+    tokens = [t.as_dict() for t in generation.tokens]
+    if job.error:
+        _finish(run.pk, status=RunStatus.FAILED, error=job.error, finish_reason="error", tokens=tokens,
+                output_text=generation.output_text)  # fmt: skip
+        return RunStatus.FAILED
+    if generation.finish_reason == "timeout":
+        _finish(run.pk, status=RunStatus.FAILED, error=time_limit_message(soft_limit), finish_reason="timeout",
+                tokens=tokens, output_text=generation.output_text)  # fmt: skip
         return RunStatus.FAILED
     status = RunStatus.CANCELLED if generation.finish_reason == "cancelled" else RunStatus.DONE
     n = len(generation.tokens)
@@ -247,12 +327,12 @@ def run_execute(*, run_id: int) -> str | None:
         "first_token_ms": round(generation.first_token_seconds * 1000, 1),
         "generate_ms": round(generation.generate_seconds * 1000, 1),
         "tokens_per_second": round(n / generation.generate_seconds, 2) if generation.generate_seconds > 0 else None,
-        "model_loads_in_worker": engine_module.load_count,
+        "model_loads_in_worker": batching.load_count,
     }
     _finish(
         run.pk,
         status=status,
-        tokens=[t.as_dict() for t in generation.tokens],
+        tokens=tokens,
         output_text=generation.output_text,
         finish_reason=generation.finish_reason,
         timings=timings,
@@ -276,20 +356,95 @@ def announce_finished_work(*, membership_id: int) -> None:
         logger.warning("could not publish the sandbox exercise check for membership %s", membership_id, exc_info=True)
 
 
+def _worker_alive(worker: str, live: dict[str, dict[str, Any]]) -> bool:
+    """Whether the worker process `hostname:pid` still heartbeats (a restarted worker has another pid)."""
+    host, _, pid = worker.rpartition(":")
+    beat = live.get(host)
+    return beat is not None and str(beat.get("pid", pid)) == pid
+
+
 def runs_sweep_stuck() -> int:
-    """Fail runs still "running" well past the hard time limit: nothing is left running forever."""
-    cutoff = timezone.now() - timedelta(seconds=settings.SANDBOX_HARD_TIME_LIMIT * 2)
-    stuck = list(
-        SandboxRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff).values_list("pk", flat=True)
+    """The beat sweep for runs and labs; safe to run twice, or in two beats at once. Returns what it changed.
+
+    - work still running past the hard time limit ends with the time-limit message;
+    - work whose worker process stopped heartbeating is queued again (one more
+      attempt) or failed with a clear message;
+    - work still queued long after it was published (the broker was down, the
+      message was lost) is published again.
+    """
+    from config.celery import publish_or_leave_to_sweep
+    from config.health import live_workers
+    from inference.models import LabJob
+
+    now = timezone.now()
+    changed = 0
+    hard = settings.SANDBOX_HARD_TIME_LIMIT
+    over = now - timedelta(seconds=hard + 2)
+    for run_id in SandboxRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=over).values_list("pk", flat=True):
+        _finish(run_id, status=RunStatus.FAILED, finish_reason="timeout", error=time_limit_message(hard))
+        changed += 1
+    changed += LabJob.objects.filter(status=RunStatus.RUNNING, started_at__lt=over).update(
+        status=RunStatus.FAILED, error=f"The lab took longer than {hard} s and was stopped.", finished_at=now
     )
-    for run_id in stuck:
-        _finish(
-            run_id,
-            status=RunStatus.FAILED,
-            finish_reason="error",
-            error="The worker running this stopped responding; the run was marked failed.",
+
+    try:
+        live = live_workers()
+    except Exception:
+        logger.warning("the sweep cannot read worker heartbeats; dead workers are looked for next time", exc_info=True)
+        live = None
+    if live is not None:
+        # A worker that just claimed has heartbeated for a while; give fresh claims a heartbeat's grace.
+        grace = now - timedelta(seconds=settings.WORKER_HEARTBEAT_SECONDS * 3)
+        for model in (SandboxRun, LabJob):
+            running = model.objects.filter(status=RunStatus.RUNNING, started_at__lt=grace).exclude(worker="")
+            for pk, worker, attempts in running.values_list("pk", "worker", "attempts"):
+                if _worker_alive(worker, live):
+                    continue
+                changed += _requeue_or_fail(model, pk, worker=worker, attempts=attempts)
+
+    republish_before = now - timedelta(seconds=settings.SANDBOX_REPUBLISH_AFTER)
+    for model, task, key in ((SandboxRun, tasks.execute_run, "run_id"), (LabJob, tasks.execute_lab, "job_id")):
+        stale = model.objects.filter(status=RunStatus.QUEUED).filter(
+            Q(published_at__lt=republish_before) | Q(published_at__isnull=True, created_at__lt=republish_before)
         )
-    return len(stuck)
+        for pk in stale.values_list("pk", flat=True):
+            # Mark first: a second sweep running alongside skips it instead of publishing twice.
+            if (
+                model.objects.filter(pk=pk, status=RunStatus.QUEUED)
+                .filter(Q(published_at__lt=republish_before) | Q(published_at__isnull=True))
+                .update(published_at=now)
+            ):
+                publish_or_leave_to_sweep(task, what=f"{model.__name__} {pk}", **{key: pk})
+                changed += 1
+    return changed
+
+
+def _requeue_or_fail(model: Any, pk: int, *, worker: str, attempts: int) -> int:
+    from inference.models import LabJob
+
+    what = "run" if model is SandboxRun else "lab"
+    if attempts < MAX_ATTEMPTS:
+        with transaction.atomic():
+            moved = model.objects.filter(pk=pk, status=RunStatus.RUNNING, worker=worker).update(
+                status=RunStatus.QUEUED, worker="", published_at=timezone.now()
+            )
+            if moved and model is SandboxRun:
+                RunTokenChunk.objects.filter(run_id=pk).delete()
+        if moved:
+            task, key = (tasks.execute_run, "run_id") if model is SandboxRun else (tasks.execute_lab, "job_id")
+            from config.celery import publish_or_leave_to_sweep
+
+            transaction.on_commit(lambda: publish_or_leave_to_sweep(task, what=f"{what} {pk}", **{key: pk}))
+        return moved
+    message = f"The worker running this {what} stopped unexpectedly twice; it was not retried again."
+    if model is LabJob:
+        return LabJob.objects.filter(pk=pk, status=RunStatus.RUNNING, worker=worker).update(
+            status=RunStatus.FAILED, error=message, finished_at=timezone.now()
+        )
+    if SandboxRun.objects.filter(pk=pk, status=RunStatus.RUNNING, worker=worker).exists():
+        _finish(pk, status=RunStatus.FAILED, finish_reason="error", error=message)
+        return 1
+    return 0
 
 
 class BranchError(Exception):

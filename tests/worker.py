@@ -8,6 +8,7 @@ commits is seen by the task. Tests that use it need `transactional_db`.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -37,43 +38,57 @@ class WorkerProcess:
     def __init__(self, process: subprocess.Popen, log_path: Path) -> None:
         self.process = process
         self.log_path = log_path
+        self.hostname = ""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
 
+def start_worker(*, queues: str = "default,inference", name: str = "tests", log_dir: Path) -> WorkerProcess:
+    """A worker as the README starts it: a thread pool whose inference runs share one batch engine."""
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "WORKER_HEARTBEAT_SECONDS": "1",
+           "SANDBOX_N_THREADS": "1", "SANDBOX_BATCH_SEQ_CTX": "1024"}  # fmt: skip
+    # GitHub for the worker is the fake on loopback (tests/fake_github.py): down until a test
+    # starts it, and retried after about a second instead of fifteen.
+    env.update(GITHUB_API_URL=fake_github.URL, GITHUB_TOKEN=fake_github.TOKEN, GITHUB_COMMENT_RETRY_SECONDS="1")
+    # One llama thread: the tests, a browser and the live server share the machine's
+    # cores with the worker, and llama.cpp's spinning threads slow to a crawl when
+    # they have to wait for a core.
+    log_path = log_dir / f"{name}.log"
+    node = f"{name}-{os.getpid()}@%h"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--pool", "threads",
+             "--concurrency", "24", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", node],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    worker = WorkerProcess(process, log_path)
+    deadline = time.monotonic() + 60
+    hostname = node.replace("%h", socket.gethostname())
+    while hostname not in live_workers():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"Celery worker did not start:\n{worker.log()[-4000:]}")
+        time.sleep(0.2)
+    worker.hostname = hostname
+    return worker
+
+
+def stop_worker(worker: WorkerProcess) -> None:
+    worker.process.terminate()
+    try:
+        worker.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
-        database_url = _test_database_url()
-        # One llama thread: the tests, a browser and the live server share the machine's
-        # cores with the worker, and llama.cpp's spinning threads slow to a crawl when
-        # they have to wait for a core.
-        env = {**os.environ, "DATABASE_URL": database_url, "WORKER_HEARTBEAT_SECONDS": "1", "SANDBOX_N_THREADS": "1"}
-        # GitHub for the worker is the fake on loopback (tests/fake_github.py): down until a test
-        # starts it, and retried after about a second instead of fifteen.
-        env.update(GITHUB_API_URL=fake_github.URL, GITHUB_TOKEN=fake_github.TOKEN, GITHUB_COMMENT_RETRY_SECONDS="1")
-        log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,inference",
-                 "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-                 "-n", f"tests-{os.getpid()}@%h"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        worker = WorkerProcess(process, log_path)
-        deadline = time.monotonic() + 60
-        while not live_workers():
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"Celery worker did not start:\n{worker.log()[-4000:]}")
-            time.sleep(0.2)
+        worker = start_worker(log_dir=tmp_path_factory.mktemp("worker"))
         yield worker
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_worker(worker)
 
 
 def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.1, message: str = "condition"):
