@@ -65,6 +65,7 @@ class SandboxRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    shared = models.BooleanField(default=False, help_text="Members of the cohort can open it.")
 
     class Meta:
         ordering = ["-created_at"]
