@@ -288,3 +288,13 @@ def test_run_score_perplexity_and_mean_logprob():
     assert selectors.run_score([]).perplexity is None
     # A token the model gave probability 0 (forced) keeps the score finite.
     assert math.isfinite(selectors.run_score([_token(1, "a", 0.0)]).perplexity)
+
+
+def test_dashboard_recent_runs_link_to_run_pages_and_say_why_one_failed(world, smollm2):
+    done = _run(world.alice_membership, smollm2)
+    _run(world.alice_membership, smollm2, status=RunStatus.FAILED, tokens=[], error="Out of memory.")
+
+    response = world.client_for(world.alice).get("/")
+
+    assert reverse("inference:run_page", args=[done.pk]).encode() in response.content
+    assert b"Out of memory." in response.content
