@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from inference.models import SandboxRun
 
@@ -32,3 +34,27 @@ def visible(text: str) -> str:
     if text == "":
         return "∅"
     return text.replace("\r", "␍").replace("\n", "↵").replace("\t", "⇥")
+
+
+def _token_cells(token) -> str:  # type: ignore[no-untyped-def]
+    if token is None:
+        return '<td class="muted">(ended)</td><td></td>'
+    return f"<td><code>{escape(visible(token.get('text', '')))}</code></td><td>{pct(token.get('p_model'))}</td>"
+
+
+@register.simple_tag
+def compare_rows(rows) -> str:  # type: ignore[no-untyped-def]
+    """The aligned token rows of the compare page, built in one pass: a template loop over
+    two 512-token runs took most of the page's time."""
+    html = []
+    for row in rows:
+        classes = "same" if row.same else "different"
+        marker = ""
+        if row.first_divergence:
+            classes += ' first-divergence" id="first-divergence'
+            marker = ' <span class="badge failure">first difference</span>'
+        html.append(
+            f'<tr class="{classes}"><th scope="row">{row.position}{marker}</th>'
+            f"{_token_cells(row.a)}{_token_cells(row.b)}</tr>"
+        )
+    return mark_safe("\n".join(html))  # noqa: S308 - every value above is escaped or a number

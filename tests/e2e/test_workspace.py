@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from inference.models import RunStatus, SandboxRun
+from inference.models import RunStatus, SandboxModel, SandboxRun
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -147,3 +147,27 @@ def test_another_learners_unshared_run_is_404_by_url(page: Page, world, smollm2,
 
     assert response is not None and response.status == 404
     expect(page.get_by_text("Private.")).to_have_count(0)
+
+
+def test_history_filters_by_model_and_says_why_a_run_failed(page: Page, world, smollm2, sign_in):
+    twin = SandboxModel.objects.create(
+        **{
+            f.name: getattr(smollm2, f.name)
+            for f in SandboxModel._meta.concrete_fields
+            if f.name not in ("id", "added_at")
+        }
+        | {"slug": "smollm2-twin", "name": "SmolLM2 twin"}
+    )
+    ok = _run(world.alice_membership, smollm2, question="Q1", temperature=0.7, seed=1, tokens=[_token(1, "a", 0.5)])
+    failed = _run(world.alice_membership, twin, question="Q2", temperature=0.7, seed=2, tokens=[])
+    SandboxRun.objects.filter(pk=failed.pk).update(status=RunStatus.FAILED, error="The worker ran out of memory.")
+    sign_in(page, world.alice)
+
+    page.goto("/sandbox/")
+    _ready(page)
+    history = page.locator("#sb-history")
+    expect(history).to_contain_text("Failed: The worker ran out of memory.")
+    page.get_by_label("Show runs of").select_option("smollm2-twin")
+
+    expect(history.locator(f'[data-run="{ok.pk}"]')).to_be_hidden()
+    expect(history.locator(f'[data-run="{failed.pk}"]')).to_be_visible()
