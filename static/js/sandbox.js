@@ -847,6 +847,11 @@ async function loadRun(id, { push = true } = {}) {
   clearRunErrors();
   try {
     const { ok, data } = await api("GET", URLS.run(id));
+    if (!ok && !push) {
+      // Back to a run shared by someone else: the API serves own runs only, the run page serves both.
+      location.reload();
+      return;
+    }
     if (!ok) {
       setText($("sb-run-error"), data.error || `Could not load run #${id}.`);
       return;

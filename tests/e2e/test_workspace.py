@@ -171,3 +171,25 @@ def test_history_filters_by_model_and_says_why_a_run_failed(page: Page, world, s
 
     expect(history.locator(f'[data-run="{ok.pk}"]')).to_be_hidden()
     expect(history.locator(f'[data-run="{failed.pk}"]')).to_be_visible()
+
+
+def test_shared_run_opens_for_the_cohort_and_back_returns_to_it(page: Page, world, smollm2, sign_in):
+    shared = _run(
+        world.alice_membership, smollm2, question="Shared one.", temperature=0.9, seed=7, tokens=[_token(1, "a", 0.5)]
+    )
+    SandboxRun.objects.filter(pk=shared.pk).update(shared=True)
+    own = _run(world.bob_membership, smollm2, question="Mine.", temperature=0.1, seed=8, tokens=[_token(2, "b", 0.5)])
+    sign_in(page, world.bob)
+
+    page.goto(f"/sandbox/runs/{shared.pk}/")
+    _ready(page)
+    expect(page.get_by_text("Shared by Alice")).to_be_visible()
+    expect(page.locator("#sb-content-1")).to_have_value("Shared one.")
+    page.locator(f'#sb-history [data-run="{own.pk}"]').click()
+    expect(page).to_have_url(re.compile(rf"/sandbox/runs/{own.pk}/$"))
+    expect(page.locator("#sb-content-1")).to_have_value("Mine.")
+    page.go_back()
+
+    expect(page).to_have_url(re.compile(rf"/sandbox/runs/{shared.pk}/$"))
+    expect(page.locator("#sb-content-1")).to_have_value("Shared one.")
+    expect(page.get_by_label("Temperature")).to_have_value("0.9")
