@@ -171,6 +171,8 @@ def run_tree(*, root: SandboxRun) -> dict[str, Any]:
             "branch_step": run.branch_step,
             "branch_token": chosen and {"id": chosen["id"], "text": chosen["text"], "p_model": chosen["p_model"]},
             "output_text": run.output_text,
+            # Per token, so a long path and a short one compare fairly (a path's product does not).
+            **_score_fields(run.tokens or []),
             "branches": [node(child) for child in sorted(children.get(run.pk, []), key=lambda r: r.created_at)],
         }
 
@@ -340,3 +342,8 @@ def run_comparison(*, a: SandboxRun, b: SandboxRun) -> RunComparison:
         score_a=run_score(a.tokens or []),
         score_b=run_score(b.tokens or []),
     )
+
+
+def _score_fields(tokens: list[dict[str, Any]]) -> dict[str, float | None]:
+    score = run_score(tokens)
+    return {"mean_logprob": score.mean_logprob, "perplexity": score.perplexity}

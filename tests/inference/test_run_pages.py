@@ -298,3 +298,15 @@ def test_dashboard_recent_runs_link_to_run_pages_and_say_why_one_failed(world, s
 
     assert reverse("inference:run_page", args=[done.pk]).encode() in response.content
     assert b"Out of memory." in response.content
+
+
+def test_run_tree_scores_each_path_per_token(world, smollm2):
+    root = _run(world.alice_membership, smollm2, tokens=[_token(1, "a", 0.5), _token(2, "b", 0.5)])
+    _run(world.alice_membership, smollm2, tokens=[_token(1, "a", 0.5)] * 40, parent=root, branch_step=1)
+
+    tree = selectors.run_tree(root=root)
+
+    # A 40-token path with the same per-token probability scores the same as a 2-token one.
+    assert tree["perplexity"] == pytest.approx(2.0)
+    assert tree["branches"][0]["perplexity"] == pytest.approx(2.0)
+    assert tree["branches"][0]["mean_logprob"] == pytest.approx(math.log(0.5))
