@@ -193,3 +193,36 @@ def test_shared_run_opens_for_the_cohort_and_back_returns_to_it(page: Page, worl
     expect(page).to_have_url(re.compile(rf"/sandbox/runs/{shared.pk}/$"))
     expect(page.locator("#sb-content-1")).to_have_value("Shared one.")
     expect(page.get_by_label("Temperature")).to_have_value("0.9")
+
+
+def test_run_tree_scores_paths_per_token_and_links_to_compare(page: Page, world, smollm2, sign_in):
+    root = _run(
+        world.alice_membership,
+        smollm2,
+        question="Name a river.",
+        temperature=0.7,
+        seed=3,
+        tokens=[_token(1, "The", 0.9), _token(2, " Nile", 0.5)],
+    )
+    branch = _run(
+        world.alice_membership,
+        smollm2,
+        question="Name a river.",
+        temperature=0.7,
+        seed=3,
+        tokens=[_token(1, "The", 0.9), _token(4, " Amazon", 0.25)],
+    )
+    SandboxRun.objects.filter(pk=branch.pk).update(parent=root, branch_step=1)
+    sign_in(page, world.alice)
+
+    page.goto("/sandbox/labs/")
+    page.locator("#tree-run").select_option(str(root.pk))
+    page.get_by_role("button", name="Show tree").click()
+    page.locator(f'.tree-node[data-id="{root.pk}"]').click()
+    page.locator(f'.tree-node[data-id="{branch.pk}"]').click()
+
+    compare = page.locator("#tree-compare")
+    expect(compare).to_contain_text("perplexity per token 2.00")
+    expect(compare).to_contain_text("perplexity per token 4.00")
+    compare.get_by_role("link", name="Compare these two runs token by token").click()
+    expect(page.locator("#cmp-divergence")).to_contain_text("first differ at token 2")
