@@ -93,6 +93,34 @@ class Seeded:
     submissions: int
     ended_sessions: int
     learner_membership_id: int = 0  # the learner whose per-learner page is measured
+    compare_path: str = ""  # /sandbox/compare/ over two 512-token runs of the learner
+
+
+def seed_compare(*, membership) -> str:  # type: ignore[no-untyped-def]
+    """Two stored 512-token runs (no model file is read: the compare page works from stored tokens)."""
+    from inference.models import RunStatus, SandboxModel, SandboxRun
+
+    model = SandboxModel.objects.create(slug="bench-model", name="Bench model", path="/nonexistent.gguf")
+    runs = []
+    for seed in (1, 2):
+        tokens = [
+            {"id": (i * seed) % 5000, "text": f" w{(i * seed) % 97}", "p_model": 0.3, "p_sampled": 0.4}
+            | {"top_model": [], "top_sampled": []}
+            for i in range(512)
+        ]
+        runs.append(
+            SandboxRun.objects.create(
+                membership=membership,
+                model=model,
+                status=RunStatus.DONE,
+                request={"messages": [{"role": "user", "content": "Tell me a story."}]},
+                params={"temperature": 0.7 * seed, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "seed": seed},
+                seed=seed,
+                tokens=tokens,
+                output_text="".join(t["text"] for t in tokens),
+            )
+        )
+    return f"/sandbox/compare/?a={runs[0].pk}&b={runs[1].pk}"
 
 
 def seed_office_hours(*, cohort, memberships: list, steps: list, lead, questions: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -303,7 +331,14 @@ def seed(*, learners: int, steps: int, questions: int) -> Seeded:
     cookies = cookie(learner_users[2]), cookie(lead)
     connections.close_all()  # gunicorn's workers open their own
     # The first learner has a pull request, check-ins and attendance: their page is the one measured.
-    return Seeded(*cookies, progress_rows=len(progress), learner_membership_id=memberships[0].pk, **office_hours)
+    compare_path = seed_compare(membership=memberships[2])
+    return Seeded(
+        *cookies,
+        progress_rows=len(progress),
+        learner_membership_id=memberships[0].pk,
+        **office_hours,
+        compare_path=compare_path,
+    )
 
 
 def free_port() -> int:
@@ -536,6 +571,7 @@ def main() -> int:
                 lead_cookie,
                 "Mark resolved",
             ),
+            Target("/sandbox/compare/ (two 512-token runs)", seeded.compare_path, learner_cookie, "first differ"),
         ]
 
         port = free_port()

@@ -67,6 +67,7 @@ class SandboxRun(models.Model):
     timings = models.JSONField(default=dict, blank=True)
     worker = models.CharField(max_length=200, blank=True, help_text="hostname:pid of the worker process running it.")
     published_at = models.DateTimeField(null=True, blank=True)
+    shared = models.BooleanField(default=False, help_text="Members of the cohort can open it.")
 
     class Meta:
         ordering = ["-created_at"]

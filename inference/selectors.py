@@ -1,13 +1,21 @@
-"""Reads for the sandbox API and pages. A learner only ever reads their own runs."""
+"""Reads for the sandbox API and pages. A learner reads their own runs, and runs shared in their cohort."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 
 from cohort.models import User
 from inference.models import RunStatus, SandboxModel, SandboxRun
+from inference.registry import PREFERRED_DEFAULTS
+
+# Models whose weights are random: their tokens and templates are real, their answers are not.
+MODEL_NOTES = {
+    "qwen3-tiny": "Real Qwen3 tokenizer and chat template, random weights: for prompts and tokens, not for answers.",
+}
 
 
 def models_as_dicts() -> list[dict[str, Any]]:
@@ -22,9 +30,20 @@ def models_as_dicts() -> list[dict[str, Any]]:
             "size_bytes": m.size_bytes,
             "available": m.available,
             "supports_thinking": m.supports_thinking,
+            "note": MODEL_NOTES.get(m.slug, ""),
         }
         for m in SandboxModel.objects.all()
     ]
+
+
+def default_model_slug(models: list[dict[str, Any]]) -> str:
+    """A trained model when one is available, so a newcomer's first run reads like language."""
+    available = [m["slug"] for m in models if m["available"]]
+    for slug in PREFERRED_DEFAULTS:
+        if slug in available:
+            return slug
+    trained = [slug for slug in available if slug not in MODEL_NOTES]
+    return (trained or available or [""])[0]
 
 
 def vocab_engine(model: SandboxModel):  # type: ignore[no-untyped-def]
@@ -42,6 +61,36 @@ def run_for_user(*, user: User, run_id: int) -> SandboxRun | None:
     return runs_for_user(user=user).filter(pk=run_id).first()
 
 
+def run_visible_to(*, user: User, run_id: int) -> SandboxRun | None:
+    """A learner's own run, or a run its owner shared with a cohort the viewer belongs to.
+
+    Leads get no more than learners here: an unshared run is the learner's own
+    scratch space, as with labs.
+    """
+    from django.db.models import Q
+
+    return (
+        SandboxRun.objects.select_related("model", "membership__user")
+        .filter(pk=run_id)
+        .filter(Q(membership__user=user) | Q(shared=True, membership__cohort__memberships__user=user))
+        .distinct()
+        .first()
+    )
+
+
+def runs_visible_to(*, user: User, run_ids: list[int]) -> dict[int, SandboxRun]:
+    """Several runs in one query, by id; ids the viewer may not see are missing."""
+    from django.db.models import Q
+
+    runs = (
+        SandboxRun.objects.select_related("model", "membership__user")
+        .filter(pk__in=run_ids)
+        .filter(Q(membership__user=user) | Q(shared=True, membership__cohort__memberships__user=user))
+        .distinct()
+    )
+    return {run.pk: run for run in runs}
+
+
 def run_summary(run: SandboxRun) -> dict[str, Any]:
     request = run.request or {}
     first = (
@@ -55,6 +104,7 @@ def run_summary(run: SandboxRun) -> dict[str, Any]:
         "temperature": run.params.get("temperature"),
         "prompt_preview": (first or "")[:120],
         "output_preview": run.output_text[:120],
+        "error": run.error[:200] if run.status == RunStatus.FAILED else "",
         "created_at": run.created_at.isoformat(),
     }
 
@@ -121,6 +171,8 @@ def run_tree(*, root: SandboxRun) -> dict[str, Any]:
             "branch_step": run.branch_step,
             "branch_token": chosen and {"id": chosen["id"], "text": chosen["text"], "p_model": chosen["p_model"]},
             "output_text": run.output_text,
+            # Per token, so a long path and a short one compare fairly (a path's product does not).
+            **_score_fields(run.tokens or []),
             "branches": [node(child) for child in sorted(children.get(run.pk, []), key=lambda r: r.created_at)],
         }
 
@@ -179,3 +231,119 @@ def labs_for_user(*, user: User):  # type: ignore[no-untyped-def]
     from inference.models import LabJob
 
     return LabJob.objects.filter(membership__user=user).select_related("model").order_by("-created_at")
+
+
+# --- Comparing two runs ----------------------------------------------------------------
+# Probabilities are the model's own (p_model, before sampling): perplexity measures how
+# surprised the model was by the text, whatever sampler picked it. A probability of 0
+# (a forced token the model ruled out) is floored so the mean stays finite.
+P_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class RunScore:
+    tokens: int
+    mean_logprob: float | None
+    perplexity: float | None
+
+
+def run_score(tokens: list[dict[str, Any]]) -> RunScore:
+    """Mean log-probability per token and perplexity, so outputs of different lengths compare fairly."""
+    if not tokens:
+        return RunScore(tokens=0, mean_logprob=None, perplexity=None)
+    mean = sum(math.log(max(float(t.get("p_model") or 0.0), P_FLOOR)) for t in tokens) / len(tokens)
+    return RunScore(tokens=len(tokens), mean_logprob=mean, perplexity=math.exp(-mean))
+
+
+@dataclass(frozen=True)
+class AlignedToken:
+    position: int  # in the output, from 1
+    a: dict[str, Any] | None
+    b: dict[str, Any] | None
+    same: bool
+    first_divergence: bool
+
+
+def align_tokens(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> tuple[list[AlignedToken], int | None]:
+    """The two outputs side by side, position by position, and the first position (from 1) where they differ.
+
+    Both runs start right after the same kind of prompt, so position i of one is the
+    token the other chose in the same slot; after a divergence the rows keep going
+    by position, which is what "what came next" means for two samples.
+    """
+    rows: list[AlignedToken] = []
+    divergence: int | None = None
+    for i in range(max(len(a), len(b))):
+        x = a[i] if i < len(a) else None
+        y = b[i] if i < len(b) else None
+        same = x is not None and y is not None and x.get("id") == y.get("id")
+        first = not same and divergence is None
+        if first:
+            divergence = i + 1
+        rows.append(AlignedToken(position=i + 1, a=x, b=y, same=same, first_divergence=first))
+    return rows, divergence
+
+
+SETTING_LABELS = {
+    "temperature": "Temperature",
+    "top_k": "Top-k",
+    "top_p": "Top-p",
+    "min_p": "Min-p",
+    "repeat_penalty": "Repeat penalty",
+    "presence_penalty": "Presence penalty",
+    "frequency_penalty": "Frequency penalty",
+    "max_tokens": "Max tokens",
+    "top_n": "Alternatives",
+}
+
+
+def run_settings(run: SandboxRun) -> list[tuple[str, str]]:
+    """What a learner chose for a run, as label/value pairs in a fixed order."""
+    request = run.request or {}
+    params = run.params or {}
+    if request.get("messages") is not None:
+        prompt = "\n".join(f"{m.get('role')}: {m.get('content')}" for m in request["messages"])
+    else:
+        prompt = str(request.get("prompt", ""))
+    thinking = request.get("enable_thinking")
+    rows = [
+        ("Model", run.model.slug),
+        ("Input", "chat" if request.get("messages") is not None else "raw prompt"),
+        ("Prompt", prompt),
+        ("Template", "custom" if request.get("template") else "the model's own"),
+        ("Thinking", "–" if thinking is None else ("on" if thinking else "off")),
+        ("Seed", str(run.seed)),
+    ]
+    rows += [(label, str(params.get(name, "–"))) for name, label in SETTING_LABELS.items()]
+    return rows
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    a: SandboxRun
+    b: SandboxRun
+    settings: list[tuple[str, str, str, bool]]  # label, value in a, value in b, differs
+    rows: list[AlignedToken]
+    first_divergence: int | None
+    score_a: RunScore
+    score_b: RunScore
+
+
+def run_comparison(*, a: SandboxRun, b: SandboxRun) -> RunComparison:
+    """Two stored runs side by side; computed from their stored tokens, no queries."""
+    settings = [(label, x, y, x != y) for (label, x), (_, y) in zip(run_settings(a), run_settings(b), strict=True)]
+    rows, divergence = align_tokens(a.tokens or [], b.tokens or [])
+    return RunComparison(
+        a=a,
+        b=b,
+        settings=settings,
+        rows=rows,
+        first_divergence=divergence,
+        score_a=run_score(a.tokens or []),
+        score_b=run_score(b.tokens or []),
+    )
+
+
+def _score_fields(tokens: list[dict[str, Any]]) -> dict[str, float | None]:
+    score = run_score(tokens)
+    return {"mean_logprob": score.mean_logprob, "perplexity": score.perplexity}

@@ -479,3 +479,10 @@ def run_branch(*, parent: SandboxRun, step: int, token_id: int) -> SandboxRun:
     )
     tasks.execute_run.delay_on_commit(run_id=child.pk)
     return child
+
+
+def run_set_shared(*, run: SandboxRun, shared: bool) -> SandboxRun:
+    """Show (or stop showing) a run to the owner's cohort; only the owner's view calls this."""
+    run.shared = shared
+    run.save(update_fields=["shared"])
+    return run

@@ -19,6 +19,9 @@ urlpatterns = [
     # Swagger UI from django-ninja's static files (no CDN), for signed-in users.
     path("api/docs", login_required(partial(openapi_view, api=api)), name="api_docs"),
     path("sandbox/", views.sandbox, name="sandbox"),
+    path("sandbox/runs/<int:run_id>/", views.run_page, name="run_page"),
+    path("sandbox/runs/<int:run_id>/share/", views.run_share, name="run_share"),
+    path("sandbox/compare/", views.compare, name="compare"),
     path("sandbox/labs/", labs_index, name="labs"),
     path("sandbox/labs/<int:job_id>/", lab_detail, name="lab_detail"),
     path("sandbox/models/<str:slug>/inspect/", inspector, name="inspector"),

@@ -1,12 +1,29 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from cohort.selectors import primary_membership
-from inference import selectors
+from inference import selectors, services
 from inference.prompts import PRESETS
+
+HISTORY = 20
+
+
+def _sandbox_context(request: HttpRequest, membership) -> dict:  # type: ignore[no-untyped-def]
+    models = selectors.models_as_dicts()
+    history = [selectors.run_summary(r) for r in selectors.runs_for_user(user=request.user)[:HISTORY]]  # type: ignore[arg-type]
+    return {
+        "membership": membership,
+        "cohort": membership.cohort,
+        "models": models,
+        "default_model": selectors.default_model_slug(models),
+        "presets": PRESETS,
+        "history": history,
+        "history_models": sorted({run["model"] for run in history}),
+    }
 
 
 @login_required
@@ -14,11 +31,45 @@ def sandbox(request: HttpRequest) -> HttpResponse:
     membership = primary_membership(user=request.user)  # type: ignore[arg-type]
     if membership is None:
         return redirect("cohort:join")
-    context = {
-        "membership": membership,
-        "cohort": membership.cohort,
-        "models": selectors.models_as_dicts(),
-        "presets": PRESETS,
-        "history": [selectors.run_summary(r) for r in selectors.runs_for_user(user=request.user)[:20]],  # type: ignore[arg-type]
+    return render(request, "inference/sandbox.html", _sandbox_context(request, membership))
+
+
+@login_required
+def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The sandbox opened on one run: its settings in the form, its output and tokens shown."""
+    run = selectors.run_visible_to(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+    membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+    if run is None or membership is None:
+        raise Http404("No such run.")
+    context = _sandbox_context(request, membership)
+    context |= {
+        "run": run,
+        "run_data": selectors.run_as_dict(run),
+        "is_owner": run.membership.user_id == request.user.pk,
     }
     return render(request, "inference/sandbox.html", context)
+
+
+@require_POST
+@login_required
+def run_share(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Share a run with the cohort, or stop sharing it; only its owner can."""
+    run = selectors.run_visible_to(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+    if run is None or run.membership.user_id != request.user.pk:
+        raise Http404("No such run.")
+    services.run_set_shared(run=run, shared=request.POST.get("shared") == "1")
+    return redirect("inference:run_page", run_id=run.pk)
+
+
+@login_required
+def compare(request: HttpRequest) -> HttpResponse:
+    """Two runs side by side: settings that differ, tokens aligned, perplexity of each."""
+    try:
+        ids = [int(request.GET["a"]), int(request.GET["b"])]
+    except (KeyError, ValueError):
+        return render(request, "inference/compare.html", {"error": "Give two run numbers, a and b."}, status=400)
+    runs = selectors.runs_visible_to(user=request.user, run_ids=ids)  # type: ignore[arg-type]
+    if ids[0] not in runs or ids[1] not in runs:
+        raise Http404("No such run.")
+    comparison = selectors.run_comparison(a=runs[ids[0]], b=runs[ids[1]])
+    return render(request, "inference/compare.html", {"comparison": comparison})

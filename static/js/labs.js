@@ -825,6 +825,9 @@ function setupRunTree() {
     const column = (run) => {
       const tail = run.tokens.slice(split);
       const probability = tail.reduce((product, t) => product * t.p_model, 1);
+      // Per token, so a long path and a short one compare fairly (the product shrinks with length).
+      const logSum = tail.reduce((sum, t) => sum + Math.log(Math.max(t.p_model, 1e-12)), 0);
+      const perplexity = tail.length ? Math.exp(-logSum / tail.length) : null;
       const chips = run.tokens.map((t, i) =>
         tok(t.text, i < split ? "shared" : i === split ? "split" : "", { title: `step ${i} · p ${pct(t.p_model)}` }),
       );
@@ -839,6 +842,7 @@ function setupRunTree() {
               { class: "path-p" },
               `From step ${split} on (${tail.length} token${tail.length === 1 ? "" : "s"}): path probability `,
               el("strong", { text: sci(probability) }),
+              perplexity === null ? "" : `, perplexity per token ${perplexity.toFixed(2)}`,
             ),
         el("p", { class: "path-tokens" }, chips),
       );
@@ -852,6 +856,7 @@ function setupRunTree() {
           : `Runs #${a.id} and #${b.id} share their first ${split} token${split === 1 ? "" : "s"} and split at step ${split} (highlighted).`,
       ),
       el("div", { class: "tree-columns" }, column(a), column(b)),
+      el("p", {}, el("a", { href: `/sandbox/compare/?a=${a.id}&b=${b.id}`, text: "Compare these two runs token by token" })),
     );
   }
 

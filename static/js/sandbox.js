@@ -1,6 +1,8 @@
 // Inference sandbox: the prompt as tokens, runs polled token by token, and the
 // alternatives behind each sampled token. Plain ES module, no build step.
 
+import { initialRun, loadDraft, rememberRun, saveDraftSoon } from "./workspace.js";
+
 const $ = (id) => document.getElementById(id);
 const readJSON = (id) => JSON.parse($(id).textContent);
 
@@ -193,7 +195,7 @@ function onModelChange({ applyDefaults = true } = {}) {
       `${model.context_length.toLocaleString()}-token context`,
       model.quantization,
       bytes(model.size_bytes),
-    ].filter(Boolean).join(" · ");
+    ].filter(Boolean).join(" · ") + (model.note ? `. ${model.note}` : "");
   } else {
     info.textContent = "No model is available yet; ask your lead to install one.";
   }
@@ -509,6 +511,7 @@ async function startRun(body) {
     if (fromRun && focusLost()) $("sb-cancel").focus();
     announceStatus(`Run #${data.id} started with seed ${data.seed}${picked ? " (picked by the server)" : ""}.`);
     if (window.matchMedia("(max-width: 980px)").matches) $("sb-output-view").scrollIntoView({ block: "start" });
+    rememberRun(data.id);
     poll(data.id);
     refreshHistory();
     return;
@@ -834,8 +837,10 @@ function historyItem(run) {
       el("span", { class: `badge ${run.status}`, text: run.status }), " ",
       el("span", { class: "muted small", text: `${run.model} · T ${run.temperature} · seed ${run.seed}` })),
     el("span", { class: "history-text", text: run.prompt_preview }),
-    el("span", { class: "history-text muted", text: `→ ${run.output_preview || "…"}` }));
-  return el("li", {}, button);
+    run.status === "failed"
+      ? el("span", { class: "history-text error", text: `Failed: ${run.error || "no reason was recorded"}` })
+      : el("span", { class: "history-text muted", text: `→ ${run.output_preview || "…"}` }));
+  return el("li", { "data-model": run.model }, button);
 }
 
 async function refreshHistory() {
@@ -849,22 +854,46 @@ async function refreshHistory() {
   }
 }
 
-async function loadRun(id) {
+async function loadRun(id, { push = true } = {}) {
   stopPolling();
   state.compare = null;
   clearRunErrors();
   try {
     const { ok, data } = await api("GET", URLS.run(id));
+    if (!ok && !push) {
+      // Back to a run shared by someone else: the API serves own runs only, the run page serves both.
+      location.reload();
+      return;
+    }
     if (!ok) {
       setText($("sb-run-error"), data.error || `Could not load run #${id}.`);
       return;
     }
+    applySettings(replayPayload(data));
     showRun(data);
+    if (push) rememberRun(id);
     $("sb-output-heading").focus();
     if (!FINISHED.has(data.status)) poll(id);
   } catch {
     setText($("sb-run-error"), `Could not reach the server to load run #${id}.`);
   }
+}
+
+// Put a run's (or a draft's) model, input, template, thinking switch and sampler settings in the form.
+function applySettings(body) {
+  if (body.model && MODELS.some((m) => m.slug === body.model && m.available)) $("sb-model").value = body.model;
+  const mode = body.messages ? "chat" : body.prompt !== undefined ? "raw" : state.mode;
+  document.querySelector(`input[name="mode"][value="${mode}"]`).checked = true;
+  if (body.messages) state.messages = body.messages.map((m) => ({ role: m.role, content: m.content }));
+  if (body.prompt !== undefined) $("sb-prompt").value = body.prompt;
+  $("sb-template").value = body.template || "";
+  if (body.enable_thinking !== undefined && body.enable_thinking !== null) $("sb-thinking").checked = Boolean(body.enable_thinking);
+  onModelChange({ applyDefaults: false });
+  for (const name of PARAMS) if (body[name] !== undefined && body[name] !== null) $(`sb-${name}`).value = body[name];
+  $("sb-seed").value = body.seed ?? "";
+  renderMessages();
+  markPresets();
+  setMode(mode);
 }
 
 // --- Wiring ----------------------------------------------------------------------------
@@ -924,15 +953,36 @@ function init() {
     if (item) loadRun(Number(item.dataset.run));
   });
 
-  const firstAvailable = MODELS.find((m) => m.available);
-  if (firstAvailable) $("sb-model").value = firstAvailable.slug;
+  const preferred = MODELS.find((m) => m.slug === root.dataset.defaultModel && m.available) || MODELS.find((m) => m.available);
+  if (preferred) $("sb-model").value = preferred.slug;
   renderMessages();
   $("sb-repeat_penalty").value = 1.0;
   $("sb-presence_penalty").value = 0;
   $("sb-frequency_penalty").value = 0;
   onModelChange();
   setMode(document.querySelector('input[name="mode"]:checked').value);
+  restoreWorkspace();
   refreshPrompt();
+}
+
+// The run page opens on its run; the plain sandbox on the learner's last draft.
+function restoreWorkspace() {
+  const run = initialRun();
+  if (run) {
+    applySettings(replayPayload(run));
+    showRun(run);
+    rememberRun(run.id, { replace: true });
+    if (!FINISHED.has(run.status)) poll(run.id);
+  } else {
+    const draft = loadDraft();
+    if (draft) applySettings(draft);
+  }
+  const save = () => saveDraftSoon(() => (currentModel() ? formPayload() : null));
+  for (const type of ["input", "change", "click"]) $("sb-form").addEventListener(type, save);
+  window.addEventListener("popstate", (event) => {
+    if (event.state && event.state.run) loadRun(event.state.run, { push: false });
+    else location.reload();
+  });
 }
 
 init();

@@ -24,6 +24,7 @@ from cohort.models import Membership, OfficeHoursSession, Role, SessionStatus, U
 from exercises.demo import seed_demo_completions, seed_exercises
 from exercises.models import Exercise, ExerciseKind
 from exercises.services import submission_link
+from inference.models import RunStatus, SandboxModel, SandboxRun
 from tests.e2e.axe import assert_no_axe_violations, assert_no_csp_violations, watch_csp
 from tests.factories import UserFactory
 
@@ -63,6 +64,8 @@ PAGES = [
     A11yPage("learner", "invitations", "/invitations/"),
     A11yPage("learner", "sandbox", "/sandbox/"),
     A11yPage("learner", "labs", "/sandbox/labs/"),
+    A11yPage("learner", "run page", "/sandbox/runs/{run}/"),
+    A11yPage("learner", "compare two runs", "/sandbox/compare/?a={run}&b={other_run}"),
     A11yPage("mentor", "dashboard", "/"),
     A11yPage("mentor", "lead overview", "/c/{cohort}/lead/"),
     A11yPage("mentor", "live session", "/c/{cohort}/sessions/{live}/"),
@@ -100,11 +103,35 @@ class Demo:
     ended: int
     live: int
     learner_membership: int
+    run: int
+    other_run: int
     users: dict[str, User]
 
 
+def _stored_runs(membership: Membership, model: SandboxModel) -> list[int]:
+    """Two finished runs with stored tokens that differ at the second one (no model is run)."""
+    ids = []
+    for seed, second in ((1, " world"), (2, " there")):
+        tokens = [
+            {"id": 1, "text": "Hello", "p_model": 0.6, "p_sampled": 0.7, "top_model": [], "top_sampled": []},
+            {"id": seed + 1, "text": second, "p_model": 0.3, "p_sampled": 0.4, "top_model": [], "top_sampled": []},
+        ]
+        run = SandboxRun.objects.create(
+            membership=membership,
+            model=model,
+            status=RunStatus.DONE,
+            request={"messages": [{"role": "user", "content": "Say hello."}]},
+            params={"temperature": 0.7, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "seed": seed},
+            seed=seed,
+            tokens=tokens,
+            output_text="".join(t["text"] for t in tokens),
+        )
+        ids.append(run.pk)
+    return ids
+
+
 @pytest.fixture
-def demo() -> Demo:
+def demo(smollm2) -> Demo:
     cohort = seed_demo()
     seed_exercises(cohort)
     seed_demo_completions(cohort)
@@ -126,6 +153,7 @@ def demo() -> Demo:
         exercise=exercise,
         pr_url=f"https://github.com/{cohort.practice_repository}/pull/901",
     )
+    runs = _stored_runs(Membership.objects.get(cohort=cohort, user=learner), smollm2)
     return Demo(
         cohort=cohort.slug,
         step=cohort.steps.order_by("position")[1].slug,
@@ -139,6 +167,8 @@ def demo() -> Demo:
         ended=1,
         live=live.number,
         learner_membership=Membership.objects.get(cohort=cohort, user=learner).pk,
+        run=runs[0],
+        other_run=runs[1],
         users={"learner": learner, "mentor": mentor, "lead": lead},
     )
 
