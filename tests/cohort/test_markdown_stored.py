@@ -50,13 +50,14 @@ def test_render_time_grows_linearly_with_pathological_input(unit):
     large = unit * (16000 // len(unit))
     _seconds(small)  # warm up
 
-    small_time = min(_seconds(small) for _ in range(3))
-    large_time = min(_seconds(large) for _ in range(2))
+    small_time = min(_seconds(small) for _ in range(5))
+    large_time = min(_seconds(large) for _ in range(3))
 
     # python-markdown took 0.44 s for 2,000 `[` and grew with the square; here 8x the text takes ~8x the time
-    # (quadratic: 64x). Bounds are loose for a loaded machine; the HTML is rendered once, when saved.
+    # (quadratic: 64x). Bounds are loose for a loaded machine (half of quadratic); the HTML is rendered
+    # once, when saved.
     assert small_time < 0.4, f"{small_time:.3f}s for 2,000 characters"
-    assert large_time < max(24 * small_time, 0.05), f"{small_time:.4f}s -> {large_time:.4f}s for 8x the text"
+    assert large_time < max(32 * small_time, 0.1), f"{small_time:.4f}s -> {large_time:.4f}s for 8x the text"
 
 
 def test_raw_html_from_users_keeps_no_class():
@@ -208,7 +209,8 @@ def test_thirty_bracket_questions_do_not_slow_the_session_page(world):
     client.get(url)
 
     start = time.perf_counter()
-    response = client.get(url)
+    # ?all=1: the page with every question (by default it shows the top ones and loads the rest on demand)
+    response = client.get(url + "?all=1")
     elapsed = time.perf_counter() - start
 
     assert response.status_code == 200
