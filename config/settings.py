@@ -93,6 +93,8 @@ _database_url = env_url(
 )
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite creates the file but not its folder; system checks already connect (JSONField support).
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets the web server read while the worker writes. IMMEDIATE takes the
     # write lock when a transaction starts, so concurrent writers wait for it
     # (up to `timeout` seconds) instead of failing with "database is locked"
