@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from inference.models import LabJob, RunStatus, SandboxRun
+from inference.models import LabJob, SandboxRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,7 +56,8 @@ def test_parallel_runs_respect_the_at_once_limit(world, smollm2, settings):
     codes = _burst(_clients(world, PARALLEL), "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"})
 
     assert codes == Counter({201: 2, 429: PARALLEL - 2}), (connection.vendor, codes)
-    assert SandboxRun.objects.filter(status=RunStatus.QUEUED).count() == 2
+    # A running test worker may already have started them: count rows, not "queued" ones.
+    assert SandboxRun.objects.count() == 2
 
 
 def test_parallel_labs_respect_the_at_once_limit(world, smollm2, settings):
