@@ -142,10 +142,14 @@ def test_each_lab_result_passes_axe(new_page, world, smollm2, sign_in, celery_wo
     page.locator("#lab-speculative").get_by_label("Max tokens").fill("8")
     _lab(page, "#lab-speculative", "Decode", "Speculative decoding")
     _lab(page, "#lab-pipeline", "Show the pipeline", "Sampler pipeline")
+    # Quantization, kept small: one variant (Q8_0) of the shipped model.
+    for box in page.locator("#lab-quantization input[name=types]").all():
+        box.set_checked(box.get_attribute("value") == "Q8_0")
+    _lab(page, "#lab-quantization", "Compare", "Quantization")
 
     for viewport in (DESKTOP, NARROW):
         page.set_viewport_size(viewport)
-        assert_no_axe_violations(page, "labs with the sweep, speculative and pipeline results")
+        assert_no_axe_violations(page, "labs with the sweep, speculative, pipeline and quantization results")
     assert_no_csp_violations(page)
 
     # Each lab's own page, and the model inspector.
