@@ -385,32 +385,49 @@ def _help_request_or_404(session: OfficeHoursSession, request_id: int) -> HelpRe
     return help_request
 
 
-@_signed_in
-@require_POST
-def help_request_take(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
+_NOTE_REFUSED = "Keep the note under 1000 characters and pick a listed tag."
+
+
+def _staff_queue_action(
+    request: HttpRequest,
+    cohort_slug: str,
+    number: int,
+    request_id: int,
+    act: Callable[[OfficeHoursSession, HelpRequest], str],
+) -> HttpResponse:
+    """A lead or mentor acts on one request: `act` returns the notice or raises a ValidationError to show."""
     membership = staff_or_403(request, cohort_slug)
     session = session_or_404(membership, number)
     help_request = _help_request_or_404(session, request_id)
     try:
-        services.help_request_take(session=session, request=help_request, helper=request.user)  # type: ignore[arg-type]
+        notice = act(session, help_request)
     except ValidationError as exc:
         return _after_queue_post(request, membership, session, error=exc.messages[0])
-    name = help_request.membership.user.display_name
-    return _after_queue_post(request, membership, session, notice=f"You are helping {name}.")
+    return _after_queue_post(request, membership, session, notice=notice)
+
+
+def _note_form(request: HttpRequest) -> HelpNoteForm:
+    form = HelpNoteForm(request.POST)
+    if not form.is_valid():
+        raise ValidationError(_NOTE_REFUSED)
+    return form
+
+
+@_signed_in
+@require_POST
+def help_request_take(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
+    def act(session: OfficeHoursSession, help_request: HelpRequest) -> str:
+        services.help_request_take(session=session, request=help_request, helper=request.user)  # type: ignore[arg-type]
+        return f"You are helping {help_request.membership.user.display_name}."
+
+    return _staff_queue_action(request, cohort_slug, number, request_id, act)
 
 
 @_signed_in
 @require_POST
 def help_request_finish(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
-    membership = staff_or_403(request, cohort_slug)
-    session = session_or_404(membership, number)
-    help_request = _help_request_or_404(session, request_id)
-    form = HelpNoteForm(request.POST)
-    if not form.is_valid():
-        return _after_queue_post(
-            request, membership, session, error="Keep the note under 1000 characters and pick a listed tag."
-        )
-    try:
+    def act(session: OfficeHoursSession, help_request: HelpRequest) -> str:
+        form = _note_form(request)
         services.help_request_finish(
             session=session,
             request=help_request,
@@ -418,47 +435,35 @@ def help_request_finish(request: HttpRequest, cohort_slug: str, number: int, req
             # A finish without the note field (an older page) keeps the note as it is.
             note=form.cleaned_data["note"] if "note" in request.POST else None,
         )
-    except ValidationError as exc:
-        return _after_queue_post(request, membership, session, error=exc.messages[0])
-    name = help_request.membership.user.display_name
-    return _after_queue_post(request, membership, session, notice=f"Done with {name}.")
+        return f"Done with {help_request.membership.user.display_name}."
+
+    return _staff_queue_action(request, cohort_slug, number, request_id, act)
 
 
 @_signed_in
 @require_POST
 def help_request_put_back(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
-    membership = staff_or_403(request, cohort_slug)
-    session = session_or_404(membership, number)
-    help_request = _help_request_or_404(session, request_id)
-    try:
+    def act(session: OfficeHoursSession, help_request: HelpRequest) -> str:
         services.help_request_put_back(session=session, request=help_request)
-    except ValidationError as exc:
-        return _after_queue_post(request, membership, session, error=exc.messages[0])
-    name = help_request.membership.user.display_name
-    return _after_queue_post(request, membership, session, notice=f"{name} is back in the queue, at their place.")
+        return f"{help_request.membership.user.display_name} is back in the queue, at their place."
+
+    return _staff_queue_action(request, cohort_slug, number, request_id, act)
 
 
 @_signed_in
 @require_POST
 def help_request_annotate(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
-    membership = staff_or_403(request, cohort_slug)
-    session = session_or_404(membership, number)
-    help_request = _help_request_or_404(session, request_id)
-    form = HelpNoteForm(request.POST)
-    if not form.is_valid():
-        return _after_queue_post(
-            request, membership, session, error="Keep the note under 1000 characters and pick a listed tag."
-        )
-    try:
+    def act(session: OfficeHoursSession, help_request: HelpRequest) -> str:
+        form = _note_form(request)
         services.help_request_annotate(
             session=session,
             request=help_request,
             note=form.cleaned_data["note"],
             resolution=form.cleaned_data["resolution"],
         )
-    except ValidationError as exc:
-        return _after_queue_post(request, membership, session, error=exc.messages[0])
-    return _after_queue_post(request, membership, session, notice="Note saved.")
+        return "Note saved."
+
+    return _staff_queue_action(request, cohort_slug, number, request_id, act)
 
 
 @_signed_in
