@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from inference.models import ModelVariant, SandboxModel, SandboxRun
+from inference.models import Experiment, ExperimentRun, ModelVariant, SandboxModel, SandboxRun
 from inference.registry import ModelFileError, model_refresh_metadata
 
 # Everything read from the GGUF file. Editing these by hand would make the pages disagree
@@ -106,3 +106,27 @@ class ModelVariantAdmin(admin.ModelAdmin):
     @admin.display(description="Size", ordering="size_bytes")
     def size_mb(self, obj: ModelVariant) -> str:
         return f"{obj.size_bytes / 1_000_000:,.1f} MB"
+
+
+class ExperimentRunInline(admin.TabularInline):
+    model = ExperimentRun
+    extra = 0
+    can_delete = False
+    fields = ["run", "membership", "arm", "status", "first_token_text", "first_token_p", "output_text", "ended_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Experiment | None = None) -> bool:
+        return False
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    """Live cohort experiments. Leads close them from the results page; here they can also rename or reopen."""
+
+    list_display = ["id", "title", "cohort", "session", "model", "status", "created_at", "recap_attached_at"]
+    list_filter = ["status", "cohort"]
+    search_fields = ["title"]
+    list_select_related = ["cohort", "session", "model"]
+    readonly_fields = ["cohort", "session", "created_by", "model", "request", "params", "temperatures",
+                       "created_at", "closed_at", "recap_attached_at"]  # fmt: skip
+    inlines = [ExperimentRunInline]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from cohort.models import Membership
+from cohort.models import Cohort, Membership, OfficeHoursSession
 
 
 class SandboxModel(models.Model):
@@ -156,3 +156,82 @@ class ModelVariant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source.slug} {self.quantization} (lab {self.lab_id})"
+
+
+class ExperimentStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Experiment(models.Model):
+    """A lead's live cohort experiment: one prompt and sampler, run by the whole room, aggregated per arm.
+
+    An arm is one temperature; learners are assigned to arms round robin. The
+    final chart (an SVG drawn by inference/experiment_chart.py from the numbers)
+    and the numbers themselves are stored here when a lead attaches them to the
+    session's recap; the recap page reads them through a template tag, so the
+    cohort app never imports inference.
+    """
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="experiments")
+    session = models.ForeignKey(
+        OfficeHoursSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="experiments"
+    )
+    created_by = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="experiments_started")
+    title = models.CharField(max_length=200)
+    model = models.ForeignKey(SandboxModel, on_delete=models.PROTECT, related_name="experiments")
+    # As on a run: messages or a raw prompt, template override, thinking switch.
+    request = models.JSONField()
+    # Sampler settings shared by every arm, without the temperature (the arm's) and the seed (the learner's).
+    params = models.JSONField()
+    temperatures = models.JSONField(help_text="One arm per temperature, assigned round robin.")
+    runs_per_learner = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=ExperimentStatus.choices, default=ExperimentStatus.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    recap_svg = models.TextField(blank=True, editable=False, help_text="The chart attached to the recap.")
+    recap_numbers = models.JSONField(default=dict, blank=True, editable=False)
+    recap_attached_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["cohort", "status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Experiment {self.pk}: {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == ExperimentStatus.OPEN
+
+
+class ExperimentRun(models.Model):
+    """One learner's run of an experiment, and the facts the results need, stored once when the run ends.
+
+    Counting these small rows (first token, output hash, mean entropy) is what
+    makes the results page cheap for hundreds of runs: no run's token list is
+    read again. The facts are written only while `ended_at` is empty, so a
+    finish written twice (a task run twice, a sweep after the worker) counts once.
+    """
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="entries")
+    run = models.OneToOneField(SandboxRun, on_delete=models.CASCADE, related_name="experiment_entry")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="experiment_runs")
+    arm = models.PositiveSmallIntegerField(help_text="Index into the experiment's temperatures.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    first_token_id = models.IntegerField(null=True, blank=True)
+    first_token_text = models.CharField(max_length=200, blank=True)
+    first_token_p = models.FloatField(null=True, blank=True, help_text="p_sampled of the first token.")
+    first_top_sampled = models.JSONField(default=list, blank=True, help_text="The first step's sampled distribution.")
+    output_hash = models.CharField(max_length=64, blank=True)
+    output_text = models.TextField(blank=True)
+    mean_entropy_bits = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["experiment", "membership"])]
+
+    def __str__(self) -> str:
+        return f"experiment {self.experiment_id} run {self.run_id} (arm {self.arm})"

@@ -65,14 +65,22 @@ def run_visible_to(*, user: User, run_id: int) -> SandboxRun | None:
     """A learner's own run, or a run its owner shared with a cohort the viewer belongs to.
 
     Leads get no more than learners here: an unshared run is the learner's own
-    scratch space, as with labs.
+    scratch space, as with labs. The exception is a run of a live experiment,
+    which its cohort's leads can open (learners see only the aggregate).
     """
     from django.db.models import Q
 
     return (
         SandboxRun.objects.select_related("model", "membership__user")
         .filter(pk=run_id)
-        .filter(Q(membership__user=user) | Q(shared=True, membership__cohort__memberships__user=user))
+        .filter(
+            Q(membership__user=user)
+            | Q(shared=True, membership__cohort__memberships__user=user)
+            | Q(
+                experiment_entry__experiment__cohort__memberships__user=user,
+                experiment_entry__experiment__cohort__memberships__role="lead",
+            )
+        )
         .distinct()
         .first()
     )

@@ -127,6 +127,7 @@ def run_cancel(*, run: SandboxRun) -> SandboxRun:
     if SandboxRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
         status=RunStatus.CANCELLED, finished_at=now, finish_reason="cancelled", cancel_requested=True
     ):
+        _count_for_experiment(run.pk, {"status": RunStatus.CANCELLED})
         run.refresh_from_db()
         return run
     SandboxRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(cancel_requested=True)
@@ -178,6 +179,19 @@ def _finish(run_id: int, **fields: Any) -> None:
         fields["tokens"], fields["output_text"] = streamed_tokens(run_id=run_id)
     SandboxRun.objects.filter(pk=run_id).update(finished_at=timezone.now(), **fields)
     RunTokenChunk.objects.filter(run_id=run_id).delete()
+    _count_for_experiment(run_id, fields)
+
+
+def _count_for_experiment(run_id: int, fields: dict[str, Any]) -> None:
+    # Imported here: inference.experiments starts runs through this module.
+    from inference.experiments import record_run_end
+
+    record_run_end(
+        run_id=run_id,
+        status=fields.get("status", ""),
+        tokens=fields.get("tokens") or [],
+        output_text=fields.get("output_text") or "",
+    )
 
 
 def _fail(run: SandboxRun, message: str, *, reason: str = "error") -> None:

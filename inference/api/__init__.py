@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from inference.api import errors, labs, sandbox
+from inference.api import errors, experiments, labs, sandbox
 from inference.api.auth import MemberSession
 
 api = NinjaAPI(
@@ -30,3 +30,4 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("/sandbox", sandbox.router, tags=["sandbox"])
 api.add_router("/sandbox/labs", labs.router, tags=["labs"])
+api.add_router("/sandbox/experiments", experiments.router, tags=["experiments"])

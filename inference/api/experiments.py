@@ -1,0 +1,146 @@
+"""Live cohort experiments: a lead starts and closes one, learners run it, everyone reads the aggregate."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from django.http import HttpRequest
+from ninja import Path, Router, Status
+
+from cohort.models import Membership, OfficeHoursSession
+from inference import experiment_selectors as selectors
+from inference import experiments as services
+from inference.api.errors import INVALID, ApiError
+from inference.api.sandbox import READ, WRITE, available_model
+from inference.api.schemas import (
+    MAX_ID,
+    ErrorOut,
+    ExperimentCreatedOut,
+    ExperimentIn,
+    ExperimentOut,
+    ExperimentRunCreatedOut,
+    ExperimentRunIn,
+)
+from inference.models import Experiment
+from inference.prompts import default_params
+
+router = Router()
+
+ExperimentId = Annotated[int, Path(ge=1, le=MAX_ID, description="The experiment's id.")]
+# Starting a run can also be refused because the experiment is closed or the learner has had their runs.
+RUN = {**WRITE, 409: ErrorOut}
+DEFAULT_MAX_TOKENS = 32
+
+
+def _refused(exc: services.ExperimentRefused) -> ApiError:
+    if exc.field:
+        return ApiError(400, INVALID, fields={exc.field: [str(exc)]})
+    return ApiError(exc.status, str(exc))
+
+
+def _member(request: HttpRequest, experiment_id: int) -> tuple[Experiment, Membership]:
+    found = selectors.experiment_for_member(user=request.user, experiment_id=experiment_id)  # type: ignore[arg-type]
+    if found is None:
+        raise ApiError(404, "No such experiment.")
+    return found
+
+
+def _lead(request: HttpRequest, experiment_id: int) -> tuple[Experiment, Membership]:
+    experiment, membership = _member(request, experiment_id)
+    if not selectors.is_lead(membership):
+        raise ApiError(403, "Only the cohort's leads can do this.")
+    return experiment, membership
+
+
+@router.post(
+    "",
+    response={201: ExperimentCreatedOut, **WRITE},
+    url_name="api_experiments",
+    summary="Start a live experiment in a cohort you lead (one arm per temperature)",
+    description=(
+        "Learners of the cohort then run it once each (or `runs_per_learner` times) with their own seed; "
+        "arms are assigned round robin. 404 for a cohort you are not in, 403 if you do not lead it."
+    ),
+)
+def experiments_create(request: HttpRequest, payload: ExperimentIn) -> Any:
+    membership = (
+        Membership.objects.select_related("cohort").filter(user=request.user, cohort__slug=payload.cohort).first()
+    )
+    if membership is None:
+        raise ApiError(404, "No such cohort.")
+    if not selectors.is_lead(membership):
+        raise ApiError(403, "Only the cohort's leads can start an experiment.")
+    model = available_model(payload.model)
+    session = None
+    if payload.session is not None:
+        session = OfficeHoursSession.objects.filter(cohort=membership.cohort, number=payload.session).first()
+        if session is None:
+            raise ApiError(400, INVALID, fields={"session": [f"The cohort has no session {payload.session}."]})
+    params: dict[str, Any] = default_params(model, enable_thinking=payload.enable_thinking)
+    for name in ("top_k", "top_p", "min_p", "repeat_penalty", "presence_penalty", "frequency_penalty"):
+        value = getattr(payload, name)
+        if value is not None:
+            params[name] = value
+    params["max_tokens"] = payload.max_tokens or DEFAULT_MAX_TOKENS
+    params["top_n"] = 10
+    if payload.temperatures is not None:
+        temperatures = payload.temperatures
+    else:
+        temperatures = [payload.temperature if payload.temperature is not None else float(params["temperature"])]
+    try:
+        experiment = services.experiment_start(
+            membership=membership,
+            session=session,
+            title=payload.title,
+            model=model,
+            request=payload.run_request(),
+            params=params,
+            temperatures=temperatures,
+            runs_per_learner=payload.runs_per_learner,
+        )
+    except services.ExperimentRefused as exc:
+        raise _refused(exc) from None
+    return Status(201, {"id": experiment.pk, "status": experiment.status, "arms": experiment.temperatures})
+
+
+@router.get(
+    "/{id}",
+    response={200: ExperimentOut, **READ},
+    url_name="api_experiment",
+    summary="The results so far, per arm (the projected page polls this every second)",
+    description="Members of the cohort see the aggregate; its leads also get `runs`, each run with its learner.",
+)
+def experiments_detail(request: HttpRequest, id: ExperimentId) -> Any:
+    experiment, membership = _member(request, id)
+    return selectors.experiment_results(experiment=experiment, for_lead=selectors.is_lead(membership))
+
+
+@router.post(
+    "/{id}/runs",
+    response={201: ExperimentRunCreatedOut, **RUN},
+    url_name="api_experiment_runs",
+    summary="Run the lead's experiment: a normal run of yours, with your own recorded seed",
+    description=(
+        "Within your usual run limits (429). 409 when the experiment is closed or you already ran it as often "
+        "as the lead allowed."
+    ),
+)
+def experiments_run(request: HttpRequest, id: ExperimentId, payload: ExperimentRunIn) -> Any:
+    experiment, membership = _member(request, id)
+    try:
+        run, _entry = services.experiment_run(experiment=experiment, membership=membership)
+    except services.ExperimentRefused as exc:
+        raise _refused(exc) from None
+    return Status(201, {"run": run.pk, "temperature": run.params["temperature"], "seed": run.seed})
+
+
+@router.post(
+    "/{id}/close",
+    response={200: ExperimentOut, **READ, 413: ErrorOut, 415: ErrorOut},
+    url_name="api_experiment_close",
+    summary="Close the experiment (leads): no new runs; runs already started still count",
+)
+def experiments_close(request: HttpRequest, id: ExperimentId) -> Any:
+    experiment, _membership = _lead(request, id)
+    experiment = services.experiment_close(experiment=experiment)
+    return selectors.experiment_results(experiment=experiment, for_lead=True)

@@ -1,0 +1,171 @@
+"""Reads for live cohort experiments: the results in one query over the small per-run rows, whatever the size.
+
+Learners get the aggregate only; `runs` (who produced which output, with run
+links) is added for the cohort's leads.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from cohort.models import Membership, Role, User
+from inference.models import Experiment, ExperimentRun, ExperimentStatus, RunStatus
+from inference.stats import goodness_of_fit
+
+MAX_OUTPUTS_SHOWN = 20
+# Probability mass below this is rounding, not an "other tokens" category.
+_NEGLIGIBLE = 1e-9
+_PENDING = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def experiment_for_member(*, user: User, experiment_id: int) -> tuple[Experiment, Membership] | None:
+    """The experiment and the viewer's membership in its cohort; None outside the cohort (a 404). Two queries."""
+    experiment = (
+        Experiment.objects.select_related("model", "session", "cohort", "created_by__user")
+        .filter(pk=experiment_id)
+        .first()
+    )
+    if experiment is None:
+        return None
+    membership = Membership.objects.filter(user=user, cohort_id=experiment.cohort_id).first()
+    if membership is None:
+        return None
+    return experiment, membership
+
+
+def open_experiments(*, membership: Membership, session_id: int | None = None) -> list[dict[str, Any]]:
+    """The cohort's open experiments (of one session when given) and how many runs the viewer has left. One query."""
+    from django.db.models import Count, Q
+
+    experiments = Experiment.objects.filter(cohort_id=membership.cohort_id, status=ExperimentStatus.OPEN)
+    if session_id is not None:
+        experiments = experiments.filter(session_id=session_id)
+    rows = experiments.annotate(mine=Count("entries", filter=Q(entries__membership=membership))).order_by(
+        "-created_at"
+    )[:5]
+    return [{"experiment": e, "runs_left": max(0, e.runs_per_learner - e.mine)} for e in rows]
+
+
+def attached_to_recap(*, session_id: int) -> list[Experiment]:
+    """Experiments whose chart a lead attached to this session's recap. One query."""
+    return list(
+        Experiment.objects.filter(session_id=session_id, recap_attached_at__isnull=False)
+        .only("pk", "title", "recap_svg", "recap_numbers", "recap_attached_at")
+        .order_by("recap_attached_at")
+    )
+
+
+def _predicted(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """id -> {text, p} of the arm's first-step distribution.
+
+    Every run of an arm read the same prompt with the same sampler, so the
+    first step's `top_sampled` is the same for all of them and exact; a first
+    token outside that top list still carries its own exact `p_sampled`.
+    """
+    predicted: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        if row["first_top_sampled"]:
+            for choice in row["first_top_sampled"]:
+                predicted[choice["id"]] = {"text": choice["text"], "p": choice["p"]}
+            break
+    for row in rows:
+        token_id = row["first_token_id"]
+        if token_id is not None and token_id not in predicted and row["first_token_p"] is not None:
+            predicted[token_id] = {"text": row["first_token_text"], "p": row["first_token_p"]}
+    return predicted
+
+
+def _arm(temperature: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    done = [row for row in rows if row["status"] == RunStatus.DONE]
+    pending = sum(1 for row in rows if row["status"] in _PENDING)
+    predicted = _predicted(done)
+    counts = Counter(row["first_token_id"] for row in done if row["first_token_id"] is not None)
+    first_token = [
+        {"id": token_id, "text": choice["text"], "count": counts.get(token_id, 0), "p_predicted": choice["p"]}
+        for token_id, choice in predicted.items()
+    ]
+    first_token.sort(key=lambda item: (-item["p_predicted"], -item["count"], item["id"]))
+    other_p = max(0.0, 1.0 - sum(item["p_predicted"] for item in first_token))
+
+    outputs: dict[str, dict[str, Any]] = {}
+    for row in done:
+        group = outputs.setdefault(row["output_hash"], {"text": row["output_text"], "count": 0})
+        group["count"] += 1
+    grouped = sorted(outputs.values(), key=lambda group: (-group["count"], group["text"]))
+
+    entropies = [row["mean_entropy_bits"] for row in done if row["mean_entropy_bits"] is not None]
+    greedy = temperature == 0
+    if greedy:
+        fit = {"p_value": None, "words": "Greedy: the model always takes its most likely token, so every run "
+               "gives the same output." if done else "No samples yet."}  # fmt: skip
+    else:
+        observed = [item["count"] for item in first_token]
+        expected = [item["p_predicted"] for item in first_token]
+        if other_p > _NEGLIGIBLE:
+            observed.append(0)
+            expected.append(other_p)
+        result = goodness_of_fit(observed, expected)
+        fit = {"p_value": result.p_value, "words": result.words}
+    return {
+        "temperature": temperature,
+        "greedy": greedy,
+        "runs_done": len(done),
+        "runs_pending": pending,
+        "runs_failed": len(rows) - len(done) - pending,
+        "first_token": first_token,
+        "other_p": other_p,
+        "outputs": grouped[:MAX_OUTPUTS_SHOWN],
+        "distinct_outputs": len(grouped),
+        "mean_entropy_bits": sum(entropies) / len(entropies) if entropies else None,
+        "fit_p_value": fit["p_value"],
+        "fit_words": fit["words"],
+    }
+
+
+_FIELDS = (
+    "arm",
+    "status",
+    "first_token_id",
+    "first_token_text",
+    "first_token_p",
+    "first_top_sampled",
+    "output_hash",
+    "output_text",
+    "mean_entropy_bits",
+)
+
+
+def experiment_results(*, experiment: Experiment, for_lead: bool) -> dict[str, Any]:
+    """The results per arm (and, for leads, every run with its learner). One query."""
+    fields = _FIELDS + (("run_id", "membership__user__name", "membership__user__email") if for_lead else ())
+    rows = list(ExperimentRun.objects.filter(experiment=experiment).order_by("created_at", "pk").values(*fields))
+    by_arm: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_arm[row["arm"]].append(row)
+    results: dict[str, Any] = {
+        "id": experiment.pk,
+        "status": experiment.status,
+        "title": experiment.title,
+        "model": experiment.model.slug,
+        "runs_per_learner": experiment.runs_per_learner,
+        "total_runs": len(rows),
+        "arms": [_arm(float(t), by_arm.get(i, [])) for i, t in enumerate(experiment.temperatures)],
+    }
+    if for_lead:
+        results["runs"] = [
+            {
+                "run": row["run_id"],
+                "learner": row["membership__user__name"] or (row["membership__user__email"] or "").split("@")[0],
+                "temperature": float(experiment.temperatures[row["arm"]]),
+                "status": row["status"],
+                "first_token": row["first_token_text"],
+                "output": row["output_text"][:200],
+            }
+            for row in rows
+        ]
+    return results
+
+
+def is_lead(membership: Membership) -> bool:
+    return membership.role == Role.LEAD
