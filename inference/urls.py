@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from ninja.openapi.views import openapi_view
 
-from inference import views
+from inference import experiment_views, views
 from inference.api import api
 from inference.lab_views import inspector, lab_detail, labs_index
 
@@ -25,4 +25,11 @@ urlpatterns = [
     path("sandbox/labs/", labs_index, name="labs"),
     path("sandbox/labs/<int:job_id>/", lab_detail, name="lab_detail"),
     path("sandbox/models/<str:slug>/inspect/", inspector, name="inspector"),
+    path("sandbox/experiments/new/", experiment_views.experiment_new, name="experiment_new"),
+    path("sandbox/experiments/<int:experiment_id>/", experiment_views.experiment_detail, name="experiment"),
+    path("sandbox/experiments/<int:experiment_id>/run/", experiment_views.experiment_run, name="experiment_run"),
+    path("sandbox/experiments/<int:experiment_id>/close/", experiment_views.experiment_close, name="experiment_close"),
+    path(
+        "sandbox/experiments/<int:experiment_id>/recap/", experiment_views.experiment_attach, name="experiment_attach"
+    ),
 ]

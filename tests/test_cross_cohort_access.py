@@ -28,7 +28,7 @@ from cohort.models import (
     SessionTopic,
 )
 from exercises.models import Exercise, Submission
-from inference.models import LabJob, LabKind, SandboxRun
+from inference.models import Experiment, LabJob, LabKind, SandboxRun
 from tests.factories import CohortFactory, MembershipFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +93,9 @@ def cohort_a_objects(world, smollm2):  # type: ignore[no-untyped-def]
     lab = LabJob.objects.create(membership=alice_m, model=smollm2, kind=LabKind.SWEEP, input={})
     invitation = Invitation.objects.create(cohort=cohort, email="someone@example.com")
     announcement = SessionAnnouncement.objects.create(session=session, body="Back in 5", author=world.lead)
+    lead_m = world.cohort.memberships.get(user=world.lead)
+    experiment = Experiment.objects.create(cohort=cohort, session=session, created_by=lead_m, title="A's experiment",
+                                           model=smollm2, request={"prompt": "x"}, params={}, temperatures=[0.7])  # fmt: skip
     return {
         "number": session.number,
         "topic_id": topic.pk,
@@ -109,6 +112,7 @@ def cohort_a_objects(world, smollm2):  # type: ignore[no-untyped-def]
         "announcement_id": announcement.pk,
         "learner_id": alice_m.pk,
         "user_id": world.alice.pk,
+        "experiment_id": experiment.pk,
     }
 
 
@@ -124,7 +128,15 @@ def _fill(pattern: str, values: dict[str, object]) -> str:
 def _values_for(route: Route, values: dict[str, object]) -> dict[str, object]:
     # The API (django-ninja) names every object `id`: which object depends on the path.
     if "id" in route.kwargs:
-        kind = "run_id" if "/runs/" in route.pattern else "job_id" if "/labs/" in route.pattern else ""
+        kind = (
+            "experiment_id"
+            if "/experiments/" in route.pattern
+            else "run_id"
+            if "/runs/" in route.pattern
+            else "job_id"
+            if "/labs/" in route.pattern
+            else ""
+        )
         if kind:
             return {**values, "id": values[kind]}
     return values

@@ -66,6 +66,7 @@ PAGES = [
     A11yPage("learner", "labs", "/sandbox/labs/"),
     A11yPage("learner", "run page", "/sandbox/runs/{run}/"),
     A11yPage("learner", "compare two runs", "/sandbox/compare/?a={run}&b={other_run}"),
+    A11yPage("learner", "experiment results", "/sandbox/experiments/{experiment}/"),
     A11yPage("mentor", "dashboard", "/"),
     A11yPage("mentor", "lead overview", "/c/{cohort}/lead/"),
     A11yPage("mentor", "live session", "/c/{cohort}/sessions/{live}/"),
@@ -89,6 +90,8 @@ PAGES = [
     A11yPage("lead", "attendance", "/c/{cohort}/sessions/{ended}/attendance/"),
     A11yPage("lead", "live session", "/c/{cohort}/sessions/{live}/"),
     A11yPage("lead", "live view", "/c/{cohort}/sessions/{live}/live/"),
+    A11yPage("lead", "experiment results", "/sandbox/experiments/{experiment}/"),
+    A11yPage("lead", "start an experiment", "/sandbox/experiments/new/?cohort={cohort}&session={live}"),
     A11yPage("lead", "submission", "/c/{cohort}/submissions/{submission}/"),
     A11yPage("lead", "admin index", "/admin/"),
 ]
@@ -105,6 +108,7 @@ class Demo:
     learner_membership: int
     run: int
     other_run: int
+    experiment: int
     users: dict[str, User]
 
 
@@ -128,6 +132,27 @@ def _stored_runs(membership: Membership, model: SandboxModel) -> list[int]:
         )
         ids.append(run.pk)
     return ids
+
+
+def _experiment(cohort, lead: User, live: OfficeHoursSession, model: SandboxModel, run_ids: list[int]) -> int:
+    """An open experiment in the live session with the two stored runs counted, and one attached to the recap."""
+    from inference import experiment_selectors, experiments
+    from inference.models import Experiment, ExperimentRun
+
+    lead_membership = Membership.objects.get(cohort=cohort, user=lead)
+    request = {"messages": [{"role": "user", "content": "Say hello."}]}
+    params = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "max_tokens": 8}
+    experiment = experiments.experiment_start(membership=lead_membership, session=live, title="Say hello",
+                                              model=model, request=request, params=params, temperatures=[0.7])  # fmt: skip
+    for run in SandboxRun.objects.filter(pk__in=run_ids):
+        ExperimentRun.objects.create(experiment=experiment, run=run, membership=run.membership, arm=0)
+        experiments.record_run_end(run_id=run.pk, status=run.status, tokens=run.tokens, output_text=run.output_text)
+    ended = OfficeHoursSession.objects.get(cohort=cohort, number=1)
+    recap = Experiment.objects.create(cohort=cohort, session=ended, created_by=lead_membership, title="Colours",
+                                      model=model, request=request, params=params, temperatures=[0.0, 0.7])  # fmt: skip
+    results = experiment_selectors.experiment_results(experiment=experiment, for_lead=False)
+    experiments.experiment_attach_to_recap(experiment=recap, results={**results, "title": "Colours"})
+    return experiment.pk
 
 
 @pytest.fixture
@@ -154,6 +179,7 @@ def demo(smollm2) -> Demo:
         pr_url=f"https://github.com/{cohort.practice_repository}/pull/901",
     )
     runs = _stored_runs(Membership.objects.get(cohort=cohort, user=learner), smollm2)
+    experiment = _experiment(cohort, lead, live, smollm2, runs)
     return Demo(
         cohort=cohort.slug,
         step=cohort.steps.order_by("position")[1].slug,
@@ -169,6 +195,7 @@ def demo(smollm2) -> Demo:
         learner_membership=Membership.objects.get(cohort=cohort, user=learner).pk,
         run=runs[0],
         other_run=runs[1],
+        experiment=experiment,
         users={"learner": learner, "mentor": mentor, "lead": lead},
     )
 
