@@ -94,6 +94,7 @@ class Seeded:
     ended_sessions: int
     learner_membership_id: int = 0  # the learner whose per-learner page is measured
     compare_path: str = ""  # /sandbox/compare/ over two 512-token runs of the learner
+    experiment_id: int = 0  # a live experiment with 200 finished runs
 
 
 def seed_compare(*, membership) -> str:  # type: ignore[no-untyped-def]
@@ -121,6 +122,43 @@ def seed_compare(*, membership) -> str:  # type: ignore[no-untyped-def]
             )
         )
     return f"/sandbox/compare/?a={runs[0].pk}&b={runs[1].pk}"
+
+
+def seed_experiment(*, lead, memberships: list, runs: int = 200) -> int:  # type: ignore[no-untyped-def]
+    """A live experiment (3 arms) with `runs` finished runs, counted as the worker counts them when runs end."""
+    import random
+
+    from inference.experiments import record_run_end
+    from inference.models import Experiment, ExperimentRun, RunStatus, SandboxModel, SandboxRun
+
+    model = SandboxModel.objects.get_or_create(slug="bench-model", defaults={"name": "Bench", "path": "/none.gguf"})[0]
+    temperatures = [0.0, 0.7, 1.5]
+    experiment = Experiment.objects.create(
+        cohort=lead.cohort, created_by=lead, title="Name a colour", model=model,
+        request={"messages": [{"role": "user", "content": "Name one colour."}]},
+        params={"top_k": 0, "top_p": 1.0, "min_p": 0.0, "max_tokens": 8}, temperatures=temperatures,
+    )  # fmt: skip
+    rng = random.Random(1)
+    words = [" red", " blue", " green", " yellow", " purple", " orange", " black", " white", " pink", " grey"]
+    top = [{"id": i, "text": w, "p": p} for i, (w, p) in enumerate(zip(words, [0.3, 0.2, 0.12, 0.1, 0.08, 0.06, 0.05,
+                                                                              0.04, 0.03, 0.02], strict=True))]  # fmt: skip
+    for i in range(runs):
+        arm = i % 3
+        first = 0 if arm == 0 else rng.choices(range(10), weights=[c["p"] for c in top])[0]
+        tokens = [
+            {"id": first, "text": words[first], "p_model": 0.3, "p_sampled": top[first]["p"], "top_model": top,
+             "top_sampled": top, "entropy_bits": 2.9}
+        ] + [{"id": j, "text": words[(first + j) % 10], "p_model": 0.2, "p_sampled": 0.2, "top_model": top,
+              "top_sampled": top, "entropy_bits": 2.5} for j in range(1, 8)]  # fmt: skip
+        membership = memberships[i % len(memberships)]
+        run = SandboxRun.objects.create(
+            membership=membership, model=model, request=experiment.request, status=RunStatus.DONE,
+            params={**experiment.params, "temperature": temperatures[arm], "seed": i}, seed=i, tokens=tokens,
+            output_text="".join(t["text"] for t in tokens),
+        )  # fmt: skip
+        ExperimentRun.objects.create(experiment=experiment, run=run, membership=membership, arm=arm)
+        record_run_end(run_id=run.pk, status=RunStatus.DONE, tokens=tokens, output_text=run.output_text)
+    return experiment.pk
 
 
 def seed_office_hours(*, cohort, memberships: list, steps: list, lead, questions: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -332,12 +370,15 @@ def seed(*, learners: int, steps: int, questions: int) -> Seeded:
     connections.close_all()  # gunicorn's workers open their own
     # The first learner has a pull request, check-ins and attendance: their page is the one measured.
     compare_path = seed_compare(membership=memberships[2])
+    lead_membership = Membership.objects.select_related("cohort").get(user=lead, cohort=cohort)
+    experiment_id = seed_experiment(lead=lead_membership, memberships=memberships)
     return Seeded(
         *cookies,
         progress_rows=len(progress),
         learner_membership_id=memberships[0].pk,
         **office_hours,
         compare_path=compare_path,
+        experiment_id=experiment_id,
     )
 
 
@@ -572,6 +613,18 @@ def main() -> int:
                 "Mark resolved",
             ),
             Target("/sandbox/compare/ (two 512-token runs)", seeded.compare_path, learner_cookie, "first differ"),
+            Target(
+                "/sandbox/experiments/<id>/ (results, 200 runs)",
+                f"/sandbox/experiments/{seeded.experiment_id}/",
+                lead_cookie,
+                "Temperature 1.5",
+            ),
+            Target(
+                "/api/sandbox/experiments/<id> (results poll, 200 runs)",
+                f"/api/sandbox/experiments/{seeded.experiment_id}",
+                learner_cookie,
+                "runs_done",
+            ),
         ]
 
         port = free_port()

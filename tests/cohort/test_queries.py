@@ -14,7 +14,8 @@ from tests.factories import CohortFactory, MembershipFactory, StepFactory
 
 # Session, user, the user's cohorts (one read picks the cohort and fills the switcher), steps, own
 # progress, then the exercises panel: completions, submissions, exercises.
-DASHBOARD_QUERIES = 11  # ...then the office-hours panel (next session, latest recap) and the recent sandbox runs
+DASHBOARD_QUERIES = 12  # ...then the office-hours panel (next session, latest recap), the recent sandbox runs
+# and the cohort's open live experiments (the "Run the lead's experiment" card).
 # ...and the check-in card: the learner's latest check-ins (+1).
 # Session, user, membership, steps, members, learners' progress, pending invitations.
 LEAD_OVERVIEW_QUERIES = (
