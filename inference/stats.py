@@ -129,8 +129,8 @@ def goodness_of_fit(observed: list[int], expected_p: list[float]) -> FitResult:
             0,
             len(cells),
             pooled,
-            f"{_samples(n)} are not yet enough to test: the model's probabilities put almost everything on one "
-            "outcome (or too few samples to spread over several).",
+            f"{_samples(n)} {'is' if n == 1 else 'are'} too few to test yet: the test needs two groups of outcomes that each expect "
+            "at least 5 samples.",
         )
     statistic = sum((o - e) ** 2 / e for o, e in cells)
     df = len(cells) - 1

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.urls import reverse
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from inference import experiment_selectors as selectors
+from inference.templatetags.sandbox_tags import visible
 
 register = template.Library()
 
@@ -33,3 +36,22 @@ def recap_experiments(session: Any) -> dict[str, Any]:
     experiments = selectors.attached_to_recap(session_id=session.pk)
     # The SVG was drawn by inference.experiment_chart from numbers, with every text escaped.
     return {"experiments": [(e, mark_safe(e.recap_svg)) for e in experiments]}  # noqa: S308
+
+
+@register.simple_tag
+def experiment_run_rows(runs: list[dict[str, Any]]) -> str:
+    """The lead's table of individual runs in one pass: a template loop over 200 runs (a reverse() and five
+    filters each) took most of the projected page's time."""
+    base = reverse("inference:run_page", args=[0]).replace("/0/", "/{}/")
+
+    def short(text: str) -> str:
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    rows = [
+        f'<tr><td><a href="{escape(base.format(int(run["run"])))}">{int(run["run"])}</a></td>'
+        f"<td>{escape(run['learner'])}</td><td>{float(run['temperature']):g}</td>"
+        f"<td>{escape(run['status'])}</td><td><code>{escape(visible(run['first_token']))}</code></td>"
+        f"<td>{escape(short(run['output']))}</td></tr>"
+        for run in runs
+    ]
+    return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped or a number

@@ -74,4 +74,4 @@ def test_rare_categories_are_pooled_and_said_so():
 def test_nothing_to_test():
     assert goodness_of_fit([], []).p_value is None
     one = goodness_of_fit([3], [1.0])
-    assert one.p_value is None and "not yet enough" in one.words
+    assert one.p_value is None and "too few to test" in one.words
