@@ -11,7 +11,7 @@ from cohort.models import Membership, OfficeHoursSession
 from inference import experiment_selectors as selectors
 from inference import experiments as services
 from inference.api.errors import INVALID, ApiError
-from inference.api.sandbox import READ, WRITE, available_model
+from inference.api.sandbox import READ, WRITE, available_model, run_params
 from inference.api.schemas import (
     MAX_ID,
     ErrorOut,
@@ -22,7 +22,6 @@ from inference.api.schemas import (
     ExperimentRunIn,
 )
 from inference.models import Experiment
-from inference.prompts import default_params
 
 router = Router()
 
@@ -76,13 +75,8 @@ def experiments_create(request: HttpRequest, payload: ExperimentIn) -> Any:
         session = OfficeHoursSession.objects.filter(cohort=membership.cohort, number=payload.session).first()
         if session is None:
             raise ApiError(400, INVALID, fields={"session": [f"The cohort has no session {payload.session}."]})
-    params: dict[str, Any] = default_params(model, enable_thinking=payload.enable_thinking)
-    for name in ("top_k", "top_p", "min_p", "repeat_penalty", "presence_penalty", "frequency_penalty"):
-        value = getattr(payload, name)
-        if value is not None:
-            params[name] = value
+    params = run_params(payload, model)
     params["max_tokens"] = payload.max_tokens or DEFAULT_MAX_TOKENS
-    params["top_n"] = 10
     if payload.temperatures is not None:
         temperatures = payload.temperatures
     else:

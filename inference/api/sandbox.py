@@ -15,6 +15,7 @@ from inference.api.schemas import (
     BranchCreatedOut,
     BranchIn,
     ErrorOut,
+    ExperimentIn,
     InspectionOut,
     ModelsOut,
     RenderIn,
@@ -57,8 +58,8 @@ def available_model(slug: str, *, field: str = "model") -> SandboxModel:
     return model
 
 
-def run_params(body: SamplerIn, model: SandboxModel) -> dict[str, Any]:
-    """The model's defaults, overridden by what the learner set (the run records all of them)."""
+def run_params(body: SamplerIn | ExperimentIn, model: SandboxModel) -> dict[str, Any]:
+    """The model's defaults, overridden by what the learner (or the lead) set (the run records all of them)."""
     params: dict[str, Any] = default_params(model, enable_thinking=body.enable_thinking)
     for name in SAMPLER_FIELDS:
         value = getattr(body, name)

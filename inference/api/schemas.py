@@ -155,14 +155,19 @@ class PromptIn(Request):
         return {"prompt": self.prompt, "parse_special": bool(self.parse_special)}
 
 
-class SamplerIn(PromptIn):
-    temperature: float | None = Field(None, ge=0, le=2, description="0 is greedy.")
+class SamplerKnobsIn(PromptIn):
+    """The sampler settings a run and a live experiment share (the temperature and seed differ)."""
+
     top_k: int | None = Field(None, ge=0, le=1000, description="0 turns top-k off.")
     top_p: float | None = Field(None, ge=0.01, le=1)
     min_p: float | None = Field(None, ge=0, le=1)
     repeat_penalty: float | None = Field(None, ge=0.5, le=2)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
+
+
+class SamplerIn(SamplerKnobsIn):
+    temperature: float | None = Field(None, ge=0, le=2, description="0 is greedy.")
     max_tokens: int | None = Field(None, ge=1, le=settings.SANDBOX_MAX_TOKENS, description="Defaults to 128.")
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="Chosen and recorded when left out.")
 
@@ -430,7 +435,7 @@ class InspectionOut(Response):
 # --- Live cohort experiments ---------------------------------------------------------------------
 
 
-class ExperimentIn(PromptIn):
+class ExperimentIn(SamplerKnobsIn):
     cohort: Slug = Field(description="The slug of the cohort you lead.")
     session: int | None = Field(None, ge=1, le=MAX_ID, description="The number of the cohort's live session.")
     title: Annotated[Text, Field(min_length=1, max_length=200)]
@@ -438,12 +443,6 @@ class ExperimentIn(PromptIn):
     temperatures: Annotated[list[Annotated[float, Field(ge=0, le=2)]], Field(min_length=1, max_length=8)] | None = (
         Field(None, description="Several arms; learners are assigned to them round robin.")
     )
-    top_k: int | None = Field(None, ge=0, le=1000, description="0 turns top-k off.")
-    top_p: float | None = Field(None, ge=0.01, le=1)
-    min_p: float | None = Field(None, ge=0, le=1)
-    repeat_penalty: float | None = Field(None, ge=0.5, le=2)
-    presence_penalty: float | None = Field(None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(None, ge=-2, le=2)
     max_tokens: int | None = Field(None, ge=1, le=settings.SANDBOX_MAX_TOKENS, description="Defaults to 32.")
     runs_per_learner: int = Field(1, ge=1, le=10, description="How many times each learner may run it.")
 

@@ -384,3 +384,15 @@ def test_mentor_is_not_a_lead_here(world, smollm2):
     client = world.client_for(mentor)
     assert client.get(f"{API}/{experiment.pk}").json().get("runs") is None
     assert _post(client, f"{API}/{experiment.pk}/close").status_code == 403
+
+
+def test_admin_lists_experiments_and_their_runs(world, smollm2):
+    experiment = _create(world, smollm2, temperatures=[0.7])
+    run, _entry = experiments.experiment_run(experiment=experiment, membership=world.alice_membership)
+    _finish_like_a_worker(run, random.Random(5))
+    admin = world.client_for(UserFactory(is_staff=True, is_superuser=True))
+    assert "Pick a colour" in admin.get("/admin/inference/experiment/").content.decode()
+    page = admin.get(f"/admin/inference/experiment/{experiment.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Experiment runs" in html
+    assert ExperimentRun.objects.get(run=run).first_token_text in html
