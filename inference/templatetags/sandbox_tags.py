@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.html import escape
+from django.templatetags.static import static
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from config.static_modules import dependencies
 from inference.models import SandboxRun
 
 register = template.Library()
@@ -58,3 +60,11 @@ def compare_rows(rows) -> str:  # type: ignore[no-untyped-def]
             f"{_token_cells(row.a)}{_token_cells(row.b)}</tr>"
         )
     return mark_safe("\n".join(html))  # noqa: S308 - every value above is escaped or a number
+
+
+@register.simple_tag
+def module_script(entry: str) -> str:
+    """A page's entry module, and a modulepreload link for every module it imports (one round trip)."""
+    tags = [format_html('<script type="module" src="{}"></script>', static(entry))]
+    tags += [format_html('<link rel="modulepreload" href="{}">', static(path)) for path in dependencies(entry)]
+    return mark_safe("\n  ".join(tags))  # noqa: S308 - each tag is built by format_html
