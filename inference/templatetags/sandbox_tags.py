@@ -21,13 +21,33 @@ def recent_runs(membership, count: int = 3):  # type: ignore[no-untyped-def]
 
 @register.filter
 def pct(p) -> str:  # type: ignore[no-untyped-def]
-    """A probability as the sandbox shows it: 42.0%, 0.31%, –."""
+    """A probability as every sandbox page shows it (static/js/lib/format.js pct): 42.0%, 0.31%, <0.001%, –."""
     if p is None:
         return "–"
     value = float(p) * 100
     if value == 0:
         return "0%"
-    return f"{value:.1f}%" if value >= 1 else f"{value:.2g}%"
+    if value == 100:
+        return "100%"
+    if 99.95 <= value < 100:
+        return "99.9%"
+    if value >= 1:
+        return f"{value:.1f}%"
+    if value < 0.001:
+        return "<0.001%"
+    return f"{float(f'{value:.2g}'):g}%"
+
+
+@register.filter
+def si_size(size) -> str:  # type: ignore[no-untyped-def]
+    """Bytes in decimal units, as the model picker and the labs write them (1 MB = 1,000,000 bytes)."""
+    if not size:
+        return "–"
+    value, units = float(size), ["B", "kB", "MB", "GB"]
+    while value >= 1000 and len(units) > 1:
+        value /= 1000
+        units.pop(0)
+    return f"{value:.1f} {units[0]}" if units[0] != "B" and value < 10 else f"{value:.0f} {units[0]}"
 
 
 @register.filter

@@ -14,14 +14,14 @@ function inputFacts(job) {
   const input = job.input || {};
   const facts = [fact("Model", job.model)];
   const prompt = promptOf(input.request);
-  if (job.kind === "pipeline") facts.push(fact("Run", `#${input.run}`), fact("Step", String(input.step)));
+  if (job.kind === "pipeline") facts.push(fact("Run", `#${input.run}`), fact("Token", String(input.step + 1)));
   if (prompt) facts.push(fact(input.request.messages ? "Prompt (chat)" : "Prompt (raw)", el("span", { class: "prompt-text", text: prompt })));
   if (job.kind === "sweep") {
     facts.push(
       fact("Temperatures", input.temperatures.join(", ")),
       fact("Seeds", String(input.seeds)),
       fact("Max tokens", String(input.max_tokens)),
-      fact("Step shown", String(input.step)),
+      fact("Token shown", String(input.step + 1)),
     );
   }
   if (job.kind === "speculative") {

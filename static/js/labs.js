@@ -3,7 +3,7 @@
 
 import { $, el } from "./lib/dom.js";
 import { api } from "./lib/http.js";
-import { pct, visibleText } from "./lib/format.js";
+import { TokenName, pct, plural, tokenName, visibleText } from "./lib/format.js";
 import { KINDS, data, follow, shareBar, withId } from "./labs/jobs.js";
 import { drawResult } from "./labs/results.js";
 import { setupRunTree } from "./labs/tree.js";
@@ -20,7 +20,8 @@ const numberValue = (form, name) => {
 };
 
 const BODIES = {
-  pipeline: (form) => ({ run: numberValue(form, "run"), step: numberValue(form, "step") }),
+  // The form numbers tokens from 1, as every page does; the API's `step` counts from 0.
+  pipeline: (form) => ({ run: numberValue(form, "run"), step: (numberValue(form, "step") ?? 1) - 1 }),
   sweep: (form) => ({
     model: form.querySelector("[name=model]").value,
     ...promptBody(form),
@@ -31,7 +32,7 @@ const BODIES = {
       .map(Number),
     seeds: numberValue(form, "seeds"),
     max_tokens: numberValue(form, "max_tokens"),
-    step: numberValue(form, "step"),
+    step: (numberValue(form, "step") ?? 1) - 1,
   }),
   speculative: (form) => {
     const draft = form.querySelector("[name=draft]:checked").value;
@@ -166,7 +167,7 @@ function setupPipelinePicker(form) {
   function choose(step, focus = false) {
     if (!chips.length) return;
     const clamped = Math.max(0, Math.min(chips.length - 1, step));
-    stepInput.value = String(clamped);
+    stepInput.value = String(clamped + 1); // the field shows the token's position, from 1
     mark(clamped, focus);
   }
 
@@ -188,8 +189,8 @@ function setupPipelinePicker(form) {
           role: "radio",
           class: "tok pick",
           "aria-checked": "false",
-          "aria-label": `Step ${i}: ${visibleText(t.text)}`,
-          title: `step ${i} · id ${t.id} · p ${pct(t.p_sampled)}`,
+          "aria-label": `${TokenName(i)}: ${visibleText(t.text)}`,
+          title: `${tokenName(i)} · id ${t.id} · p ${pct(t.p_sampled)}`,
           tabindex: "-1",
           onclick: () => choose(i),
         },
@@ -197,22 +198,22 @@ function setupPipelinePicker(form) {
       ),
     );
     picker.replaceChildren(...chips);
-    label.textContent = `Step: click a token of run #${id} (${tokens.length} tokens)`;
-    stepInput.max = String(Math.max(0, tokens.length - 1));
-    choose(Number(stepInput.value) || 0);
+    label.textContent = `Token: click one of run #${id}'s ${plural(tokens.length, "token")}`;
+    stepInput.max = String(Math.max(1, tokens.length));
+    choose((Number(stepInput.value) || 1) - 1);
   }
 
   picker.addEventListener("keydown", (event) => {
-    const step = Number(stepInput.value) || 0;
+    const step = (Number(stepInput.value) || 1) - 1;
     const moves = { ArrowRight: step + 1, ArrowDown: step + 1, ArrowLeft: step - 1, ArrowUp: step - 1, Home: 0, End: chips.length - 1 };
     if (event.key in moves) {
       event.preventDefault();
       choose(moves[event.key], true);
     }
   });
-  stepInput.addEventListener("input", () => mark(Number(stepInput.value)));
+  stepInput.addEventListener("input", () => mark(Number(stepInput.value) - 1));
   select.addEventListener("change", () => {
-    stepInput.value = "0";
+    stepInput.value = "1";
     load();
   });
   load();

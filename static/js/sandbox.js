@@ -8,10 +8,11 @@ import { FINISHED, MAX_SEED, MODELS, PARAMS, currentModel, isActive, root, state
 import { setupHistoryFilter } from "./sandbox/history-filter.js";
 import { closeTokenPanel, openTokenPanel, recolour } from "./sandbox/output.js";
 import {
-  addMessage, applyPreset, applySettings, formPayload, markPresets, onModelChange, refreshPrompt,
-  renderMessages, replayPayload, schedulePrompt, setMode,
+  addMessage, applyPreset, applySettings, formPayload, loadTemplate, markPresets, onModelChange, refreshPrompt,
+  renderMessages, replayPayload, resetTemplate, schedulePrompt, setMode,
 } from "./sandbox/prompt.js";
-import { cancelRun, loadRun, poll, showRun, startRun } from "./sandbox/runs.js";
+import { branchRun, cancelRun, loadRun, poll, showRun, startRun } from "./sandbox/runs.js";
+import { setupTools } from "./sandbox/tools.js";
 import { initialRun, loadDraft, rememberRun, saveDraftSoon } from "./sandbox/workspace.js";
 
 function init() {
@@ -25,7 +26,10 @@ function init() {
   });
   $("sb-add-message").addEventListener("click", addMessage);
   $("sb-prompt").addEventListener("input", schedulePrompt);
+  $("sb-parse_special").addEventListener("change", schedulePrompt);
   $("sb-template").addEventListener("input", schedulePrompt);
+  $("sb-template-load").addEventListener("click", loadTemplate);
+  $("sb-template-reset").addEventListener("click", resetTemplate);
   for (const button of document.querySelectorAll("[data-preset]")) {
     button.addEventListener("click", () => applyPreset(button.dataset.preset));
   }
@@ -62,8 +66,16 @@ function init() {
   });
   $("sb-token-close").addEventListener("click", () => closeTokenPanel());
   $("sb-token-panel").addEventListener("keydown", (event) => {
-    if (event.key === "Escape") closeTokenPanel();
+    if (event.key !== "Escape") return;
+    event.preventDefault(); // Esc closes the panel here; it does not also stop a run
+    closeTokenPanel();
   });
+  $("sb-token-panel").addEventListener("click", (event) => {
+    const button = event.target.closest("[data-branch-token]");
+    if (button) branchRun(Number(button.dataset.step), Number(button.dataset.branchToken));
+  });
+  document.addEventListener("keydown", shortcuts);
+  setupTools();
   $("sb-history").addEventListener("click", (event) => {
     const item = event.target.closest("[data-run]");
     if (item) loadRun(Number(item.dataset.run));
@@ -82,7 +94,18 @@ function init() {
   refreshPrompt();
 }
 
-// The run page opens on its run; the plain sandbox on the learner's last draft.
+// Ctrl+Enter (Cmd+Enter on a Mac) runs from anywhere on the page; Esc stops the run that goes on.
+function shortcuts(event) {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    if (currentModel() && !isActive(state.run)) $("sb-form").requestSubmit();
+  } else if (event.key === "Escape" && !event.defaultPrevented && isActive(state.run)) {
+    event.preventDefault();
+    cancelRun();
+  }
+}
+
+// The run page opens on its run (and follows it while it still runs, also someone else's shared run); the plain sandbox on the learner's last draft.
 function restoreWorkspace() {
   const run = initialRun();
   if (run) {

@@ -2,7 +2,7 @@
 // temperature sweep, speculative decoding and quantization.
 
 import { el } from "../lib/dom.js";
-import { bytes, ms, num, pct, perSecond, seconds, visibleText } from "../lib/format.js";
+import { TokenName, bytes, ms, num, pct, perSecond, seconds, tokenName, visibleText } from "../lib/format.js";
 
 const STAGES = {
   penalties: "Penalties",
@@ -105,7 +105,7 @@ function renderPipeline(result) {
     el(
       "p",
       { class: "lab-lead" },
-      `Run #${result.run}, step ${result.step}: the drawn token was `,
+      `Run #${result.run}, ${tokenName(result.step)}: the drawn token was `,
       tok(result.chosen.text, "chosen"),
       ` (id ${result.chosen.id}). Bars are probabilities within each stage's candidate set; the drawn token is highlighted.`,
     ),
@@ -171,7 +171,7 @@ function renderSweep(result) {
   return [
     el("h3", { text: "Outputs per temperature" }),
     el("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Outputs per temperature" }, table),
-    el("h3", { text: `Step ${result.step}: the next-token distribution at each temperature` }),
+    el("h3", { text: `${TokenName(result.step)}: the next-token distribution at each temperature` }),
     el(
       "p",
       { class: "muted small" },

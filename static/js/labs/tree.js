@@ -2,7 +2,7 @@
 
 import { $, el } from "../lib/dom.js";
 import { api } from "../lib/http.js";
-import { pct, sci, visibleText } from "../lib/format.js";
+import { pct, plural, sci, tokenName, visibleText } from "../lib/format.js";
 import { data, withId } from "./jobs.js";
 import { tok } from "./results.js";
 
@@ -27,7 +27,7 @@ export function setupRunTree() {
     const what =
       n.branch_step === null || n.branch_step === undefined
         ? el("span", { class: "muted", text: "root" })
-        : ["branch at step ", String(n.branch_step), ": ", tok(n.branch_token?.text ?? ""), ` (p ${pct(n.branch_token?.p_model)})`];
+        : [`branch at ${tokenName(n.branch_step)}: `, tok(n.branch_token?.text ?? ""), ` (p ${pct(n.branch_token?.p_model)})`];
     const button = el(
       "button",
       { type: "button", class: "tree-node", "aria-pressed": "false", "data-id": String(n.id) },
@@ -69,7 +69,7 @@ export function setupRunTree() {
       const logSum = tail.reduce((sum, t) => sum + Math.log(Math.max(t.p_model, 1e-12)), 0);
       const perplexity = tail.length ? Math.exp(-logSum / tail.length) : null;
       const chips = run.tokens.map((t, i) =>
-        tok(t.text, i < split ? "shared" : i === split ? "split" : "", { title: `step ${i} · p ${pct(t.p_model)}` }),
+        tok(t.text, i < split ? "shared" : i === split ? "split" : "", { title: `${tokenName(i)} · p ${pct(t.p_model)}` }),
       );
       return el(
         "section",
@@ -80,7 +80,7 @@ export function setupRunTree() {
           : el(
               "p",
               { class: "path-p" },
-              `From step ${split} on (${tail.length} token${tail.length === 1 ? "" : "s"}): path probability `,
+              `From ${tokenName(split)} on (${plural(tail.length, "token")}): path probability `,
               el("strong", { text: sci(probability) }),
               perplexity === null ? "" : `, perplexity per token ${perplexity.toFixed(2)}`,
             ),
@@ -93,7 +93,7 @@ export function setupRunTree() {
         { class: "lab-lead" },
         identical
           ? `Runs #${a.id} and #${b.id} have the same ${split} tokens.`
-          : `Runs #${a.id} and #${b.id} share their first ${split} token${split === 1 ? "" : "s"} and split at step ${split} (highlighted).`,
+          : `Runs #${a.id} and #${b.id} share their first ${split} token${split === 1 ? "" : "s"} and split at ${tokenName(split)} (highlighted).`,
       ),
       el("div", { class: "tree-columns" }, column(a), column(b)),
       el("p", {}, el("a", { href: `/sandbox/compare/?a=${a.id}&b=${b.id}`, text: "Compare these two runs token by token" })),
@@ -120,6 +120,13 @@ export function setupRunTree() {
     const id = form.querySelector("[name=run]").value;
     if (id) show(id);
   });
-  const first = form.querySelector("[name=run]").value;
-  if (first) show(first);
+  // The sandbox links here with ?tree=<run> ("Run tree" beside an output).
+  const select = form.querySelector("[name=run]");
+  const wanted = new URLSearchParams(location.search).get("tree");
+  if (wanted && /^\d+$/.test(wanted)) {
+    if (![...select.options].some((option) => option.value === wanted)) select.append(el("option", { value: wanted, text: `#${wanted}` }));
+    select.value = wanted;
+    form.querySelector("button[type=submit]").disabled = false;
+  }
+  if (select.value) show(select.value);
 }

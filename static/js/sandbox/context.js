@@ -46,6 +46,7 @@ export const state = {
   lastStatus: "",
   openToken: null,
   cancelling: false,
+  view: "tokens", // how the output is shown: tokens, text or markdown
 };
 
 export function isActive(run) {

@@ -2,7 +2,7 @@
 // alternatives before and after sampling, and the run's details.
 
 import { $, el, setText, show } from "../lib/dom.js";
-import { TokenName, ms, num, pct, perSecond, plural, quoted, visibleText } from "../lib/format.js";
+import { TokenName, ms, num, pct, perSecond, plural, quoted, tokenName, visibleText } from "../lib/format.js";
 import { bucket, chipItems, renderPromptText } from "./chips.js";
 import { FINISHED, PARAMS, PARAM_LABELS, state } from "./context.js";
 
@@ -68,26 +68,40 @@ export function recolour() {
 
 // --- Token panel --------------------------------------------------------------------
 
-function bars(container, choices, chosenId) {
+function bars(container, choices, chosenId, step) {
   const list = container.querySelector(".bars");
   list.replaceChildren();
   let chosenShown = false;
   for (const choice of choices) {
     const chosen = choice.id === chosenId;
     chosenShown ||= chosen;
-    list.append(barRow(choice, chosen));
+    list.append(barRow(choice, chosen, step));
   }
   return chosenShown;
 }
 
-function barRow(choice, chosen) {
+// A button on each alternative of an own finished run: continue the run with that token here instead.
+function branchButton(choice, step) {
+  return el("button", {
+    type: "button",
+    class: "button secondary small branch-button",
+    "data-step": String(step),
+    "data-branch-token": String(choice.id),
+    "aria-label": `Continue with ${quoted(choice.text)} as ${tokenName(step)}`,
+    text: "Continue",
+  });
+}
+
+function barRow(choice, chosen, step = null) {
   const bar = el("span", { class: "bar" });
   bar.style.width = `${Math.max(0, Math.min(100, choice.p * 100))}%`;
-  return el("li", { class: chosen ? "chosen" : "", title: `id ${choice.id}` },
+  const branch = step !== null && !chosen ? branchButton(choice, step) : null;
+  return el("li", { class: `${chosen ? "chosen" : ""}${step !== null ? " has-branch" : ""}`.trim(), title: `id ${choice.id}` },
     el("span", { class: "bar-label" }, el("code", { text: visibleText(choice.text) }), chosen ? el("span", { class: "chosen-tag", title: "the chosen token", "aria-hidden": "true", text: "✓" }) : null,
       chosen ? el("span", { class: "visually-hidden", text: " (chosen)" }) : null),
     el("span", { class: "bar-track", "aria-hidden": "true" }, bar),
-    el("span", { class: "bar-value", text: pct(choice.p) }));
+    el("span", { class: "bar-value", text: pct(choice.p) }),
+    step === null ? null : branch || el("span", { "aria-hidden": "true" }));
 }
 
 export function openTokenPanel(index) {
@@ -105,11 +119,14 @@ export function openTokenPanel(index) {
   state.openToken = index;
   $("sb-token-heading").textContent = `${TokenName(index)}: ${quoted(token.text)} (id ${token.id})`;
   $("sb-token-probs").textContent = `The model gave it ${pct(token.p_model)}; after sampling it had ${pct(token.p_sampled)}.`;
-  const inModel = bars($("sb-bars-model"), token.top_model || [], token.id);
-  const inSampled = bars($("sb-bars-sampled"), token.top_sampled || [], token.id);
+  // Only an own finished run can be branched (the API's rule); a shared run is read only.
+  const step = run.status === "done" && run.mine !== false ? index : null;
+  show($("sb-branch-help"), step !== null);
+  const inModel = bars($("sb-bars-model"), token.top_model || [], token.id, step);
+  const inSampled = bars($("sb-bars-sampled"), token.top_sampled || [], token.id, step);
   // The chosen token can sit below the top N (a lucky draw, or a forced token): show it anyway.
-  if (!inModel) $("sb-bars-model").querySelector(".bars").append(barRow({ id: token.id, text: token.text, p: token.p_model }, true));
-  if (!inSampled) $("sb-bars-sampled").querySelector(".bars").append(barRow({ id: token.id, text: token.text, p: token.p_sampled }, true));
+  if (!inModel) $("sb-bars-model").querySelector(".bars").append(barRow({ id: token.id, text: token.text, p: token.p_model }, true, step));
+  if (!inSampled) $("sb-bars-sampled").querySelector(".bars").append(barRow({ id: token.id, text: token.text, p: token.p_sampled }, true, step));
   const kept = (token.top_sampled || []).length;
   const asked = Number(run.params?.top_n) || kept;
   setText($("sb-token-kept"), kept < asked
@@ -160,6 +177,7 @@ export function renderDetails(run) {
     );
   }
   if (run.finish_reason) items.push(["Finish reason", run.finish_reason]);
+  if (run.parent) items.push(["Branch of", `run #${run.parent}, another ${tokenName(run.branch_step)}`]);
   list.replaceChildren(...items.map(([term, value]) => el("div", {}, el("dt", { text: term }), el("dd", { text: String(value) }))));
   const prompt = $("sb-run-prompt");
   if (run.rendered_prompt) {

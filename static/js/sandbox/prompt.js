@@ -118,7 +118,8 @@ export function addMessage() {
 }
 
 function promptRequest() {
-  if (state.mode === "raw") return { prompt: $("sb-prompt").value };
+  // Only a raw prompt can ask for special tokens: chat message contents always stay text.
+  if (state.mode === "raw") return $("sb-parse_special").checked ? { prompt: $("sb-prompt").value, parse_special: true } : { prompt: $("sb-prompt").value };
   const request = { messages: state.messages.map((m) => ({ role: m.role, content: m.content })) };
   const template = $("sb-template").value;
   if (template.trim() !== "") request.template = template;
@@ -185,7 +186,7 @@ export async function refreshPrompt() {
       return;
     }
     url = URLS.tokenize;
-    body = { model: model.slug, text, special: false };
+    body = { model: model.slug, text, special: $("sb-parse_special").checked };
   } else {
     url = URLS.render;
     body = { model: model.slug, ...promptRequest() };
@@ -212,6 +213,42 @@ export async function refreshPrompt() {
   } finally {
     if (seq === promptSeq) $("sb-prompt-view").setAttribute("aria-busy", "false");
   }
+}
+
+// --- Template editor ------------------------------------------------------------------
+
+// Put the model's own chat template in the editor, to change it from there.
+export async function loadTemplate() {
+  const model = currentModel();
+  if (!model) return;
+  const status = $("sb-template-status");
+  status.textContent = "Loading the template…";
+  const { ok, data } = await api("GET", URLS.template.replace("MODEL", encodeURIComponent(model.slug)));
+  if (!ok) {
+    status.textContent = data.error || "The template could not be loaded.";
+    return;
+  }
+  $("sb-template").value = data.template;
+  status.textContent = data.template
+    ? `${model.name}’s template: ${plural(data.template.split("\n").length, "line")}. Edit it; the prompt view follows.`
+    : `${model.name} has no template of its own.`;
+  $("sb-template").focus();
+  refreshPrompt();
+}
+
+export function resetTemplate() {
+  $("sb-template").value = "";
+  $("sb-template-status").textContent = "Back to the model’s own template.";
+  refreshPrompt();
+}
+
+// Continue a chat: the run's messages, its reply as the assistant's turn, and a new user message to type.
+export function continueConversation(run, reply) {
+  state.messages = [...run.request.messages.map((m) => ({ role: m.role, content: m.content })), { role: "assistant", content: reply }, { role: "user", content: "" }];
+  document.querySelector('input[name="mode"][value="chat"]').checked = true;
+  setMode("chat");
+  renderMessages(state.messages.length - 1);
+  schedulePrompt();
 }
 
 // --- The form as a request, and a request back in the form ---------------------------
@@ -248,6 +285,7 @@ export function applySettings(body) {
   document.querySelector(`input[name="mode"][value="${mode}"]`).checked = true;
   if (body.messages) state.messages = body.messages.map((m) => ({ role: m.role, content: m.content }));
   if (body.prompt !== undefined) $("sb-prompt").value = body.prompt;
+  $("sb-parse_special").checked = Boolean(body.parse_special);
   $("sb-template").value = body.template || "";
   if (body.enable_thinking !== undefined && body.enable_thinking !== null) $("sb-thinking").checked = Boolean(body.enable_thinking);
   onModelChange({ applyDefaults: false });

@@ -2,13 +2,14 @@
 
 import { $, el, setText, show } from "../lib/dom.js";
 import { api } from "../lib/http.js";
-import { plural } from "../lib/format.js";
+import { plural, tokenName } from "../lib/format.js";
 import {
   FINISHED, PARAMS, PARAM_LABELS, POLL_MS, REQUEST_KEYS, URLS,
   announceStatus, currentModel, focusLost, isActive, state,
 } from "./context.js";
 import { renderDetails, renderOutputTokens, resetOutput } from "./output.js";
 import { applySettings, replayPayload } from "./prompt.js";
+import { updateTools } from "./tools.js";
 import { rememberRun } from "./workspace.js";
 
 export function clearRunErrors() {
@@ -59,7 +60,7 @@ export async function startRun(body) {
       ? `The server picked seed ${data.seed} for run #${data.id}. Empty: the server picks one.`
       : `Run #${data.id} uses seed ${data.seed}. Empty: the server picks one.`;
     state.compare = previous ? { runId: data.id, previous } : null;
-    showRun({ id: data.id, status: data.status, seed: data.seed, model: body.model, request: body, params: { ...body, seed: data.seed }, tokens: [], timings: {}, queue_position: null });
+    showRun({ id: data.id, status: data.status, seed: data.seed, model: body.model, request: body, params: { ...body, seed: data.seed }, tokens: [], timings: {}, queue_position: null, mine: true });
     if (fromRun && focusLost()) $("sb-cancel").focus();
     announceStatus(`Run #${data.id} started with seed ${data.seed}${picked ? " (picked by the server)" : ""}.`);
     if (window.matchMedia("(max-width: 980px)").matches) $("sb-output-view").scrollIntoView({ block: "start" });
@@ -167,7 +168,7 @@ export function showRun(run) {
   else if (run.status === "running" && tokens.length === 0) placeholder = "Reading the prompt…";
   else if (FINISHED.has(run.status) && tokens.length === 0) placeholder = "No tokens were generated.";
   setText($("sb-output-empty"), placeholder);
-  show($("sb-output-keys"), tokens.length > 0);
+  updateTools(run);
   announceStatus(statusText(run));
   if (run.status === "failed" && run.error) setText($("sb-run-error"), run.error);
   renderDetails(run);
@@ -215,6 +216,31 @@ function settingChanges(a, b) {
   return changes;
 }
 
+// A new run that takes `tokenId` at `step` of the shown run instead, and carries on from there.
+export async function branchRun(step, tokenId) {
+  const parent = state.run;
+  if (!parent || parent.status !== "done") return;
+  clearRunErrors();
+  announceStatus(`Branching run #${parent.id} at ${tokenName(step)}…`);
+  const { status, data } = await api("POST", URLS.branch(parent.id), { step, token_id: tokenId });
+  if (status !== 201) {
+    announceStatus("");
+    const fields = data.fields ? Object.values(data.fields).flat().join(" ") : "";
+    setText($("sb-run-error"), `${data.error || `The branch could not start (HTTP ${status}).`} ${fields}`.trim());
+    return;
+  }
+  state.compare = null;
+  showRun({
+    id: data.id, status: data.status, seed: data.seed, model: parent.model, request: parent.request, params: parent.params,
+    tokens: [], timings: {}, queue_position: null, mine: true, parent: parent.id, branch_step: step,
+  });
+  announceStatus(`Run #${data.id} continues run #${parent.id} with another ${tokenName(step)}.`);
+  rememberRun(data.id);
+  $("sb-output-heading").focus();
+  poll(data.id);
+  refreshHistory();
+}
+
 // --- History ---------------------------------------------------------------------------
 
 function historyItem(run) {
@@ -245,11 +271,6 @@ export async function loadRun(id, { push = true } = {}) {
   const { ok, status, data } = await api("GET", URLS.run(id));
   if (status === 0) {
     setText($("sb-run-error"), `Could not reach the server to load run #${id}.`);
-    return;
-  }
-  if (!ok && !push) {
-    // Back to a run shared by someone else: the API serves own runs only, the run page serves both.
-    location.reload();
     return;
   }
   if (!ok) {
