@@ -253,6 +253,9 @@ function renderSpeculative(result, job) {
 
 function renderQuantization(result) {
   const rows = result.rows;
+  const source = result.source; // labs from before sources were recorded have none
+  const origin = source && ((r) => (r.origin === "installed" ? "the installed file" : `made from the ${source.quantization} file`));
+  const reference = rows.find((r) => r.reference);
   const table = labTable(
     ["Variant", "Size", "Load", "Speed", "Greedy agreement", "Top-1 agreement", "Mean KL (nats)"].map((h, i) => [h, i > 0]),
     rows.map((r) =>
@@ -265,6 +268,7 @@ function renderQuantization(result) {
             el("strong", { text: r.quantization }),
             r.reference ? el("span", { class: "badge", text: "reference" }) : null,
             el("span", { class: "variant-slug", text: r.slug }),
+            origin ? el("span", { class: "variant-slug", text: origin(r) }) : null,
           ),
           el("td", { class: "num", text: bytes(r.size_bytes) }),
           el("td", { class: "num", text: ms(r.load_ms) }),
@@ -283,6 +287,10 @@ function renderQuantization(result) {
     el(
       "p",
       { class: "muted small" },
+      reference ? `The reference is ${reference.quantization}, the variant with the most bits per weight. ` : "",
+      source
+        ? `Every other variant was requantized from the installed ${source.quantization} file, so none is closer to the original weights than ${source.quantization}: a higher-bit copy keeps its rounding. `
+        : "",
       `Agreement and KL divergence are measured against the reference over the same ${result.text_tokens}-token text; `,
       `the greedy outputs continue “${result.prompt}”.`,
     ),
