@@ -8,7 +8,7 @@ import { FINISHED, MAX_SEED, MODELS, PARAMS, currentModel, isActive, root, state
 import { setupHistoryFilter } from "./sandbox/history-filter.js";
 import { closeTokenPanel, openTokenPanel, recolour } from "./sandbox/output.js";
 import {
-  addMessage, applyPreset, applySettings, formPayload, loadTemplate, markPresets, onModelChange, refreshPrompt,
+  addMessage, applyPreset, applySettings, formPayload, gotoTemplateLine, loadTemplate, markPresets, onModelChange, refreshPrompt,
   renderMessages, replayPayload, resetTemplate, schedulePrompt, setMode,
 } from "./sandbox/prompt.js";
 import { branchRun, cancelRun, loadRun, poll, showRun, startRun } from "./sandbox/runs.js";
@@ -30,6 +30,7 @@ function init() {
   $("sb-template").addEventListener("input", schedulePrompt);
   $("sb-template-load").addEventListener("click", loadTemplate);
   $("sb-template-reset").addEventListener("click", resetTemplate);
+  $("sb-template-goto").addEventListener("click", gotoTemplateLine);
   for (const button of document.querySelectorAll("[data-preset]")) {
     button.addEventListener("click", () => applyPreset(button.dataset.preset));
   }

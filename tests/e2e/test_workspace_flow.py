@@ -207,7 +207,15 @@ def test_template_editor_loads_and_resets_the_models_template(page: Page, world,
 
     page.get_by_label("Jinja template").fill("{% for m in messages %}{{ m.content }}|{% endfor %}")
     expect(page.locator("#sb-rendered")).to_have_text("You are a helpful assistant.|What is the capital of France?|")
+    # An error names its line, and one click selects that line in the editor.
+    page.get_by_label("Jinja template").fill("{% for m in messages %}\n{{ m.content }\n{% endfor %}")
+    expect(page.locator("#sb-error-template")).to_have_text(re.compile(r"^Line 2: "))
+    page.get_by_role("button", name="Go to line 2").click()
+    expect(page.get_by_label("Jinja template")).to_be_focused()
+    selected = page.get_by_label("Jinja template").evaluate("t => t.value.slice(t.selectionStart, t.selectionEnd)")
+    assert selected == "{{ m.content }"
     page.get_by_role("button", name="Reset").click()
+    expect(page.get_by_role("button", name="Go to line 2")).to_be_hidden()
     expect(page.get_by_label("Jinja template")).to_have_value("")
     expect(page.locator("#sb-prompt-count")).to_have_text(before)
 

@@ -160,9 +160,12 @@ function showPrompt(text, tokens) {
   $("sb-prompt-view").classList.remove("stale");
 }
 
-function promptError(message, templateError = "") {
+function promptError(message, templateError = "", line = null) {
   setText($("sb-prompt-error"), message);
   setText($("sb-error-template"), templateError);
+  const goto = $("sb-template-goto");
+  goto.dataset.line = line ? String(line) : "";
+  setText(goto, line ? `Go to line ${line}` : "");
   $("sb-template").setAttribute("aria-invalid", templateError ? "true" : "false");
   if (message) $("sb-prompt-view").classList.add("stale");
 }
@@ -202,7 +205,7 @@ export async function refreshPrompt() {
     } else if (status === 0) {
       promptError("Could not reach the server to show the prompt.");
     } else if (data.fields && data.fields.template) {
-      promptError("The chat template has an error; see the template editor.", data.fields.template.join(" "));
+      promptError("The chat template has an error; see the template editor.", data.fields.template.join(" "), data.line);
       $("sb-template-details").open = true;
     } else {
       const fields = data.fields ? Object.values(data.fields).flat().join(" ") : "";
@@ -234,6 +237,17 @@ export async function loadTemplate() {
     : `${model.name} has no template of its own.`;
   $("sb-template").focus();
   refreshPrompt();
+}
+
+// Select the line a template error names, so the learner lands on it.
+export function gotoTemplateLine() {
+  const line = Number($("sb-template-goto").dataset.line);
+  const editor = $("sb-template");
+  const lines = editor.value.split("\n");
+  if (!line || line > lines.length) return;
+  const start = lines.slice(0, line - 1).reduce((sum, text) => sum + text.length + 1, 0);
+  editor.focus();
+  editor.setSelectionRange(start, start + lines[line - 1].length);
 }
 
 export function resetTemplate() {
