@@ -42,10 +42,11 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     if run is None or membership is None:
         raise Http404("No such run.")
     context = _sandbox_context(request, membership)
+    is_owner = run.membership.user_id == request.user.pk
     context |= {
         "run": run,
-        "run_data": selectors.run_as_dict(run),
-        "is_owner": run.membership.user_id == request.user.pk,
+        "run_data": {**selectors.run_as_dict(run), "mine": is_owner},
+        "is_owner": is_owner,
     }
     return render(request, "inference/sandbox.html", context)
 

@@ -8,15 +8,18 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Path, Query, Router, Status
 
+from cohort.markdown import render_markdown
 from inference import selectors, services
 from inference.api.errors import INVALID, ApiError
 from inference.api.schemas import (
     MAX_ID,
     BranchCreatedOut,
     BranchIn,
+    ChatTemplateOut,
     ErrorOut,
     ExperimentIn,
     InspectionOut,
+    MarkdownOut,
     ModelsOut,
     RenderIn,
     RenderOut,
@@ -24,6 +27,7 @@ from inference.api.schemas import (
     RunIn,
     RunOut,
     RunsOut,
+    RunViewOut,
     SamplerIn,
     TokenizeIn,
     TokensOut,
@@ -77,6 +81,14 @@ def own_run(request: HttpRequest, run_id: int) -> SandboxRun:
     return run
 
 
+def visible_run(request: HttpRequest, run_id: int) -> SandboxRun:
+    """Own runs, and runs shared with the caller's cohort (read only: the run page's rule)."""
+    run = selectors.run_visible_to(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+    if run is None:
+        raise ApiError(404, "No such run.")
+    return run
+
+
 def preview_limit(request: HttpRequest, kind: str) -> None:
     services.preview_check_limit(membership=request.auth, kind=kind, limit=settings.SANDBOX_PREVIEWS_PER_MINUTE)  # type: ignore[attr-defined]
 
@@ -99,6 +111,20 @@ def models_inspect(request: HttpRequest, slug: Annotated[str, Path(max_length=60
     if model is None:
         raise ApiError(404, "No such model.")
     return selectors.model_inspection(model, inspect_gguf)
+
+
+@router.get(
+    "/models/{slug}/template",
+    response={200: ChatTemplateOut, **READ},
+    url_name="api_model_template",
+    summary="The model's own chat template, to start an edited one from",
+)
+def models_template(request: HttpRequest, slug: Annotated[str, Path(max_length=60)]) -> Any:
+    preview_limit(request, "preview")
+    model = SandboxModel.objects.filter(slug=slug, available=True).only("slug", "chat_template").first()
+    if model is None:
+        raise ApiError(404, "No such model.")
+    return {"model": model.slug, "template": model.chat_template}
 
 
 @router.post("/tokenize", response={200: TokensOut, **SEND}, url_name="api_tokenize", summary="Tokenize text")
@@ -163,14 +189,32 @@ def runs_create(request: HttpRequest, payload: RunIn) -> Any:
     return Status(201, {"id": run.pk, "status": run.status, "seed": run.seed})
 
 
-@router.get("/runs/{id}", response={200: RunOut, **READ}, url_name="api_run", summary="A run and its tokens so far")
+@router.get(
+    "/runs/{id}",
+    response={200: RunViewOut, **READ},
+    url_name="api_run",
+    summary="A run and its tokens so far (your own, or one shared with your cohort)",
+)
 def runs_detail(
     request: HttpRequest,
     id: RunId,
     since: Annotated[int, Query(ge=0, le=MAX_ID, description="Leave out the tokens before this index.")] = 0,
 ) -> Any:
-    # A poller asks only for what is new: `since=N` returns tokens from index N on.
-    return selectors.run_as_dict(own_run(request, id), since=since)
+    # A poller asks only for what is new: `since=N` returns tokens from index N on. Someone who opened
+    # a shared run's link follows it the same way while it still runs.
+    run = visible_run(request, id)
+    return {**selectors.run_as_dict(run, since=since), "mine": run.membership.user_id == request.user.pk}
+
+
+@router.get(
+    "/runs/{id}/markdown",
+    response={200: MarkdownOut, **READ},
+    url_name="api_run_markdown",
+    summary="The run's output as Markdown, rendered to clean HTML by the site's one Markdown renderer",
+)
+def runs_markdown(request: HttpRequest, id: RunId) -> Any:
+    preview_limit(request, "preview")
+    return {"html": str(render_markdown(visible_run(request, id).output_text))}
 
 
 @router.post(

@@ -374,6 +374,19 @@ class RunOut(Response):
     branch_step: int | None
 
 
+class RunViewOut(RunOut):
+    mine: bool = Field(description="The run is the caller's own (a shared run of someone else's is not).")
+
+
+class MarkdownOut(Response):
+    html: str = Field(description="The run's output rendered as Markdown and cleaned: no raw HTML, no scripts.")
+
+
+class ChatTemplateOut(Response):
+    model: str
+    template: str = Field(description="The chat template stored in the model's GGUF file (Jinja).")
+
+
 class RunSummaryOut(Response):
     id: int
     status: RunStatusName

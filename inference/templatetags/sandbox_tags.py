@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.html import escape
+from django.templatetags.static import static
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from config.static_modules import dependencies
 from inference.models import SandboxRun
 
 register = template.Library()
@@ -19,13 +21,33 @@ def recent_runs(membership, count: int = 3):  # type: ignore[no-untyped-def]
 
 @register.filter
 def pct(p) -> str:  # type: ignore[no-untyped-def]
-    """A probability as the sandbox shows it: 42.0%, 0.31%, –."""
+    """A probability as every sandbox page shows it (static/js/lib/format.js pct): 42.0%, 0.31%, <0.001%, –."""
     if p is None:
         return "–"
     value = float(p) * 100
     if value == 0:
         return "0%"
-    return f"{value:.1f}%" if value >= 1 else f"{value:.2g}%"
+    if value == 100:
+        return "100%"
+    if 99.95 <= value < 100:
+        return "99.9%"
+    if value >= 1:
+        return f"{value:.1f}%"
+    if value < 0.001:
+        return "<0.001%"
+    return f"{float(f'{value:.2g}'):g}%"
+
+
+@register.filter
+def si_size(size) -> str:  # type: ignore[no-untyped-def]
+    """Bytes in decimal units, as the model picker and the labs write them (1 MB = 1,000,000 bytes)."""
+    if not size:
+        return "–"
+    value, units = float(size), ["B", "kB", "MB", "GB"]
+    while value >= 1000 and len(units) > 1:
+        value /= 1000
+        units.pop(0)
+    return f"{value:.1f} {units[0]}" if units[0] != "B" and value < 10 else f"{value:.0f} {units[0]}"
 
 
 @register.filter
@@ -58,3 +80,11 @@ def compare_rows(rows) -> str:  # type: ignore[no-untyped-def]
             f"{_token_cells(row.a)}{_token_cells(row.b)}</tr>"
         )
     return mark_safe("\n".join(html))  # noqa: S308 - every value above is escaped or a number
+
+
+@register.simple_tag
+def module_script(entry: str) -> str:
+    """A page's entry module, and a modulepreload link for every module it imports (one round trip)."""
+    tags = [format_html('<script type="module" src="{}"></script>', static(entry))]
+    tags += [format_html('<link rel="modulepreload" href="{}">', static(path)) for path in dependencies(entry)]
+    return mark_safe("\n  ".join(tags))  # noqa: S308 - each tag is built by format_html

@@ -146,6 +146,10 @@ def test_each_lab_result_passes_axe(new_page, world, smollm2, sign_in, celery_wo
     for box in page.locator("#lab-quantization input[name=types]").all():
         box.set_checked(box.get_attribute("value") == "Q8_0")
     _lab(page, "#lab-quantization", "Compare", "Quantization")
+    # It says which variant is the reference and where each came from (issue 15's vocabulary).
+    result = page.locator("#lab-quantization .lab-result")
+    expect(result).to_contain_text("The reference is Q8_0, the variant with the most bits per weight.")
+    expect(result.locator("tbody tr")).to_contain_text(["made from the Q4_1 file", "the installed file"])
 
     for viewport in (DESKTOP, NARROW):
         page.set_viewport_size(viewport)

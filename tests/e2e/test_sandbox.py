@@ -99,7 +99,7 @@ def test_sandbox_shows_the_prompt_as_tokens_and_reports_template_errors(page: Pa
     first_chip.focus()
     page.keyboard.press("ArrowRight")
     expect(page.locator("#sb-prompt-tokens .chip").nth(1)).to_be_focused()
-    expect(page.locator("#sb-prompt-readout")).to_have_text(re.compile(r"^Token 2 of \d+: .*, id \d+"))
+    expect(page.locator("#sb-prompt-readout")).to_have_text(re.compile(r"^Prompt token 2 of \d+: .*, id \d+"))
 
     page.locator("#sb-content-1").fill("Name three rivers.")
     expect(rendered).to_contain_text("Name three rivers.")
@@ -164,7 +164,7 @@ def test_sandbox_runs_reproduce_with_a_seed_and_show_the_alternatives(
     )
     first_output = _output(page)
     assert first_output
-    expect(page.locator("#sb-details")).to_contain_text("Tokens/s")
+    expect(page.locator("#sb-details")).to_contain_text("tokens/s")
 
     second = _run(page, "Run again with the same seed")
     expect(page.locator("#sb-comparison")).to_contain_text(f"Same output as run #{first}.")

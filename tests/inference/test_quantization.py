@@ -59,6 +59,16 @@ def test_quantization_lab_table(world, smollm2):
     assert rows["F16"]["size_bytes"] > rows["Q4_1"]["size_bytes"] > rows["Q4_0"]["size_bytes"]
     assert rows["Q4_0"]["mean_kl"] > 0 and 0 <= rows["Q4_0"]["top1_agreement"] <= 1
     assert all(r["tokens_per_second"] > 0 for r in rows.values())
+    # Where each variant came from: the installed Q4_1 file, requantized.
+    assert {q: r["origin"] for q, r in rows.items()} == {
+        "F16": "requantized",
+        "Q4_1": "installed",
+        "Q4_0": "requantized",
+    }
+    assert LabJob.objects.get(pk=response.json()["id"]).result["source"] == {
+        "slug": "smollm2-135m",
+        "quantization": "Q4_1",
+    }
 
 
 def test_unknown_type_is_400(world, smollm2):

@@ -1,8 +1,9 @@
 // The sandbox as a workspace: every run has its own URL, the draft survives a reload.
-// Used by sandbox.js; plain ES module, no build step.
+// Used by the sandbox page's modules; plain ES module, no build step.
+
+import { root } from "./context.js";
 
 const DRAFT_KEY = "firstbreak.sandbox.draft";
-const root = document.getElementById("sandbox");
 
 // The run page URL of run `id`, built from the page's own pattern (…/runs/0/).
 export function runPageUrl(id) {
