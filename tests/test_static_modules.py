@@ -34,6 +34,7 @@ def test_the_sandbox_and_lab_pages_are_modules():
         "labs.js",
         "lab-detail.js",
         "inspector.js",
+        "experiment.js",
         "lib/http.js",
         "lib/dom.js",
         "lib/format.js",
@@ -102,7 +103,7 @@ def test_shared_helpers_are_defined_once_in_lib():
         assert len(where) == 1 and where[0].startswith("lib/"), f"{name} is defined in {where}"
 
 
-@pytest.mark.parametrize("entry", ["sandbox.js", "labs.js", "lab-detail.js", "inspector.js"])
+@pytest.mark.parametrize("entry", ["sandbox.js", "labs.js", "lab-detail.js", "inspector.js", "experiment.js"])
 def test_module_script_preloads_every_module_the_entry_imports(entry: str):
     html = Template("{% load sandbox_tags %}{% module_script path %}").render(Context({"path": f"js/{entry}"}))
     assert re.findall(r'<script type="module" src="/static/js/([^"]+)">', html) == [entry]

@@ -1,69 +1,50 @@
-// The live experiment's results page (made to be projected): polls the results JSON every second and
-// redraws the arms; "Draw 1,000 more" simulates draws from the model's predicted first-token distribution
-// in the browser (a seeded generator, clearly labelled: the model does not run).
-// No inline script: the template carries data- attributes only (Content-Security-Policy).
+// The live experiment's results page (made to be projected; entry module): polls the results JSON every
+// second and redraws the arms; "Draw 1,000 more" simulates draws from the model's predicted distribution
+// of token 1 in the browser (a seeded generator, clearly labelled: the model does not run).
+// No inline script: the template carries data- attributes only (Content-Security-Policy). The numbers
+// are written as on every sandbox page (lib/format.js, the same as the server's `pct` filter).
 
-const POLL_MS = 1000;
-const DRAWS = 1000;
+import { $, el } from "./lib/dom.js";
+import { TokenName, num, pct, tokenName, visibleText } from "./lib/format.js";
+import { api } from "./lib/http.js";
 
-const results = document.getElementById("experiment-results");
+export const POLL_MS = 1000;
+export const DRAWS = 1000;
+const OTHER = "any other token";
+const OTHER_MIN_P = 1e-7; // below this the rest of the distribution is rounding, not a token
 
-function pct(p) {
-  if (p === null || p === undefined) return "–";
-  const value = p * 100;
-  if (value === 0) return "0%";
-  return value >= 1 ? `${value.toFixed(1)}%` : `${Number(value.toPrecision(2))}%`;
-}
-
-function visible(text) {
-  if (text === "") return "∅";
-  return text.replace(/\r/g, "␍").replace(/\n/g, "↵").replace(/\t/g, "⇥");
-}
-
-function temperatureLabel(t) {
-  return String(Number(t.toFixed(2)));
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
+// As the template's `floatformat:"-2"`: 0, 0.7, 1.5.
+export const temperatureLabel = (t) => String(Number(t.toFixed(2)));
 
 function meter(max, value, label, className) {
-  const node = el("meter", { min: "0", max: String(max), value: String(value), "aria-label": label });
-  if (className) node.className = className;
-  return node;
+  return el("meter", { min: "0", max: String(max), value: String(value), "aria-label": label, class: className });
 }
 
-function armNode(arm, index) {
+const header = (...names) => el("thead", {}, el("tr", {}, names.map((name) => el("th", { scope: "col", text: name }))));
+
+// One arm (one temperature) as templates/inference/experiments/_arm.html draws it on the server.
+export function armNode(arm, index) {
   const article = el("article", { class: "panel experiment-arm", "aria-labelledby": `arm-${index}-heading`, "data-arm": String(index) });
   article.append(el("h2", { id: `arm-${index}-heading`, text: `Temperature ${temperatureLabel(arm.temperature)}${arm.greedy ? " (greedy)" : ""}` }));
-  const counts = el("p", { class: "arm-counts" }, el("strong", { text: String(arm.runs_done) }));
   let tail = ` run${arm.runs_done === 1 ? "" : "s"} done · ${arm.runs_pending} pending`;
   if (arm.runs_failed) tail += ` · ${arm.runs_failed} failed or cancelled`;
-  counts.append(tail);
-  article.append(counts);
+  article.append(el("p", { class: "arm-counts" }, el("strong", { text: String(arm.runs_done) }), tail));
   if (arm.first_token.length) {
     const body = el("tbody");
     for (const token of arm.first_token) {
       body.append(el("tr", {},
-        el("th", { scope: "row" }, el("code", { text: visible(token.text) })),
+        el("th", { scope: "row" }, el("code", { text: visibleText(token.text) })),
         el("td", {}, meter(arm.runs_done || 1, token.count, `Room: ${token.count} of ${arm.runs_done}`), ` ${token.count}/${arm.runs_done}`),
         el("td", {}, meter(1, token.p_predicted, `Model: ${pct(token.p_predicted)}`, "predicted"), ` ${pct(token.p_predicted)}`),
       ));
     }
-    if (arm.other_p > 1e-7) {
-      body.append(el("tr", {}, el("th", { scope: "row", class: "muted", text: "any other token" }),
+    if (arm.other_p > OTHER_MIN_P) {
+      body.append(el("tr", {}, el("th", { scope: "row", class: "muted", text: OTHER }),
         el("td", { text: `0/${arm.runs_done}` }), el("td", { text: pct(arm.other_p) })));
     }
     article.append(el("table", { class: "first-tokens" },
-      el("caption", { text: "First generated token: the room against the model" }),
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Token" }), el("th", { scope: "col", text: "Room" }), el("th", { scope: "col", text: "Model" }))),
+      el("caption", { text: `${TokenName(0)} of the output: the room against the model` }),
+      header("Token", "Room", "Model"),
       body));
   } else {
     article.append(el("p", { class: "muted", text: "No run of this arm has finished yet." }));
@@ -74,12 +55,9 @@ function armNode(arm, index) {
   }
   if (arm.outputs.length) {
     article.append(el("h3", { text: `Outputs (${arm.distinct_outputs} different)` }));
-    const list = el("ol", { class: "outputs" });
-    for (const output of arm.outputs) {
-      list.append(el("li", {}, el("span", { class: "badge", text: `${output.count}×` }), " ",
-        el("span", { class: "output-text", text: output.text || "(empty)" })));
-    }
-    article.append(list);
+    article.append(el("ol", { class: "outputs" }, arm.outputs.map((output) => el("li", {},
+      el("span", { class: "badge", text: `${output.count}×` }), " ",
+      el("span", { class: "output-text", text: output.text || "(empty)" })))));
   }
   return article;
 }
@@ -89,36 +67,35 @@ function armNode(arm, index) {
 let latest = null;
 let lastBody = "";
 
-async function poll() {
+// A closed experiment whose runs have all ended changes no more.
+export const settled = (data) => data.status === "closed" && data.arms.every((arm) => arm.runs_pending === 0);
+
+async function poll(results) {
+  const answer = await api("GET", results.dataset.api);
   let stop = false;
-  try {
-    const response = await fetch(results.dataset.api, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-    if (response.ok) {
-      const body = await response.text();
-      if (body !== lastBody) {
-        lastBody = body;
-        latest = JSON.parse(body);
-        results.replaceChildren(...latest.arms.map(armNode));
-        const total = document.getElementById("experiment-total");
-        if (total) total.textContent = String(latest.total_runs);
-        const status = document.getElementById("experiment-status");
-        if (status) status.textContent = latest.status === "open" ? "Open" : "Closed";
-      }
-      // A closed experiment whose runs have all ended changes no more.
-      stop = latest && latest.status === "closed" && latest.arms.every((arm) => arm.runs_pending === 0);
-    } else if (response.status === 401 || response.status === 403 || response.status === 404) {
-      stop = true;
+  if (answer.ok) {
+    const body = JSON.stringify(answer.data);
+    if (body !== lastBody) {
+      lastBody = body;
+      latest = answer.data;
+      results.replaceChildren(...latest.arms.map(armNode));
+      const total = $("experiment-total");
+      if (total) total.textContent = String(latest.total_runs);
+      const status = $("experiment-status");
+      if (status) status.textContent = latest.status === "open" ? "Open" : "Closed";
     }
-  } catch {
-    // Offline for a moment: try again at the next tick.
+    stop = settled(latest);
+  } else {
+    // Signed out, no longer allowed or gone: stop; offline for a moment (status 0) or busy: next tick.
+    stop = [401, 403, 404].includes(answer.status);
   }
-  if (!stop) setTimeout(poll, POLL_MS);
+  if (!stop) setTimeout(() => poll(results), POLL_MS);
 }
 
 // --- Simulation ---------------------------------------------------------------------------------
 
 // mulberry32: a small seeded generator, so a demonstration can be repeated (the seed is shown).
-function mulberry32(seed) {
+export function mulberry32(seed) {
   let a = seed >>> 0;
   return function next() {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -129,56 +106,73 @@ function mulberry32(seed) {
   };
 }
 
-const simulated = new Map(); // arm index -> {seed, counts: Map(label -> count), total}
-let nextSeed = 1;
+// The outcomes an arm's token 1 can take: each token the room saw, then the rest of the distribution.
+export function outcomesOf(arm) {
+  const outcomes = arm.first_token.map((token) => ({ label: visibleText(token.text), p: token.p_predicted }));
+  if (arm.other_p > OTHER_MIN_P) outcomes.push({ label: OTHER, p: arm.other_p });
+  return outcomes;
+}
 
-function simulate(index) {
-  const arm = latest && latest.arms[index];
-  const output = document.getElementById("simulate-output");
-  if (!arm || !arm.first_token.length) {
-    output.replaceChildren(el("p", { class: "muted", text: "No finished run of this arm yet: the model's probabilities are not known." }));
-    return;
-  }
-  const outcomes = arm.first_token.map((token) => ({ label: visible(token.text), p: token.p_predicted }));
-  if (arm.other_p > 1e-7) outcomes.push({ label: "any other token", p: arm.other_p });
+// `draws` draws from `outcomes` (probabilities that need not sum to 1) with the generator seeded `seed`,
+// added to `counts` (label -> count).
+export function draw(outcomes, seed, draws = DRAWS, counts = new Map()) {
   const total = outcomes.reduce((sum, outcome) => sum + outcome.p, 0);
-  const state = simulated.get(index) || { counts: new Map(), total: 0, seeds: [] };
-  const seed = nextSeed++;
   const random = mulberry32(seed);
-  for (let i = 0; i < DRAWS; i++) {
+  for (let i = 0; i < draws; i++) {
     let r = random() * total;
     let chosen = outcomes[outcomes.length - 1];
     for (const outcome of outcomes) {
       r -= outcome.p;
-      if (r < 0) { chosen = outcome; break; }
+      if (r < 0) {
+        chosen = outcome;
+        break;
+      }
     }
-    state.counts.set(chosen.label, (state.counts.get(chosen.label) || 0) + 1);
+    counts.set(chosen.label, (counts.get(chosen.label) || 0) + 1);
   }
+  return counts;
+}
+
+const simulated = new Map(); // arm index -> {counts: Map(label -> count), total, seeds}
+let nextSeed = 1;
+
+function simulate(index) {
+  const arm = latest && latest.arms[index];
+  const output = $("simulate-output");
+  if (!arm || !arm.first_token.length) {
+    output.replaceChildren(el("p", { class: "muted", text: "No finished run of this arm yet: the model's probabilities are not known." }));
+    return;
+  }
+  const outcomes = outcomesOf(arm);
+  const total = outcomes.reduce((sum, outcome) => sum + outcome.p, 0);
+  const state = simulated.get(index) || { counts: new Map(), total: 0, seeds: [] };
+  const seed = nextSeed++;
+  draw(outcomes, seed, DRAWS, state.counts);
   state.total += DRAWS;
   state.seeds.push(seed);
   simulated.set(index, state);
 
-  const body = el("tbody");
-  for (const outcome of outcomes) {
+  const body = el("tbody", {}, outcomes.map((outcome) => {
     const count = state.counts.get(outcome.label) || 0;
-    body.append(el("tr", {}, el("th", { scope: "row" }, el("code", { text: outcome.label })),
-      el("td", { text: `${count} (${pct(count / state.total)})` }), el("td", { text: pct(outcome.p / total) })));
-  }
+    return el("tr", {}, el("th", { scope: "row" }, el("code", { text: outcome.label })),
+      el("td", { text: `${num(count)} (${pct(count / state.total)})` }), el("td", { text: pct(outcome.p / total) }));
+  }));
   output.replaceChildren(
-    el("p", { class: "small", text: `Simulated, not the model: ${state.total.toLocaleString("en")} draws at temperature ${temperatureLabel(arm.temperature)} from the predicted first-token distribution (seeds ${state.seeds.join(", ")}). The simulated shares approach the model's probabilities as draws add up.` }),
+    el("p", { class: "small", text: `Simulated, not the model: ${num(state.total)} draws at temperature ${temperatureLabel(arm.temperature)} from the model's predicted distribution of ${tokenName(0)} (seeds ${state.seeds.join(", ")}). The simulated shares approach the model's probabilities as draws add up.` }),
     el("table", { class: "first-tokens" },
-      el("caption", { text: "Simulated first tokens" }),
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Token" }), el("th", { scope: "col", text: "Simulated" }), el("th", { scope: "col", text: "Model" }))),
+      el("caption", { text: `Simulated ${tokenName(0)}` }),
+      header("Token", "Simulated", "Model"),
       body));
 }
 
+const results = $("experiment-results");
 if (results) {
-  const panel = document.getElementById("experiment-simulate");
-  const select = document.getElementById("simulate-arm");
+  const panel = $("experiment-simulate");
+  const select = $("simulate-arm");
   if (panel && select && select.options.length) {
     panel.hidden = false;
-    document.getElementById("simulate-draw").addEventListener("click", () => simulate(Number(select.value)));
-    select.addEventListener("change", () => document.getElementById("simulate-output").replaceChildren());
+    $("simulate-draw").addEventListener("click", () => simulate(Number(select.value)));
+    select.addEventListener("change", () => $("simulate-output").replaceChildren());
   }
-  poll();
+  poll(results);
 }

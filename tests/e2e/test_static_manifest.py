@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 from django.test.testcases import LiveServerThread
 from playwright.sync_api import Browser, expect
 
-from inference.models import LabJob, LabKind, RunStatus, SandboxRun
+from inference.models import Experiment, ExperimentStatus, LabJob, LabKind, RunStatus, SandboxRun
 from tests.static_build import PRODUCTION_STORAGES, collectstatic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -56,6 +56,24 @@ def production_server(tmp_path: Path) -> Iterator[str]:
         thread.terminate()
 
 
+EXPERIMENT_EXPORTS = """async () => {
+  const module = await import(document.querySelector('script[type=module][src*="/js/experiment."]').src);
+  const outcomes = [{ label: "Red", p: 0.5 }, { label: "Blue", p: 0.3 }, { label: "any other token", p: 0.2 }];
+  const arm = {
+    temperature: 1, greedy: false, runs_done: 2, runs_pending: 0, runs_failed: 0, fit_words: "", mean_entropy_bits: null,
+    outputs: [], distinct_outputs: 0, other_p: 0,
+    first_token: [{ text: "Red", count: 1, p_predicted: 0.5 }, { text: "\\n", count: 1, p_predicted: 0.000001 }],
+  };
+  const node = module.armNode(arm, 0);
+  return {
+    counts: Object.fromEntries(module.draw(outcomes, 7)),
+    again: Object.fromEntries(module.draw(outcomes, 7)),
+    caption: node.querySelector("caption").textContent,
+    model: [...node.querySelectorAll("tbody td:last-child")].map((td) => td.textContent.trim()),
+  };
+}"""
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_sandbox_pages_load_their_hashed_modules_without_errors(
     browser: Browser, production_server, world, smollm2, width
@@ -79,6 +97,17 @@ def test_sandbox_pages_load_their_hashed_modules_without_errors(
         status=RunStatus.FAILED,
         error="x",
     )
+    # Closed and without runs: the results page polls once and stops.
+    experiment = Experiment.objects.create(
+        cohort=world.cohort,
+        created_by=world.alice_membership,
+        title="Pick a colour",
+        model=smollm2,
+        request={"messages": [{"role": "user", "content": "Name one colour."}]},
+        params={"max_tokens": 4, "top_k": 0, "top_p": 1.0, "min_p": 0.0},
+        temperatures=[0.0, 1.0],
+        status=ExperimentStatus.CLOSED,
+    )
     context = browser.new_context(base_url=production_server, viewport={"width": width, "height": 900})
     context.add_cookies([_session_cookie(world.alice, production_server)])
     page = context.new_page()
@@ -95,6 +124,11 @@ def test_sandbox_pages_load_their_hashed_modules_without_errors(
         "/sandbox/labs/": (page.locator("#tree-status"), re.compile(rf"Run #{run.pk}: 1 run")),
         f"/sandbox/labs/{job.pk}/": (page.locator("#lab-result"), re.compile("The lab failed: x")),
         f"/sandbox/models/{smollm2.slug}/inspect/": (page.locator("#tensor-count"), re.compile(r"tensors")),
+        # The module shows the simulation panel (hidden without JavaScript).
+        f"/sandbox/experiments/{experiment.pk}/": (
+            page.locator("#experiment-simulate:not([hidden]) h2"),
+            re.compile("Law of large numbers"),
+        ),
     }
     for path, (locator, text) in pages.items():
         modules.clear()
@@ -107,6 +141,15 @@ def test_sandbox_pages_load_their_hashed_modules_without_errors(
         )
         assert modules and set(modules) <= set(announced), path
         assert [url for url in modules if not HASHED_MODULE.search(url)] == [], path
+    # The experiment module's exports, from its hashed file: the seeded draws repeat, and an arm is
+    # drawn in the sandbox's vocabulary and number formats.
+    found = page.evaluate(EXPERIMENT_EXPORTS)
+    assert found["again"] == found["counts"]
+    assert sum(found["counts"].values()) == 1000
+    assert abs(found["counts"]["Red"] - 500) < 80 and abs(found["counts"]["Blue"] - 300) < 80
+    assert found["caption"] == "Token 1 of the output: the room against the model"
+    assert found["model"] == ["50.0%", "<0.001%"]
+    page.goto(f"/sandbox/models/{smollm2.slug}/inspect/")
     page.get_by_label("Filter by name or type").fill("blk.0")
     expect(page.locator("#tensor-count")).to_contain_text("of")
     context.close()
