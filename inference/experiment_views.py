@@ -127,7 +127,7 @@ def experiment_run(request: HttpRequest, experiment_id: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"Your run {run.pk} started at temperature {run.params['temperature']:g} with seed {run.seed}; "
+            f"Your run #{run.pk} started at temperature {run.params['temperature']:g} with seed {run.seed}; "
             "it is in your sandbox history too.",
         )
     return redirect(_detail_url(experiment))

@@ -48,7 +48,7 @@ def experiment_run_rows(runs: list[dict[str, Any]]) -> str:
         return text if len(text) <= 80 else text[:79] + "…"
 
     rows = [
-        f'<tr><td><a href="{escape(base.format(int(run["run"])))}">{int(run["run"])}</a></td>'
+        f'<tr><td><a href="{escape(base.format(int(run["run"])))}">#{int(run["run"])}</a></td>'
         f"<td>{escape(run['learner'])}</td><td>{float(run['temperature']):g}</td>"
         f"<td>{escape(run['status'])}</td><td><code>{escape(visible(run['first_token']))}</code></td>"
         f"<td>{escape(short(run['output']))}</td></tr>"
