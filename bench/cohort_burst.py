@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,20 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import backends, pages  # noqa: E402
+from bench import backends, worker_room  # noqa: E402
+from bench.worker_room import machine_load, rss_mb  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Write a short story about a robot who learns to paint."}]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def machine_load() -> str:
-    return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> int:
@@ -57,51 +44,16 @@ def main() -> int:
     sizes = [int(n) for n in args.sizes.split(",")]
     token_counts = [int(n) for n in args.tokens.split(",")]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    tmp = Path(tempfile.mkdtemp(prefix="firstbreak-bench-burst-"))
-    worker = None
-    store = None
-    try:
-        env = pages.bench_env(tmp)
-        env.update(DEBUG="true", ALLOWED_HOSTS="testserver", SANDBOX_RUNS_PER_MINUTE="1000",
-                   SANDBOX_CONCURRENT_RUNS="100")  # fmt: skip
-        if args.threads:
-            env["SANDBOX_N_THREADS"] = str(args.threads)
-        store = backends.Backends(args, env).start()
-
-        import django
-
-        import config  # noqa: F401  (load settings through config first, as gunicorn does)
-
-        django.setup()
+    with worker_room.room(args, "burst", args.threads) as rig:
+        model, cohort = rig.model, rig.cohort
         from django.conf import settings
-        from django.core.management import call_command
         from django.db import OperationalError, connection
         from django.test import Client
 
-        from cohort.models import Cohort, Membership, User
         from inference.models import RunTokenChunk, SandboxRun
-        from inference.provision import provision_smollm2
 
-        call_command("migrate", interactive=False, verbosity=0)
-        model = provision_smollm2()
-        cohort = Cohort.objects.create(
-            name="Bench", slug="bench", starts_on="2026-03-02", ends_on="2026-06-26", practice_repository="a/b"
-        )
-        clients = []
-        for i in range(max(sizes)):
-            user = User.objects.create_user(email=f"learner{i}@bench.test")
-            Membership.objects.create(user=user, cohort=cohort)
-            client = Client()
-            client.force_login(user)
-            clients.append(client)
-
-        log = (tmp / "worker.log").open("wb")
-        # The README's inference worker.
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "inference", "--pool", "threads",
-             "--concurrency", "32", "--loglevel", "WARNING"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        clients = [worker_room.signed_in(cohort, f"learner{i}@bench.test") for i in range(max(sizes))]
+        worker = rig.start_worker()
 
         def post(client: Client, seed: int, max_tokens: int) -> int:
             body = {"model": model.slug, "messages": MESSAGES, "temperature": 0.8, "top_k": 40, "top_p": 0.95,
@@ -130,7 +82,7 @@ def main() -> int:
                 peak[0] = max(peak[0], rss_mb(worker.pid))
                 time.sleep(0.02)
             if len(ended) < len(posted):
-                raise RuntimeError(f"runs did not finish; worker log:\n{(tmp / 'worker.log').read_text()[-3000:]}")
+                raise RuntimeError(f"runs did not finish; worker log:\n{rig.worker_log()}")
             return first, ended
 
         def burst(n: int, max_tokens: int, seed_base: int) -> dict:
@@ -174,7 +126,7 @@ def main() -> int:
         watch({warm: time.perf_counter()}, [0.0])
 
         print(f"smollm2-135m Q4_1, {settings.SANDBOX_N_THREADS} llama threads, batch of "
-              f"{settings.SANDBOX_BATCH_SEQUENCES}; {store.label}; {machine_load()}")  # fmt: skip
+              f"{settings.SANDBOX_BATCH_SEQUENCES}; {rig.store.label}; {machine_load()}")  # fmt: skip
         print(f"{'N':>3} {'tokens':>6} {'alone tok/s':>11} {'burst tok/s':>11} {'ratio':>5} "
               f"{'TTFT p50':>8} {'p95':>6} {'last s':>6} {'same':>5} {'RSS MB':>6}")  # fmt: skip
         for max_tokens in token_counts:
@@ -202,12 +154,6 @@ def main() -> int:
                       f"{result['rss']:>6.0f}", flush=True)  # fmt: skip
         print(f"worker RSS with 1 sequence (alone runs): {alone_rss:.0f} MB; {machine_load()}")
         return 0
-    finally:
-        if worker is not None:
-            pages.stop(worker)
-        if store is not None:
-            store.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import backends, pages  # noqa: E402
+from bench import backends, worker_room  # noqa: E402
 
 PROMPT = "1, 2, 3, 4, 5,"
 NEW_TOKENS = 128
@@ -57,46 +54,15 @@ def main() -> int:
     backends.add_arguments(parser)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    tmp = Path(tempfile.mkdtemp(prefix="firstbreak-bench-sandbox-"))
-    worker = None
-    store = None
-    try:
-        env = pages.bench_env(tmp)
-        env.update(
-            DEBUG="true", ALLOWED_HOSTS="testserver", SANDBOX_RUNS_PER_MINUTE="1000", SANDBOX_CONCURRENT_RUNS="100"
-        )
-        store = backends.Backends(args, env).start()
-
-        import django
-
-        import config  # noqa: F401  (load settings through config first, as gunicorn does)
-
-        django.setup()
+    with worker_room.room(args, "sandbox") as rig:
+        model, cohort = rig.model, rig.cohort
         from django.conf import settings
-        from django.core.management import call_command
-        from django.test import Client
 
-        from cohort.models import Cohort, Membership, User
-        from inference.provision import provision_smollm2
-
-        call_command("migrate", interactive=False, verbosity=0)
-        model = provision_smollm2()
         threads = settings.SANDBOX_N_THREADS
-        cohort = Cohort.objects.create(
-            name="Bench", slug="bench", starts_on="2026-03-02", ends_on="2026-06-26", practice_repository="a/b"
-        )
-        user = User.objects.create_user(email="bench@bench.test")
-        Membership.objects.create(user=user, cohort=cohort)
-        client = Client()
-        client.force_login(user)
+        client = worker_room.signed_in(cohort, "bench@bench.test")
 
         base = baseline_tokens_per_second(model.path, threads)
-
-        log = (tmp / "worker.log").open("wb")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "inference", "--pool", "threads", "--concurrency", "32", "--loglevel", "WARNING"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        rig.start_worker()
 
         def start(max_tokens: int) -> int:
             body = {
@@ -120,9 +86,7 @@ def main() -> int:
                 if until(data):
                     return data
                 time.sleep(interval)
-            raise RuntimeError(
-                f"run {run_id} did not progress; worker log:\n{(tmp / 'worker.log').read_text()[-3000:]}"
-            )
+            raise RuntimeError(f"run {run_id} did not progress; worker log:\n{rig.worker_log()}")
 
         finished = lambda d: d["status"] in ("done", "failed", "cancelled")  # noqa: E731
         poll(start(4), finished)  # loads the model in the worker child
@@ -142,7 +106,7 @@ def main() -> int:
             ttft.append(time.perf_counter() - started)
             poll(run_id, finished)
 
-        backend = store.label
+        backend = rig.store.label
         print(f"smollm2-135m Q4_1, {threads} threads, prompt {PROMPT!r}, {NEW_TOKENS} new tokens; {backend}")
         print(f"baseline create_completion (no logprobs):      {base:6.1f} tok/s")
         print(f"sandbox run, top_n=20, generation in worker:  {api_rate:6.1f} tok/s   ratio {api_rate / base:.2f}")
@@ -154,12 +118,6 @@ def main() -> int:
             f"time to first token, warm worker, {len(ttft)} runs: p50 {statistics.median(ttft) * 1000:.0f} ms, p95 {q[18] * 1000:.0f} ms"
         )
         return 0
-    finally:
-        if worker is not None:
-            pages.stop(worker)
-        if store is not None:
-            store.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
