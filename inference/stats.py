@@ -18,30 +18,27 @@ _MAX_ITERATIONS = 10_000
 MIN_EXPECTED = 5.0
 
 
-def gamma_p(a: float, x: float) -> float:
-    """Regularized lower incomplete gamma P(a, x)."""
+def _check(a: float, x: float) -> None:
     if a <= 0:
         raise ValueError("a must be positive")
     if x < 0:
         raise ValueError("x must not be negative")
+
+
+def gamma_p(a: float, x: float) -> float:
+    """Regularized lower incomplete gamma P(a, x)."""
+    _check(a, x)
     if x == 0:
         return 0.0
-    if x < a + 1:
-        return _series(a, x)
-    return 1.0 - _continued_fraction(a, x)
+    return _series(a, x) if x < a + 1 else 1.0 - _continued_fraction(a, x)
 
 
 def gamma_q(a: float, x: float) -> float:
     """Regularized upper incomplete gamma Q(a, x) = 1 - P(a, x), accurate in the far tail too."""
-    if a <= 0:
-        raise ValueError("a must be positive")
-    if x < 0:
-        raise ValueError("x must not be negative")
+    _check(a, x)
     if x == 0:
         return 1.0
-    if x < a + 1:
-        return 1.0 - _series(a, x)
-    return _continued_fraction(a, x)
+    return 1.0 - _series(a, x) if x < a + 1 else _continued_fraction(a, x)
 
 
 def _log_prefactor(a: float, x: float) -> float:
