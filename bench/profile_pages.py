@@ -41,6 +41,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=40, help="rows of each profile to print")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key")
     parser.add_argument("--callers", default="", help="also print who calls the functions matching this regex")
+    parser.add_argument("--callees", default="", help="also print what the functions matching this regex call")
     args = parser.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -102,6 +103,8 @@ def main() -> int:
                 stats.print_stats(args.top)
                 if args.callers:
                     stats.print_callers(args.callers)
+                if args.callees:
+                    stats.print_callees(args.callees)
                 print(f"\n===== {label} ({args.requests} requests) =====")
                 print(out.getvalue())
         return 0
