@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 
@@ -12,7 +13,14 @@ GITHUB_PROFILE_URL_RE = re.compile(r"^(?:https?://)?(?:www\.)?github\.com/", re.
 
 
 def _timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+    return list(_zones())
+
+
+@functools.cache
+def _zones() -> tuple[tuple[str, str], ...]:
+    # available_timezones() walks the tz database's files on every call (a few ms per form built,
+    # and the profile page builds two); the installed zones do not change while the process runs.
+    return tuple((name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones()))
 
 
 class JoinForm(forms.Form):

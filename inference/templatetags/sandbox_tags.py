@@ -15,7 +15,14 @@ register = template.Library()
 
 @register.inclusion_tag("inference/_recent_runs.html")
 def recent_runs(membership, count: int = 3):  # type: ignore[no-untyped-def]
-    runs = SandboxRun.objects.filter(membership=membership).select_related("model").order_by("-created_at")[:count]
+    # Only what the panel shows: a run's tokens, prompt and timings are JSON of up to hundreds of KB,
+    # and decoding two 512-token runs was a third of the dashboard's CPU.
+    runs = (
+        SandboxRun.objects.filter(membership=membership)
+        .select_related("model")
+        .only("status", "seed", "params", "error", "output_text", "created_at", "model__slug")
+        .order_by("-created_at")[:count]
+    )
     return {"runs": runs}
 
 

@@ -184,3 +184,15 @@ def test_step_label_does_not_repeat_its_code():
 def test_admin_plural_labels_are_spelled_right():
     assert str(StepProgress._meta.verbose_name_plural) == "step progress"
     assert str(WebhookDelivery._meta.verbose_name_plural) == "webhook deliveries"
+
+
+def test_timezone_choices_are_read_once_and_handed_out_as_fresh_lists():
+    # The zone list is cached (the tz database was walked on every form built); callers still get their own list.
+    import zoneinfo
+
+    from cohort.forms import _timezone_choices
+
+    first, second = _timezone_choices(), _timezone_choices()
+    assert first == second == [(n, n.replace("_", " ")) for n in sorted(zoneinfo.available_timezones())]
+    first.clear()
+    assert _timezone_choices() == second

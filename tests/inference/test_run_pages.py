@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cohort.models import Cohort, Role
@@ -298,6 +300,21 @@ def test_dashboard_recent_runs_link_to_run_pages_and_say_why_one_failed(world, s
 
     assert reverse("inference:run_page", args=[done.pk]).encode() in response.content
     assert b"Out of memory." in response.content
+
+
+def test_dashboard_recent_runs_do_not_read_the_runs_tokens(world, smollm2):
+    # Decoding the tokens (JSON of hundreds of KB for a long run) was a third of the dashboard's CPU.
+    _run(world.alice_membership, smollm2, tokens=[_token(i, f" w{i}", 0.5) for i in range(64)])
+
+    with CaptureQueriesContext(connection) as captured:
+        response = world.client_for(world.alice).get("/")
+
+    runs_sql = [q["sql"] for q in captured.captured_queries if 'FROM "inference_sandboxrun"' in q["sql"]]
+    assert runs_sql, "the dashboard reads the learner's runs"
+    assert not any('"inference_sandboxrun"."tokens"' in sql for sql in runs_sql)
+    assert not any('"inference_sandboxrun"."prompt_tokens"' in sql for sql in runs_sql)
+    assert b" w0 w1 w2" in response.content  # the output's beginning is still shown
+    assert b"T 0.7" in response.content and b"seed 42" in response.content
 
 
 def test_run_tree_scores_each_path_per_token(world, smollm2):
