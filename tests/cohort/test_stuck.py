@@ -444,24 +444,3 @@ def test_stuck_page_htmx_table_carries_the_summary_for_the_chosen_n(world):
 
     assert "<strong>1</strong> inactive for more than 3 days" in three
     assert "<strong>0</strong> inactive for more than 5 days" in five
-
-
-def test_stuck_page_folds_a_long_blocker_and_its_resolve_form_works(world):
-    # The rows are built in Python (cohort/templatetags/stuck_rows.py): the fold, the escaping and the form's action.
-    long_text = "<i>cmake</i> fails\nsecond line " + "x" * 300
-    blocker = _blocked(world.alice_membership, world.steps[0], long_text)
-    lead = world.client_for(world.lead)
-
-    body = lead.get(_url(world, sort="name", days=5)).content.decode()
-
-    assert "<details><summary>&lt;i&gt;cmake&lt;/i&gt; fails" in body
-    assert '<p class="blocker-text">&lt;i&gt;cmake&lt;/i&gt; fails<br>second line x' in body
-    assert "<i>cmake</i>" not in body
-    action = reverse("cohort:blocker_resolve", args=[world.cohort.slug, blocker.pk])
-    assert f'action="{action}"' in body
-    assert 'name="next" value="/c/cohort-a/lead/stuck/?sort=name&amp;days=5"' in body
-    response = lead.post(action, {"next": "/c/cohort-a/lead/stuck/?sort=name&days=5"})
-    assert response.status_code == 302
-    blocker.refresh_from_db()
-    assert blocker.resolved_at is not None
-    assert "cmake" not in lead.get(_url(world)).content.decode()
