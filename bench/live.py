@@ -68,9 +68,9 @@ def go_live(*, session_number: int, attendees: int, in_queue: int) -> list[str]:
     from django.db import connections
     from django.utils import timezone
 
-    from cohort import live_sessions
     from cohort.models import Membership, OfficeHoursSession, Role, SessionStatus
-    from cohort.office_hours import session_set_status
+    from cohort.office_hours import live_services as live_sessions
+    from cohort.office_hours.services import session_set_status
 
     session = OfficeHoursSession.objects.get(cohort__slug=COHORT_SLUG, number=session_number)
     session.starts_at = timezone.now()

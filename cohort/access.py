@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
 from cohort.models import Membership, OfficeHoursSession, Role
-from cohort.office_hours_selectors import session_for
+from cohort.office_hours.selectors import session_for
 from cohort.selectors import membership_for
 
 

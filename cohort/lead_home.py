@@ -20,7 +20,8 @@ from django.db.models import OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cohort.live_session_selectors import WaitStats, wait_stats_for_sessions
+from cohort.check_ins.stuck import _ORDER as STUCK_ORDER
+from cohort.check_ins.stuck import DEFAULT_DAYS, StuckRow, _count
 from cohort.models import (
     CheckIn,
     CheckInStatus,
@@ -34,9 +35,8 @@ from cohort.models import (
     SessionRSVP,
     SessionStatus,
 )
-from cohort.office_hours_selectors import office_hours_panel
-from cohort.stuck import _ORDER as STUCK_ORDER
-from cohort.stuck import DEFAULT_DAYS, StuckRow, _count
+from cohort.office_hours.live_selectors import WaitStats, wait_stats_for_sessions
+from cohort.office_hours.selectors import office_hours_panel
 from exercises.models import Submission
 from exercises.selectors import OPEN_STATES
 

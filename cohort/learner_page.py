@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Prefetch, Q
 from django.utils import timezone
 
-from cohort.check_ins import own_check_ins
-from cohort.live_session_selectors import AttendanceHistory, attendance_history
+from cohort.check_ins.services import own_check_ins
 from cohort.models import CheckIn, Cohort, Membership, Role
+from cohort.office_hours.live_selectors import AttendanceHistory, attendance_history
 from cohort.selectors import Roadmap, roadmap_for
 from exercises.models import ExerciseCompletion, Submission, TimelineEvent
 from inference.models import LabJob, RunStatus, SandboxRun

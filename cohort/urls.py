@@ -1,15 +1,11 @@
 from django.urls import path
 
-from cohort import (
-    calendar_views,
-    check_in_views,
-    invitation_views,
-    lead_views,
-    live_session_views,
-    office_hours_views,
-    stuck_views,
-    views,
-)
+from cohort import invitation_views, lead_views, views
+from cohort.check_ins import stuck_views
+from cohort.check_ins import views as check_in_views
+from cohort.office_hours import calendar_views
+from cohort.office_hours import live_views as live_session_views
+from cohort.office_hours import views as office_hours_views
 
 app_name = "cohort"
 
@@ -31,7 +27,7 @@ urlpatterns = [
     path("c/<slug:cohort_slug>/lead/invite/rotate/", views.lead_rotate_invite, name="lead_rotate_invite"),
 ]
 
-# Office hours (cohort/office_hours_views.py).
+# Office hours (cohort/office_hours/views.py).
 _sessions = "c/<slug:cohort_slug>/sessions/"
 _session = _sessions + "<int:number>/"
 urlpatterns += [
@@ -55,7 +51,7 @@ urlpatterns += [
     path(_session + "questions/<int:question_id>/answer/", office_hours_views.question_answer, name="question_answer"),
 ]
 
-# Calendars (cohort/calendar_views.py). Feed URLs carry a secret token instead of a login.
+# Calendars (cohort/office_hours/calendar_views.py). Feed URLs carry a secret token instead of a login.
 urlpatterns += [
     path("calendars/cohort/<str:token>.ics", calendar_views.cohort_feed, name="calendar_cohort_feed"),
     path("calendars/member/<str:token>.ics", calendar_views.member_feed, name="calendar_member_feed"),
@@ -64,7 +60,7 @@ urlpatterns += [
     path(_sessions + "calendar/cohort/rotate/", calendar_views.rotate_cohort_token, name="calendar_cohort_rotate"),
 ]
 
-# Check-ins, who is stuck and the agenda builder (cohort/check_in_views.py, cohort/stuck_views.py).
+# Check-ins, who is stuck and the agenda builder (cohort/check_ins/views.py, cohort/check_ins/stuck_views.py).
 urlpatterns += [
     path("c/<slug:cohort_slug>/check-ins/", check_in_views.check_in_list, name="check_ins"),
     path("c/<slug:cohort_slug>/check-ins/new/", check_in_views.check_in_create, name="check_in_create"),
@@ -78,7 +74,7 @@ urlpatterns += [
     path("c/<slug:cohort_slug>/lead/agenda/<int:number>/add/", stuck_views.agenda_add, name="agenda_add"),
 ]
 
-# RSVP, attendance and the live help queue (cohort/live_session_views.py).
+# RSVP, attendance and the live help queue (cohort/office_hours/live_views.py).
 urlpatterns += [
     path(_session + "live/", live_session_views.session_live, name="session_live"),
     path(_session + "live/state/", live_session_views.live_state, name="session_live_state"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.urls import reverse
 
-from cohort import calendars
+from cohort.office_hours import calendars
 
 register = template.Library()
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django import template
 
-from cohort import check_ins, stuck
-from cohort.check_in_forms import CheckInForm
+from cohort.check_ins import services as check_ins
+from cohort.check_ins import stuck
+from cohort.check_ins.forms import CheckInForm
 from cohort.models import Role
 
 register = template.Library()

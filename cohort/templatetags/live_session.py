@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cohort import live_session_selectors as selectors
-from cohort.live_session_forms import CheckInForm
 from cohort.models import Role, SessionStatus
+from cohort.office_hours import live_selectors as selectors
+from cohort.office_hours.live_forms import CheckInForm
 
 register = template.Library()
 

@@ -10,7 +10,7 @@ from django.utils import dateformat
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cohort import office_hours_selectors as selectors
+from cohort.office_hours import selectors
 
 register = template.Library()
 

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cohort import agenda, check_ins
+from cohort.check_ins import agenda
+from cohort.check_ins import services as check_ins
 from cohort.models import (
     CheckInStatus,
     Membership,

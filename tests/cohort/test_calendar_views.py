@@ -9,8 +9,8 @@ from django.contrib.auth.hashers import make_password
 from django.urls import reverse
 from icalendar import Calendar
 
-from cohort.calendar_views import FEED_REQUESTS_PER_MINUTE
 from cohort.models import Cohort, Membership, Role, SessionRSVP, User
+from cohort.office_hours.calendar_views import FEED_REQUESTS_PER_MINUTE
 from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Calendars built by cohort/calendars.py, read back with icalendar as a calendar app would."""
+"""Calendars built by cohort/office_hours/calendars.py, read back with icalendar as a calendar app would."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from icalendar import Calendar
 
-from cohort import calendars
-from cohort import office_hours as services
 from cohort.models import Cohort, Membership, SessionRSVP
+from cohort.office_hours import calendars, services
 from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db

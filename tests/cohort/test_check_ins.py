@@ -1,4 +1,4 @@
-"""Check-ins: the rules in cohort/check_ins.py, the learner pages, and the email to the leads."""
+"""Check-ins: the rules in cohort/check_ins/services.py, the learner pages, and the email to the leads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from cohort import check_ins
+from cohort.check_ins import services as check_ins
 from cohort.models import CHECK_IN_TEXT_MAX_CHARS, CheckIn, CheckInStatus, Membership, Role, StepProgress
 from cohort.services import progress_focus_step
 from cohort.tasks import notify_blocked_check_in, sweep_blocked_check_ins

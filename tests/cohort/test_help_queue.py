@@ -1,4 +1,4 @@
-"""The live help queue: rules (cohort/live_sessions.py), reads, the queue endpoints and their polling."""
+"""The live help queue: rules (cohort/office_hours/live_services.py), reads, the queue endpoints and their polling."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from cohort import live_session_selectors as selectors
-from cohort import live_sessions as services
-from cohort import office_hours
 from cohort.models import HelpRequest, HelpRequestStatus, Membership, OfficeHoursSession, Role, SessionStatus
+from cohort.office_hours import live_selectors as selectors
+from cohort.office_hours import live_services as services
+from cohort.office_hours import services as office_hours
 from tests.cohort.test_office_hours import SessionFactory
 from tests.factories import MembershipFactory, UserFactory
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from cohort import live_sessions as services
 from cohort.models import Role, SessionRSVP, SessionStatus
+from cohort.office_hours import live_services as services
 from tests.cohort.test_live_state import CODE, HTMX, _session, _url
 from tests.factories import MembershipFactory
 

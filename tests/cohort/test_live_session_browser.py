@@ -14,9 +14,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from cohort import live_sessions
 from cohort.models import HelpRequest, SessionAttendance, SessionStatus
-from cohort.office_hours import session_set_status
+from cohort.office_hours import live_services as live_sessions
+from cohort.office_hours.services import session_set_status
 from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cohort import live_sessions as services
 from cohort.models import (
     HelpRequest,
     Membership,
@@ -24,6 +23,7 @@ from cohort.models import (
     SessionStatus,
     User,
 )
+from cohort.office_hours import live_services as services
 from tests.cohort.test_office_hours import SessionFactory
 from tests.cohort.test_office_hours_queries import SESSION_PAGE_QUERIES
 from tests.factories import MembershipFactory

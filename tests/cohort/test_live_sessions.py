@@ -1,4 +1,4 @@
-"""RSVP and attendance rules (cohort/live_sessions.py) and the attendance reads (cohort/live_session_selectors.py)."""
+"""RSVP and attendance rules (cohort/office_hours/live_services.py) and the attendance reads (cohort/office_hours/live_selectors.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from cohort import live_session_selectors as selectors
-from cohort import live_sessions as services
 from cohort.models import (
     AttendanceSource,
     Membership,
@@ -19,6 +17,8 @@ from cohort.models import (
     SessionRSVP,
     SessionStatus,
 )
+from cohort.office_hours import live_selectors as selectors
+from cohort.office_hours import live_services as services
 from tests.cohort.test_office_hours import SessionFactory
 from tests.factories import MembershipFactory
 

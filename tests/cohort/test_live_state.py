@@ -10,8 +10,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cohort import live_session_selectors as selectors
-from cohort import live_sessions as services
 from cohort.models import (
     HelpRequest,
     HelpRequestStatus,
@@ -21,7 +19,9 @@ from cohort.models import (
     SessionAnnouncement,
     SessionStatus,
 )
-from cohort.office_hours import session_set_status
+from cohort.office_hours import live_selectors as selectors
+from cohort.office_hours import live_services as services
+from cohort.office_hours.services import session_set_status
 from tests.cohort.test_office_hours import SessionFactory
 from tests.factories import MembershipFactory
 

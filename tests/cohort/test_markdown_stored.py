@@ -13,9 +13,9 @@ from django.apps import apps
 from django.test import Client
 from django.urls import reverse
 
-from cohort import office_hours as services
 from cohort.markdown import render_markdown
 from cohort.models import QUESTIONS_PER_LEARNER_PER_SESSION, OfficeHoursSession, SessionQuestion, SessionTopic
+from cohort.office_hours import services
 from tests.cohort.test_markdown import _problems
 from tests.cohort.test_office_hours import QuestionFactory, SessionFactory
 from tests.factories import MembershipFactory

@@ -1,4 +1,4 @@
-"""Office hours: the rules in cohort/office_hours.py, recap Markdown (diagrams, sanitizing) and the demo seed."""
+"""Office hours: the rules in cohort/office_hours/services.py, recap Markdown (diagrams, sanitizing) and the demo seed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from cohort import office_hours as services
 from cohort.markdown import has_mermaid, render_markdown
 from cohort.models import (
     Membership,
@@ -23,6 +22,7 @@ from cohort.models import (
     SessionStatus,
     SessionTopic,
 )
+from cohort.office_hours import services
 from tests.cohort.test_markdown import ATTACKS, _problems
 from tests.factories import CohortFactory, MembershipFactory, StepFactory
 

@@ -16,7 +16,6 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from cohort import live_sessions
 from cohort.models import (
     HelpRequest,
     HelpRequestStatus,
@@ -26,6 +25,7 @@ from cohort.models import (
     SessionRSVP,
     SessionStatus,
 )
+from cohort.office_hours import live_services as live_sessions
 from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.e2e

@@ -105,7 +105,7 @@ def test_recap_list_query_count_constant(world, count, django_assert_num_queries
 
 def test_session_page_shows_the_top_questions_and_the_viewers_own_then_all_on_demand(world, django_assert_num_queries):
     """Issue 12, performance: 300 questions on the page cost 46-72x the floor view; the top ones now, the rest later."""
-    from cohort.office_hours_selectors import TOP_QUESTIONS
+    from cohort.office_hours.selectors import TOP_QUESTIONS
 
     session = SessionFactory(cohort=world.cohort, number=1)
     crowd = _crowd(world.cohort, LEARNERS)

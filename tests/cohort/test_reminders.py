@@ -1,4 +1,4 @@
-"""Office-hours emails (cohort/reminders.py): reminders before a session and the recap announcement, each sent once."""
+"""Office-hours emails (cohort/office_hours/reminders.py): reminders before a session and the recap announcement, each sent once."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection
 from django.utils import timezone
 
-from cohort import office_hours as services
-from cohort import reminders, tasks
+from cohort import tasks
 from cohort.models import Cohort, Membership, OfficeHoursSession, Role, SessionRSVP, SessionStatus, User
+from cohort.office_hours import reminders, services
 from config.celery import app
 from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 from tests.factories import MembershipFactory, UserFactory

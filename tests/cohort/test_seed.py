@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from cohort.demo import DEMO_PASSWORD
+from cohort.demo.roadmap import DEMO_PASSWORD
 from cohort.models import Cohort, Membership, ProgressStatus, RoadmapStep, Role, User
 from cohort.selectors import roadmap_for
 
@@ -187,7 +187,7 @@ def test_seed_demo_rerun_on_a_later_day_moves_activity_not_duplicates():
 
     from django.utils import timezone
 
-    from cohort.demo_activity import seed_office_hours_activity
+    from cohort.demo.activity import seed_office_hours_activity
     from cohort.models import CheckIn, OfficeHoursSession, SessionStatus
     from exercises.models import Submission, TimelineEvent
 

@@ -1,4 +1,4 @@
-"""Who is stuck: figures, sorting and filtering in cohort/stuck.py, the lead page and resolving blockers."""
+"""Who is stuck: figures, sorting and filtering in cohort/check_ins/stuck.py, the lead page and resolving blockers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cohort import check_ins
+from cohort.check_ins import services as check_ins
+from cohort.check_ins.stuck import StuckFilters, stuck_page
 from cohort.models import (
     AttendanceSource,
     CheckIn,
@@ -22,7 +23,6 @@ from cohort.models import (
     StepProgress,
 )
 from cohort.services import progress_focus_step
-from cohort.stuck import StuckFilters, stuck_page
 from exercises.models import Exercise, Review, Submission, SubmissionState
 from tests.cohort.test_office_hours import SessionFactory
 from tests.factories import MembershipFactory, StepFactory, UserFactory

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
+from cohort.check_ins.stuck import STUCK_PAGE_SIZE
 from cohort.models import (
     CheckIn,
     CheckInStatus,
@@ -24,7 +25,6 @@ from cohort.models import (
     StepProgress,
     User,
 )
-from cohort.stuck import STUCK_PAGE_SIZE
 from exercises.models import Exercise, Review, Submission, SubmissionState
 
 # Session, user, membership, the nav badge, steps, ended sessions, every learner's figures, the page's

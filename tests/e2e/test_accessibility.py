@@ -16,11 +16,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from cohort import office_hours
-from cohort.demo import LEAD_EMAIL, LEARNERS, seed_demo
-from cohort.demo_activity import seed_office_hours_activity
-from cohort.demo_office_hours import seed_office_hours
+from cohort.demo.activity import seed_office_hours_activity
+from cohort.demo.office_hours import seed_office_hours
+from cohort.demo.roadmap import LEAD_EMAIL, LEARNERS, seed_demo
 from cohort.models import Membership, OfficeHoursSession, Role, SessionStatus, User
+from cohort.office_hours import services as office_hours
 from exercises.demo import seed_demo_completions, seed_exercises
 from exercises.models import Exercise, ExerciseKind
 from exercises.services import submission_link

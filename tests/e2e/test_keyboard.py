@@ -11,8 +11,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from cohort import office_hours
 from cohort.models import SessionStatus
+from cohort.office_hours import services as office_hours
 from inference.models import LabJob
 from tests.cohort.test_office_hours import SessionFactory
 from tests.e2e.axe import assert_no_axe_violations, assert_no_csp_violations, watch_csp

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from cohort.demo import LEAD_EMAIL, LEARNERS, seed_demo
+from cohort.demo.roadmap import LEAD_EMAIL, LEARNERS, seed_demo
 from cohort.models import User
 
 pytestmark = pytest.mark.e2e

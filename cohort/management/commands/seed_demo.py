@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cohort import demo
-from cohort.demo_activity import seed_office_hours_activity
-from cohort.demo_office_hours import seed_office_hours
+from cohort.demo import roadmap as demo
+from cohort.demo.activity import seed_office_hours_activity
+from cohort.demo.office_hours import seed_office_hours
 from exercises.demo import seed_demo_completions, seed_exercises
 
 

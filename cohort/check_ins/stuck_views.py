@@ -15,10 +15,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from cohort import agenda, check_ins, stuck
 from cohort.access import lead_or_403, session_or_404, staff_or_403
-from cohort.check_in_forms import AgendaAddForm
-from cohort.check_in_views import safe_next
+from cohort.check_ins import agenda, stuck
+from cohort.check_ins import services as check_ins
+from cohort.check_ins.forms import AgendaAddForm
+from cohort.check_ins.views import safe_next
 from cohort.htmx import is_htmx
 
 

@@ -18,7 +18,7 @@ from cohort.models import (
     SessionTopic,
     User,
 )
-from cohort.office_hours import SERIES_MAX_SESSIONS
+from cohort.office_hours.services import SERIES_MAX_SESSIONS
 
 _LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 

@@ -1,4 +1,4 @@
-"""RSVP, check-in, attendance and help-queue views: thin, over `cohort.live_sessions` and its selectors.
+"""RSVP, check-in, attendance and help-queue views: thin, over `cohort.office_hours.live_services` and its selectors.
 
 The session page shows these panels through `cohort.templatetags.live_session`:
 the RSVP / check-in panel in the page itself (one query), the help queue and the
@@ -25,11 +25,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from cohort import live_session_selectors as selectors
-from cohort import live_sessions as services
 from cohort.access import lead_or_403, member_or_404, session_or_404, staff_or_403
 from cohort.htmx import is_htmx
-from cohort.live_session_forms import (
+from cohort.models import HelpRequest, HelpResolution, Membership, OfficeHoursSession, Role, SessionStatus
+from cohort.office_hours import live_selectors as selectors
+from cohort.office_hours import live_services as services
+from cohort.office_hours.live_forms import (
     AnnouncementForm,
     CheckInForm,
     HelpNoteForm,
@@ -37,7 +38,6 @@ from cohort.live_session_forms import (
     HelpRoomForm,
     MarkAttendanceForm,
 )
-from cohort.models import HelpRequest, HelpResolution, Membership, OfficeHoursSession, Role, SessionStatus
 
 _TEMPLATES = "cohort/office_hours/"
 # Modes in which the learner's queue panel shows no queue yet (or any more): moving in or out of them means

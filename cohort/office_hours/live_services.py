@@ -18,7 +18,7 @@ changes nothing and says so through its return value.
 Every write that changes what the live panels show calls `session_touch` (the help-queue writes
 first thing, through `_check_live_locked`, so every writer takes the session row before a request's):
 it bumps the session's `live_version` in the same transaction, which is what
-the pages' one-second poll compares (see `live_session_selectors.live_key` and `live_probe`).
+the pages' one-second poll compares (see `live_selectors.live_key` and `live_probe`).
 """
 
 from __future__ import annotations

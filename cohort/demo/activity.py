@@ -27,7 +27,7 @@ import zoneinfo
 from django.db import transaction
 from django.utils import timezone
 
-from cohort.demo import LEAD_EMAIL
+from cohort.demo.roadmap import LEAD_EMAIL
 from cohort.models import (
     AttendanceSource,
     CheckIn,

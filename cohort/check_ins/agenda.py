@@ -37,7 +37,7 @@ from cohort.models import (
     SessionStatus,
     SessionTopic,
 )
-from cohort.office_hours import topic_create
+from cohort.office_hours.services import topic_create
 
 QUESTION_PROPOSALS = 8
 STEP_PROPOSALS = 5

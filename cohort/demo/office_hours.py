@@ -1,6 +1,6 @@
 """Office hours for the demo cohort: Session 1 of 13 March 2026, its topics, questions and recap.
 
-Called by `manage.py seed_demo` after `cohort.demo.seed_demo()`. Rows are keyed
+Called by `manage.py seed_demo` after `cohort.demo.roadmap.seed_demo()`. Rows are keyed
 on natural keys (session number, topic position, question author and time) and
 written only when they differ, so a second run changes nothing.
 """
@@ -11,7 +11,7 @@ import datetime as dt
 
 from django.db import transaction
 
-from cohort.demo import LEAD_EMAIL
+from cohort.demo.roadmap import LEAD_EMAIL
 from cohort.models import (
     Cohort,
     Membership,

@@ -18,7 +18,6 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from cohort.live_sessions import help_queue_close, session_touch
 from cohort.markdown import normalize_newlines
 from cohort.models import (
     QUESTION_MAX_CHARS,
@@ -36,7 +35,8 @@ from cohort.models import (
     SessionTopic,
     User,
 )
-from cohort.reminders import recap_notification_enqueue
+from cohort.office_hours.live_services import help_queue_close, session_touch
+from cohort.office_hours.reminders import recap_notification_enqueue
 from cohort.services import membership_touch
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django import forms
 
-from cohort.live_sessions import Capsule, capsule_limit
 from cohort.models import (
     ANNOUNCEMENT_MAX_CHARS,
     HELP_DESCRIPTION_MAX_CHARS,
@@ -13,6 +12,7 @@ from cohort.models import (
     OfficeHoursSession,
     Role,
 )
+from cohort.office_hours.live_services import Capsule, capsule_limit
 
 
 class CheckInForm(forms.Form):

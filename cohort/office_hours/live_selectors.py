@@ -22,7 +22,6 @@ from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Sub
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cohort.live_sessions import OPEN_STATUSES, session_is_over
 from cohort.models import (
     Cohort,
     HelpRequest,
@@ -35,6 +34,7 @@ from cohort.models import (
     SessionRSVP,
     SessionStatus,
 )
+from cohort.office_hours.live_services import OPEN_STATUSES, session_is_over
 
 # A session polled before it is live: often enough to notice the lead starting it, rarely enough
 # that tabs left open for days cost nothing much.

@@ -1,4 +1,4 @@
-"""Office-hours pages: thin views over `cohort.office_hours` (writes) and `cohort.office_hours_selectors` (reads).
+"""Office-hours pages: thin views over `cohort.office_hours.services` (writes) and `cohort.office_hours.selectors` (reads).
 
 Every view finds the membership first (a cohort the user is not in is a 404, a
 lead page for a learner a 403), then looks the session up inside that cohort,
@@ -15,12 +15,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cohort import office_hours as services
-from cohort import office_hours_selectors as selectors
 from cohort.access import lead_or_403, member_or_404, session_or_404
 from cohort.htmx import is_htmx
 from cohort.models import Membership, OfficeHoursSession, Role, SessionQuestion, SessionTopic
-from cohort.office_hours_forms import (
+from cohort.office_hours import selectors, services
+from cohort.office_hours.forms import (
     AnswerForm,
     QuestionForm,
     RecapForm,

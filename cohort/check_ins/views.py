@@ -1,4 +1,4 @@
-"""Learner check-in pages: thin views over `cohort.check_ins`.
+"""Learner check-in pages: thin views over `cohort.check_ins.services`.
 
 The form lives on the dashboard and step pages (a card from the `check_ins`
 template tags) and posts here; a refused post is shown again on the learner's
@@ -16,9 +16,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from cohort import check_ins, selectors
+from cohort import selectors
 from cohort.access import member_or_404
-from cohort.check_in_forms import CheckInForm
+from cohort.check_ins import services as check_ins
+from cohort.check_ins.forms import CheckInForm
 from cohort.models import CheckInStatus, Membership
 
 

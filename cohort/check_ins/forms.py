@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from django import forms
 
-from cohort.agenda import ProposalKind
+from cohort.check_ins.agenda import ProposalKind
 from cohort.models import CHECK_IN_TEXT_MAX_CHARS, CheckInStatus, RoadmapStep
 
 
