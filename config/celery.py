@@ -91,6 +91,8 @@ def _configure(sender: Celery, **kwargs: object) -> None:
 
 
 app.autodiscover_tasks()
+# Feature packages inside an app keep their tasks next to their services.
+app.autodiscover_tasks(["cohort.office_hours", "cohort.check_ins"])
 
 
 def publish_or_leave_to_sweep(task, *, what: str, **kwargs: object) -> bool:  # type: ignore[no-untyped-def]

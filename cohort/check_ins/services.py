@@ -30,7 +30,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from cohort import tasks
+from cohort.check_ins import tasks
 from cohort.mail import site_url
 from cohort.models import (
     CHECK_IN_TEXT_MAX_CHARS,

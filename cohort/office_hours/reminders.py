@@ -37,9 +37,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from cohort import tasks
 from cohort.mail import site_url
 from cohort.models import Cohort, Membership, OfficeHoursSession, SessionRSVP, SessionStatus, SessionTopic
+from cohort.office_hours import tasks
 from config.celery import publish_or_leave_to_sweep
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cohort.check_ins import services as check_ins
+from cohort.check_ins.tasks import notify_blocked_check_in, sweep_blocked_check_ins
 from cohort.models import CHECK_IN_TEXT_MAX_CHARS, CheckIn, CheckInStatus, Membership, Role, StepProgress
 from cohort.services import progress_focus_step
-from cohort.tasks import notify_blocked_check_in, sweep_blocked_check_ins
 from tests.factories import CohortFactory, MembershipFactory, StepFactory, UserFactory
 from tests.worker import wait_for
 

@@ -13,9 +13,8 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection
 from django.utils import timezone
 
-from cohort import tasks
 from cohort.models import Cohort, Membership, OfficeHoursSession, Role, SessionRSVP, SessionStatus, User
-from cohort.office_hours import reminders, services
+from cohort.office_hours import reminders, services, tasks
 from config.celery import app
 from tests.cohort.test_office_hours import SessionFactory, TopicFactory
 from tests.factories import MembershipFactory, UserFactory
