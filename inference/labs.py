@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.publish import publish_after_commit
 from inference import tasks
 from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
 from inference.quantization import (
@@ -60,7 +61,7 @@ def lab_pipeline_create(*, run: SandboxRun, step: int) -> LabJob:
     job = LabJob.objects.create(
         membership=run.membership, model=run.model, kind=LabKind.PIPELINE, input={"run": run.pk, "step": step}
     )
-    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    publish_after_commit(tasks.execute_lab, job_id=job.pk)
     return job
 
 
@@ -95,7 +96,7 @@ def lab_sweep_create(
             "step": step,
         },
     )
-    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    publish_after_commit(tasks.execute_lab, job_id=job.pk)
     return job
 
 
@@ -282,7 +283,7 @@ def lab_speculative_create(
             "seed": seed,
         },  # fmt: skip
     )
-    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    publish_after_commit(tasks.execute_lab, job_id=job.pk)
     return job
 
 
@@ -354,7 +355,7 @@ def lab_quantization_create(*, membership, model: SandboxModel, types: list[str]
         kind=LabKind.QUANTIZATION,
         input={"types": types, "estimated_bytes": estimate},
     )
-    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    publish_after_commit(tasks.execute_lab, job_id=job.pk)
     return job
 
 

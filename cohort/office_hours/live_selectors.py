@@ -69,7 +69,7 @@ def _attendance(session_ref: object, membership_ref: object) -> object:
 
 
 @dataclass
-class RsvpPanel:
+class RsvpSummary:
     session: OfficeHoursSession
     rsvp_count: int
     viewer_rsvped: bool
@@ -94,7 +94,7 @@ class RsvpPanel:
         )
 
 
-def rsvp_panel(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetime | None = None) -> RsvpPanel:
+def rsvp_summary(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetime | None = None) -> RsvpSummary:
     """The RSVP count and the viewer's own RSVP and check-in: one query."""
     now = now or timezone.now()
     attendance = _attendance(OuterRef("pk"), viewer)
@@ -109,7 +109,7 @@ def rsvp_panel(*, session: OfficeHoursSession, viewer: Membership, now: dt.datet
         .values("rsvp_count", "viewer_rsvped", "viewer_checked_in_at", "viewer_source")
         .get()
     )
-    return RsvpPanel(
+    return RsvpSummary(
         session=session,
         rsvp_count=row["rsvp_count"],
         viewer_rsvped=row["viewer_rsvped"],

@@ -30,11 +30,12 @@ import re
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cohort.errors import Refused
 from cohort.models import (
     ANNOUNCEMENT_MAX_CHARS,
     HELP_DESCRIPTION_MAX_CHARS,
@@ -63,8 +64,8 @@ WRONG_CODES_ALLOWED = 10
 WRONG_CODES_WINDOW_SECONDS = 15 * 60
 
 
-class LiveSessionError(ValidationError):
-    """A request the rules refuse; the message is safe to show."""
+class LiveSessionError(Refused):
+    """An RSVP, check-in, help-queue or announcement the rules refuse."""
 
 
 # --- Shared checks ----------------------------------------------------------------------

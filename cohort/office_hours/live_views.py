@@ -25,14 +25,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from cohort.access import lead_or_403, member_or_404, session_or_404, staff_or_403
+from cohort.access import lead_or_403, member_or_404, staff_or_403
 from cohort.htmx import is_htmx
 from cohort.models import HelpRequest, HelpResolution, Membership, OfficeHoursSession, Role, SessionStatus
 from cohort.office_hours import live_selectors as selectors
 from cohort.office_hours import live_services as services
+from cohort.office_hours.access import session_or_404
 from cohort.office_hours.live_forms import (
     AnnouncementForm,
-    CheckInForm,
+    AttendanceCodeForm,
     HelpNoteForm,
     HelpRequestForm,
     HelpRoomForm,
@@ -93,14 +94,14 @@ def _rsvp_context(
     membership: Membership,
     session: OfficeHoursSession,
     *,
-    form: CheckInForm | None = None,
+    form: AttendanceCodeForm | None = None,
     error: str = "",
     notice: str = "",
 ) -> dict[str, object]:
     return {
         **_base(request, membership, session),
-        "panel": selectors.rsvp_panel(session=session, viewer=membership),
-        "check_in_form": form or CheckInForm(),
+        "panel": selectors.rsvp_summary(session=session, viewer=membership),
+        "attendance_form": form or AttendanceCodeForm(),
         "error": error,
         "notice": notice,
     }
@@ -191,7 +192,7 @@ def session_live(request: HttpRequest, cohort_slug: str, number: int) -> HttpRes
 
 @_signed_in
 @require_GET
-def rsvp_panel(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def rsvp_panel_fragment(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
     session = session_or_404(membership, number)
     if not is_htmx(request):
@@ -223,10 +224,10 @@ def rsvp(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
 
 @_signed_in
 @require_POST
-def check_in(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def attendance_code_submit(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
     session = session_or_404(membership, number)
-    form = CheckInForm(request.POST)
+    form = AttendanceCodeForm(request.POST)
     error = notice = ""
     if form.is_valid():
         try:

@@ -40,7 +40,7 @@ from django.utils import dateformat, timezone
 from cohort.mail import site_url
 from cohort.models import Cohort, Membership, OfficeHoursSession, SessionRSVP, SessionStatus, SessionTopic
 from cohort.office_hours import tasks
-from config.celery import publish_or_leave_to_sweep
+from config.publish import publish_after_commit_or_leave_to_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -226,12 +226,8 @@ def reminders_send(*, now: dt.datetime | None = None) -> int:
 
 def recap_notification_enqueue(*, session_id: int) -> None:
     """Queue the cohort's email about a newly published recap, once the transaction commits."""
-    transaction.on_commit(lambda: _publish_recap_task(session_id=session_id))
-
-
-def _publish_recap_task(*, session_id: int) -> None:
     # A broker outage must not turn the lead's "Publish" into an error page: the sweep sends it later.
-    publish_or_leave_to_sweep(
+    publish_after_commit_or_leave_to_sweep(
         tasks.notify_recap_published, what=f"the recap email of session {session_id}", session_id=session_id
     )
 

@@ -13,11 +13,12 @@ import logging
 import zoneinfo
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from cohort.errors import Refused
 from cohort.markdown import normalize_newlines
 from cohort.models import (
     QUESTION_MAX_CHARS,
@@ -44,8 +45,8 @@ logger = logging.getLogger(__name__)
 SERIES_MAX_SESSIONS = 26
 
 
-class OfficeHoursError(ValidationError):
-    """A request the rules refuse; the message is safe to show."""
+class OfficeHoursError(Refused):
+    """A session, topic, question or recap change the rules refuse."""
 
 
 # --- Sessions ---------------------------------------------------------------------------

@@ -247,8 +247,8 @@ def test_rsvp_panel_counts_and_knows_the_viewer(world, django_assert_num_queries
     services.attendance_mark(session=session, membership=world.alice_membership, by=world.lead, at=NOW)
 
     with django_assert_num_queries(1):
-        alice = selectors.rsvp_panel(session=session, viewer=world.alice_membership, now=NOW)
-    lead = selectors.rsvp_panel(session=session, viewer=_lead_membership(world), now=NOW)
+        alice = selectors.rsvp_summary(session=session, viewer=world.alice_membership, now=NOW)
+    lead = selectors.rsvp_summary(session=session, viewer=_lead_membership(world), now=NOW)
 
     assert (alice.rsvp_count, alice.viewer_rsvped, alice.viewer_checked_in_at, alice.viewer_attendance_source) == (
         2,
