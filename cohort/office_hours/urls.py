@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from cohort.office_hours import calendar_views, live_views, views
+from cohort.office_hours import calendar_views, live_views, queue_views, views
 
 # Sessions, topics, questions and recaps (views.py).
 _sessions = "c/<slug:cohort_slug>/sessions/"
@@ -41,7 +41,7 @@ urlpatterns += [
 urlpatterns += [
     path(_session + "live/", live_views.session_live, name="session_live"),
     path(_session + "live/state/", live_views.live_state, name="session_live_state"),
-    path(_session + "live/room/", live_views.help_room_set, name="session_help_room"),
+    path(_session + "live/room/", queue_views.help_room_set, name="session_help_room"),
     path(_session + "announcements/", live_views.announcement_post, name="announcement_post"),
     path(
         _session + "announcements/<int:announcement_id>/delete/",
@@ -53,23 +53,23 @@ urlpatterns += [
     path(_session + "check-in/", live_views.attendance_code_submit, name="session_check_in"),
     path(_session + "attendance/", live_views.attendance_roster, name="session_attendance"),
     path(_session + "attendance/mark/", live_views.attendance_mark, name="session_attendance_mark"),
-    path(_session + "queue/", live_views.help_queue, name="help_queue"),
-    path(_session + "queue/join/", live_views.help_queue_join, name="help_queue_join"),
-    path(_session + "queue/leave/", live_views.help_queue_leave, name="help_queue_leave"),
-    path(_session + "queue/<int:request_id>/take/", live_views.help_request_take, name="help_request_take"),
+    path(_session + "queue/", queue_views.help_queue, name="help_queue"),
+    path(_session + "queue/join/", queue_views.help_queue_join, name="help_queue_join"),
+    path(_session + "queue/leave/", queue_views.help_queue_leave, name="help_queue_leave"),
+    path(_session + "queue/<int:request_id>/take/", queue_views.help_request_take, name="help_request_take"),
     path(
         _session + "queue/<int:request_id>/finish/",
-        live_views.help_request_finish,
+        queue_views.help_request_finish,
         name="help_request_finish",
     ),
     path(
         _session + "queue/<int:request_id>/put-back/",
-        live_views.help_request_put_back,
+        queue_views.help_request_put_back,
         name="help_request_put_back",
     ),
     path(
         _session + "queue/<int:request_id>/annotate/",
-        live_views.help_request_annotate,
+        queue_views.help_request_annotate,
         name="help_request_annotate",
     ),
     path(_sessions + "attendance/", live_views.my_attendance, name="my_attendance"),

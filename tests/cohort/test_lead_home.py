@@ -24,8 +24,8 @@ from cohort.models import (
 )
 from exercises.models import Exercise, ExerciseCompletion, ExerciseKind, Submission, SubmissionState, TimelineEvent
 from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
-from tests.cohort.test_stuck_queries import SIZES
-from tests.cohort.test_stuck_queries import _seed as seed_cohort
+from tests.cohort.busy_cohort import SIZES
+from tests.cohort.busy_cohort import seed_busy_cohort as seed_cohort
 from tests.factories import CohortFactory, MembershipFactory, StepFactory
 
 pytestmark = pytest.mark.django_db

@@ -19,8 +19,7 @@ from cohort.models import (
     SessionStatus,
     SessionTopic,
 )
-from tests.cohort.test_office_hours import QuestionFactory, SessionFactory, TopicFactory
-from tests.factories import MembershipFactory, StepFactory, UserFactory
+from tests.factories import MembershipFactory, QuestionFactory, SessionFactory, StepFactory, TopicFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

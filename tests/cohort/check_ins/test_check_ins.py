@@ -237,7 +237,7 @@ def test_blocked_email_name_with_newline_still_sends_one_line_subject(world):
 
 def test_blocked_email_failed_send_releases_claim_and_sweep_sends_later(world, settings):
     blocker = _blocked(world.alice_membership, world.steps[0], at=timezone.now() - dt.timedelta(minutes=10))
-    settings.MAILERS = {"default": {"BACKEND": "tests.cohort.test_check_ins.FailingBackend"}}
+    settings.MAILERS = {"default": {"BACKEND": "tests.cohort.check_ins.test_check_ins.FailingBackend"}}
 
     with pytest.raises(OSError):
         notify_blocked_check_in.run(check_in_id=blocker.pk)

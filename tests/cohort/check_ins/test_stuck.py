@@ -24,8 +24,7 @@ from cohort.models import (
 )
 from cohort.services import progress_focus_step
 from exercises.models import Exercise, Review, Submission, SubmissionState
-from tests.cohort.test_office_hours import SessionFactory
-from tests.factories import MembershipFactory, StepFactory, UserFactory
+from tests.factories import MembershipFactory, SessionFactory, StepFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

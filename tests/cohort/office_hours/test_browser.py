@@ -12,7 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from cohort.models import QuestionVote, SessionQuestion
-from tests.cohort.test_office_hours import SessionFactory, TopicFactory
+from tests.factories import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.e2e
 

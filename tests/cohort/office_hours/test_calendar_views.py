@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from cohort.models import Cohort, Membership, Role, SessionRSVP, User
 from cohort.office_hours.calendar_views import FEED_REQUESTS_PER_MINUTE
-from tests.cohort.test_office_hours import SessionFactory, TopicFactory
+from tests.factories import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from cohort.models import Cohort, Membership, SessionRSVP
 from cohort.office_hours import calendars, services
-from tests.cohort.test_office_hours import SessionFactory, TopicFactory
+from tests.factories import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -14,15 +14,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cohort.models import HelpRequest, HelpRequestStatus, Membership, OfficeHoursSession, Role, SessionStatus
-from cohort.office_hours import live_selectors as selectors
 from cohort.office_hours import live_services as services
+from cohort.office_hours import queue_selectors
 from cohort.office_hours import services as office_hours
-from tests.cohort.test_office_hours import SessionFactory
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, SessionFactory, UserFactory
+from tests.helpers import HTMX, cohort_url
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 SHA = "a3f1" * 16
 LOG = 'Traceback (most recent call last):\n  File "run.py", line 3\n    llm = Llama(model_path=p)\nValueError: bad'
 
@@ -42,10 +41,6 @@ def _join(session, membership, description: str = "My build fails", **capsule): 
     return services.help_request_join(
         session=session, membership=membership, description=description, capsule=services.Capsule(**capsule)
     )
-
-
-def _url(name: str, *args: object) -> str:
-    return reverse(f"cohort:{name}", args=args)
 
 
 def _lead_membership(world) -> Membership:  # type: ignore[no-untyped-def]
@@ -393,8 +388,8 @@ def test_learner_queue_position_counts_only_waiting_ahead(world, django_assert_n
 
     # The queue read, plus the cohort's past help times: nobody was helped in this session yet (estimated wait).
     with django_assert_num_queries(2):
-        view = selectors.learner_queue(session=session, viewer=members[3])
-    helped = selectors.learner_queue(session=session, viewer=members[0])
+        view = queue_selectors.learner_queue(session=session, viewer=members[3])
+    helped = queue_selectors.learner_queue(session=session, viewer=members[0])
 
     assert (view.mode, view.position, view.waiting_count) == ("waiting", 2, 3)
     assert view.description == "request 3"
@@ -405,7 +400,7 @@ def test_learner_queue_never_reads_other_descriptions(world):
     session = _live(world)
     _join(session, world.alice_membership, "alice's secret traceback")
 
-    bob = selectors.learner_queue(session=session, viewer=world.bob_membership)
+    bob = queue_selectors.learner_queue(session=session, viewer=world.bob_membership)
 
     assert (bob.mode, bob.waiting_count, bob.description) == ("join", 1, "")
     assert "secret" not in repr(bob)
@@ -414,19 +409,19 @@ def test_learner_queue_never_reads_other_descriptions(world):
 def test_learner_queue_modes_follow_the_session(world):
     session = SessionFactory(cohort=world.cohort, number=1, starts_at=timezone.now() + dt.timedelta(days=2))
 
-    soon = selectors.learner_queue(session=session, viewer=world.alice_membership)
+    soon = queue_selectors.learner_queue(session=session, viewer=world.alice_membership)
     session.status = SessionStatus.ENDED
 
     assert (soon.mode, soon.poll) == ("soon", "60s")
-    assert selectors.learner_queue(session=session, viewer=world.alice_membership).mode == "closed"
+    assert queue_selectors.learner_queue(session=session, viewer=world.alice_membership).mode == "closed"
 
 
 def test_learner_queue_polls_faster_as_the_start_nears_and_stops_once_over(world):
     session = SessionFactory(cohort=world.cohort, number=1, starts_at=timezone.now() + dt.timedelta(minutes=20))
-    close = selectors.learner_queue(session=session, viewer=world.alice_membership)
+    close = queue_selectors.learner_queue(session=session, viewer=world.alice_membership)
     session.starts_at = timezone.now() - dt.timedelta(hours=2)  # the lead never started it
 
-    never_started = selectors.learner_queue(session=session, viewer=world.alice_membership)
+    never_started = queue_selectors.learner_queue(session=session, viewer=world.alice_membership)
 
     assert (close.mode, close.poll) == ("soon", "5s")
     assert (never_started.mode, never_started.poll) == ("closed", "")
@@ -436,19 +431,19 @@ def test_learner_queue_key_changes_exactly_when_the_view_does(world):
     session = _live(world)
     _join(session, world.bob_membership)
     _join(session, world.alice_membership)
-    before = selectors.learner_queue(session=session, viewer=world.alice_membership)
+    before = queue_selectors.learner_queue(session=session, viewer=world.alice_membership)
 
     carol = MembershipFactory(cohort=world.cohort)
     _join(session, carol)  # behind alice: her view does not change
-    after_carol = selectors.learner_queue(session=session, viewer=world.alice_membership)
+    after_carol = queue_selectors.learner_queue(session=session, viewer=world.alice_membership)
     bob_request = HelpRequest.objects.get(membership=world.bob_membership)
     services.help_request_take(session=session, request=bob_request, helper=world.lead)
-    after_take = selectors.learner_queue(session=session, viewer=world.alice_membership)
+    after_take = queue_selectors.learner_queue(session=session, viewer=world.alice_membership)
 
     assert before.position == 2
     assert after_carol.key != before.key  # the queue length she sees went from 2 to 3
     assert (after_take.position, after_take.key != after_carol.key) == (1, True)
-    assert selectors.learner_queue(session=session, viewer=world.alice_membership).key == after_take.key
+    assert queue_selectors.learner_queue(session=session, viewer=world.alice_membership).key == after_take.key
 
 
 def test_staff_queue_orders_by_join_time_or_first_timers_first(world):
@@ -463,8 +458,8 @@ def test_staff_queue_orders_by_join_time_or_first_timers_first(world):
             session=session, membership=member, description=f"r{i}", at=start + dt.timedelta(minutes=i)
         )
 
-    plain = selectors.staff_queue(session=session)
-    first = selectors.staff_queue(session=session, first_time_first=True)
+    plain = queue_selectors.staff_queue(session=session)
+    first = queue_selectors.staff_queue(session=session, first_time_first=True)
 
     assert [r.description for r in plain.waiting] == ["r0", "r1", "r2", "r3", "r4"]
     assert [r.description for r in first.waiting] == ["r1", "r3", "r4", "r0", "r2"]
@@ -482,10 +477,10 @@ def test_staff_queue_groups_requests_and_its_key_matches_the_light_key(world, dj
     now = timezone.now()
 
     with django_assert_num_queries(1):
-        queue = selectors.staff_queue(session=session, now=now)
+        queue = queue_selectors.staff_queue(session=session, now=now)
         names = [r.membership.user.display_name for r in queue.helping + queue.waiting + queue.finished]
         helpers = [r.helped_by.display_name for r in queue.helping]
-    key, poll = selectors.staff_queue_key(session=session, first_time_first=False, now=now)
+    key, poll = queue_selectors.staff_queue_key(session=session, first_time_first=False, now=now)
 
     assert [r.membership_id for r in queue.helping] == [members[0].pk]
     assert [r.membership_id for r in queue.waiting] == [members[3].pk]
@@ -505,13 +500,13 @@ def test_queue_endpoints_for_another_cohorts_session_are_404(world):
     lead, alice = world.client_for(world.lead), world.client_for(world.alice)
     before = _rows()
 
-    assert alice.get(_url("help_queue", "cohort-a", 4), **HTMX).status_code == 404
-    assert alice.post(_url("help_queue_join", "cohort-a", 4), {"description": "x"}).status_code == 404
-    assert alice.post(_url("help_queue_join", "cohort-b", 4), {"description": "x"}).status_code == 404
-    assert lead.post(_url("help_request_take", "cohort-a", 1, foreign_request.pk)).status_code == 404
-    assert lead.post(_url("help_request_take", "cohort-b", 4, foreign_request.pk)).status_code == 404
-    assert lead.post(_url("help_request_finish", "cohort-a", 1, foreign_request.pk)).status_code == 404
-    assert world.client_for(world.outsider).get(_url("help_queue", "cohort-a", 1), **HTMX).status_code == 404
+    assert alice.get(cohort_url("help_queue", "cohort-a", 4), **HTMX).status_code == 404
+    assert alice.post(cohort_url("help_queue_join", "cohort-a", 4), {"description": "x"}).status_code == 404
+    assert alice.post(cohort_url("help_queue_join", "cohort-b", 4), {"description": "x"}).status_code == 404
+    assert lead.post(cohort_url("help_request_take", "cohort-a", 1, foreign_request.pk)).status_code == 404
+    assert lead.post(cohort_url("help_request_take", "cohort-b", 4, foreign_request.pk)).status_code == 404
+    assert lead.post(cohort_url("help_request_finish", "cohort-a", 1, foreign_request.pk)).status_code == 404
+    assert world.client_for(world.outsider).get(cohort_url("help_queue", "cohort-a", 1), **HTMX).status_code == 404
     assert _rows() == before
 
 
@@ -521,8 +516,8 @@ def test_learner_calling_lead_actions_gets_403(world):
     alice = world.client_for(world.alice)
     before = _rows()
 
-    assert alice.post(_url("help_request_take", "cohort-a", 1, request.pk), **HTMX).status_code == 403
-    assert alice.post(_url("help_request_finish", "cohort-a", 1, request.pk), **HTMX).status_code == 403
+    assert alice.post(cohort_url("help_request_take", "cohort-a", 1, request.pk), **HTMX).status_code == 403
+    assert alice.post(cohort_url("help_request_finish", "cohort-a", 1, request.pk), **HTMX).status_code == 403
     assert _rows() == before
 
 
@@ -532,8 +527,8 @@ def test_mentor_can_take_and_finish(world):
     request, _ = _join(session, world.alice_membership)
     client = world.client_for(mentor.user)
 
-    taken = client.post(_url("help_request_take", "cohort-a", 1, request.pk), **HTMX)
-    done = client.post(_url("help_request_finish", "cohort-a", 1, request.pk), **HTMX)
+    taken = client.post(cohort_url("help_request_take", "cohort-a", 1, request.pk), **HTMX)
+    done = client.post(cohort_url("help_request_finish", "cohort-a", 1, request.pk), **HTMX)
 
     request.refresh_from_db()
     assert (taken.status_code, done.status_code) == (200, 200)
@@ -544,8 +539,8 @@ def test_anonymous_htmx_poll_reloads_the_page_and_plain_requests_go_to_login(wor
     _live(world)
     client = world.client_for(None)
 
-    poll = client.get(_url("help_queue", "cohort-a", 1) + "?m=join&v=x", **HTMX)
-    plain = client.post(_url("help_queue_join", "cohort-a", 1), {"description": "x"})
+    poll = client.get(cohort_url("help_queue", "cohort-a", 1) + "?m=join&v=x", **HTMX)
+    plain = client.post(cohort_url("help_queue_join", "cohort-a", 1), {"description": "x"})
 
     assert (poll.status_code, poll["HX-Refresh"]) == (204, "true")
     assert plain.status_code == 302 and plain.url.startswith(reverse("account_login"))
@@ -557,9 +552,9 @@ def test_queue_writes_are_post_only(world):
     request, _ = _join(session, world.alice_membership)
     lead = world.client_for(world.lead)
 
-    assert world.client_for(world.bob).get(_url("help_queue_join", "cohort-a", 1)).status_code == 405
-    assert world.client_for(world.alice).get(_url("help_queue_leave", "cohort-a", 1)).status_code == 405
-    assert lead.get(_url("help_request_take", "cohort-a", 1, request.pk)).status_code == 405
+    assert world.client_for(world.bob).get(cohort_url("help_queue_join", "cohort-a", 1)).status_code == 405
+    assert world.client_for(world.alice).get(cohort_url("help_queue_leave", "cohort-a", 1)).status_code == 405
+    assert lead.get(cohort_url("help_request_take", "cohort-a", 1, request.pk)).status_code == 405
 
 
 def test_queue_post_without_csrf_token_is_403(world):
@@ -567,7 +562,7 @@ def test_queue_post_without_csrf_token_is_403(world):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.alice)
 
-    response = client.post(_url("help_queue_join", "cohort-a", 1), {"description": "Help"}, **HTMX)
+    response = client.post(cohort_url("help_queue_join", "cohort-a", 1), {"description": "Help"}, **HTMX)
 
     assert response.status_code == 403
     assert not HelpRequest.objects.exists()
@@ -581,7 +576,7 @@ def test_join_htmx_returns_the_panel_with_the_position(world):
     _join(session, world.bob_membership)
 
     response = world.client_for(world.alice).post(
-        _url("help_queue_join", "cohort-a", 1),
+        cohort_url("help_queue_join", "cohort-a", 1),
         {"description": "CMake cannot find a compiler", "capsule_os": "Windows 11", "capsule_model_sha256": SHA},
         **HTMX,
     )
@@ -599,9 +594,9 @@ def test_join_htmx_returns_the_panel_with_the_position(world):
 def test_join_twice_through_the_view_says_so(world):
     _live(world)
     client = world.client_for(world.alice)
-    client.post(_url("help_queue_join", "cohort-a", 1), {"description": "first"}, **HTMX)
+    client.post(cohort_url("help_queue_join", "cohort-a", 1), {"description": "first"}, **HTMX)
 
-    response = client.post(_url("help_queue_join", "cohort-a", 1), {"description": "second"}, **HTMX)
+    response = client.post(cohort_url("help_queue_join", "cohort-a", 1), {"description": "second"}, **HTMX)
 
     assert response.status_code == 200
     assert "already in the queue" in response.content.decode()
@@ -622,7 +617,7 @@ def test_join_twice_through_the_view_says_so(world):
 def test_join_with_invalid_input_is_400_with_the_field_error(world, data, error, headers):
     _live(world)
 
-    response = world.client_for(world.alice).post(_url("help_queue_join", "cohort-a", 1), data, **headers)
+    response = world.client_for(world.alice).post(cohort_url("help_queue_join", "cohort-a", 1), data, **headers)
 
     assert response.status_code == 400
     assert error in response.content.decode()
@@ -632,7 +627,9 @@ def test_join_with_invalid_input_is_400_with_the_field_error(world, data, error,
 def test_join_when_not_live_is_400_with_the_message(world):
     SessionFactory(cohort=world.cohort, number=1)
 
-    response = world.client_for(world.alice).post(_url("help_queue_join", "cohort-a", 1), {"description": "x"}, **HTMX)
+    response = world.client_for(world.alice).post(
+        cohort_url("help_queue_join", "cohort-a", 1), {"description": "x"}, **HTMX
+    )
 
     assert response.status_code == 400
     assert "opens when the lead starts the session" in response.content.decode()
@@ -642,10 +639,10 @@ def test_join_when_not_live_is_400_with_the_message(world):
 def test_join_plain_post_redirects_to_the_live_page(world):
     _live(world)
 
-    response = world.client_for(world.alice).post(_url("help_queue_join", "cohort-a", 1), {"description": "Help"})
+    response = world.client_for(world.alice).post(cohort_url("help_queue_join", "cohort-a", 1), {"description": "Help"})
 
     assert response.status_code == 302
-    assert response.url == _url("session_live", "cohort-a", 1) + "#help-queue"
+    assert response.url == cohort_url("session_live", "cohort-a", 1) + "#help-queue"
     assert HelpRequest.objects.filter(membership=world.alice_membership).exists()
 
 
@@ -653,7 +650,7 @@ def test_leave_through_the_view(world):
     session = _live(world)
     _join(session, world.alice_membership)
 
-    response = world.client_for(world.alice).post(_url("help_queue_leave", "cohort-a", 1), **HTMX)
+    response = world.client_for(world.alice).post(cohort_url("help_queue_leave", "cohort-a", 1), **HTMX)
 
     assert response.status_code == 200
     assert "You left the queue." in response.content.decode()
@@ -666,7 +663,7 @@ def test_lead_take_of_a_request_someone_else_took_is_400_with_a_message(world):
     mentor = MembershipFactory(cohort=world.cohort, role=Role.MENTOR).user
     services.help_request_take(session=session, request=request, helper=mentor)
 
-    response = world.client_for(world.lead).post(_url("help_request_take", "cohort-a", 1, request.pk), **HTMX)
+    response = world.client_for(world.lead).post(cohort_url("help_request_take", "cohort-a", 1, request.pk), **HTMX)
 
     assert response.status_code == 400
     assert "Someone is already helping this learner." in response.content.decode()
@@ -687,7 +684,7 @@ def test_capsule_is_escaped_and_the_log_preformatted_for_leads(world):
         error_log="<b>bold</b>\n  indented",
     )
 
-    html = world.client_for(world.lead).get(_url("help_queue", "cohort-a", 1), **HTMX).content.decode()
+    html = world.client_for(world.lead).get(cohort_url("help_queue", "cohort-a", 1), **HTMX).content.decode()
 
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#x27;d&#x27;)&lt;/script&gt; fails" in html
@@ -699,8 +696,8 @@ def test_other_learners_see_only_the_queue_length(world):
     session = _live(world)
     _join(session, world.alice_membership, "Alice's private problem", error_log="alice-secret-log")
 
-    bob_panel = world.client_for(world.bob).get(_url("help_queue", "cohort-a", 1), **HTMX).content.decode()
-    lead_panel = world.client_for(world.lead).get(_url("help_queue", "cohort-a", 1), **HTMX).content.decode()
+    bob_panel = world.client_for(world.bob).get(cohort_url("help_queue", "cohort-a", 1), **HTMX).content.decode()
+    lead_panel = world.client_for(world.lead).get(cohort_url("help_queue", "cohort-a", 1), **HTMX).content.decode()
 
     assert "private problem" not in bob_panel and "alice-secret-log" not in bob_panel and "Alice" not in bob_panel
     assert "1 person is waiting." in bob_panel
@@ -715,8 +712,8 @@ def test_lead_toggle_first_time_askers_first(world):
     _join(session, world.bob_membership, "new asker")
     client = world.client_for(world.lead)
 
-    plain = client.get(_url("help_queue", "cohort-a", 1), **HTMX).content.decode()
-    first = client.get(_url("help_queue", "cohort-a", 1) + "?first=1", **HTMX).content.decode()
+    plain = client.get(cohort_url("help_queue", "cohort-a", 1), **HTMX).content.decode()
+    first = client.get(cohort_url("help_queue", "cohort-a", 1) + "?first=1", **HTMX).content.decode()
 
     assert plain.index("returning asker") < plain.index("new asker")
     assert first.index("new asker") < first.index("returning asker")
@@ -738,7 +735,7 @@ def test_learner_poll_query_count_is_constant(world, count, django_assert_num_qu
     session = _live(world)
     _queue_of(world, session, count)
     client = world.client_for(world.bob)
-    url = _url("help_queue", "cohort-a", 1) + "?m=waiting&v=stale"
+    url = cohort_url("help_queue", "cohort-a", 1) + "?m=waiting&v=stale"
 
     with django_assert_num_queries(LEARNER_POLL_QUERIES):
         response = client.get(url, **HTMX)
@@ -760,8 +757,8 @@ def test_staff_poll_query_count_is_constant(world, count, django_assert_num_quer
     _queue_of(world, session, count)
     client = world.client_for(world.lead)
     _away_from_a_minute_boundary()
-    key, _poll = selectors.staff_queue_key(session=session, first_time_first=False)
-    base = _url("help_queue", "cohort-a", 1)
+    key, _poll = queue_selectors.staff_queue_key(session=session, first_time_first=False)
+    base = cohort_url("help_queue", "cohort-a", 1)
 
     with django_assert_num_queries(STAFF_POLL_CHANGED_QUERIES):
         changed = client.get(base + "?first=0&v=stale", **HTMX)
@@ -778,7 +775,7 @@ def test_learner_poll_answers_204_until_the_position_changes(world):
     _join(session, world.bob_membership)
     _join(session, world.alice_membership)
     client = world.client_for(world.alice)
-    base = _url("help_queue", "cohort-a", 1)
+    base = cohort_url("help_queue", "cohort-a", 1)
     first = client.get(base, **HTMX)
     poll_url = first.context["queue"]
     query = f"?m={poll_url.mode}&v={poll_url.key}"
@@ -805,9 +802,9 @@ def test_learner_poll_sends_the_whole_panel_when_the_mode_changes(world):
     services.help_request_take(session=session, request=request, helper=world.lead)
     services.help_request_finish(session=session, request=request)
 
-    helped = client.get(_url("help_queue", "cohort-a", 1) + "?m=waiting&v=old", **HTMX)
+    helped = client.get(cohort_url("help_queue", "cohort-a", 1) + "?m=waiting&v=old", **HTMX)
     office_hours.session_set_status(session=session, status=SessionStatus.ENDED)
-    ended = client.get(_url("help_queue", "cohort-a", 1) + "?m=join&v=old", **HTMX)
+    ended = client.get(cohort_url("help_queue", "cohort-a", 1) + "?m=join&v=old", **HTMX)
 
     assert (helped["HX-Retarget"], helped["HX-Reswap"]) == ("#help-queue", "outerHTML")
     assert "HX-Trigger" not in helped  # still live: the check-in panel need not refresh
@@ -820,7 +817,7 @@ def test_learner_poll_sends_the_whole_panel_when_the_mode_changes(world):
 def test_queue_panel_without_htmx_redirects_to_the_live_page(world):
     _live(world)
 
-    response = world.client_for(world.alice).get(_url("help_queue", "cohort-a", 1))
+    response = world.client_for(world.alice).get(cohort_url("help_queue", "cohort-a", 1))
 
     assert response.status_code == 302
-    assert response.url == _url("session_live", "cohort-a", 1) + "#help-queue"
+    assert response.url == cohort_url("session_live", "cohort-a", 1) + "#help-queue"

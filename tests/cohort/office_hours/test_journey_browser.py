@@ -26,7 +26,7 @@ from cohort.models import (
     SessionStatus,
 )
 from cohort.office_hours import live_services as live_sessions
-from tests.cohort.test_office_hours import SessionFactory, TopicFactory
+from tests.factories import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -147,7 +147,7 @@ def _fits(page: Page, name: str) -> None:
     assert overflow <= 0, f"{name} is {overflow}px wider than the screen"
 
 
-def test_live_panels_fit_a_phone_screen(chromium, page_for, world):
+def test_live_panels_fit_a_phone_screen(page_for, world):
     session = SessionFactory(
         cohort=world.cohort, number=1, status=SessionStatus.LIVE, starts_at=timezone.now(), check_in_code=CODE
     )

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from cohort.models import HelpRequest, SessionAttendance, SessionStatus
 from cohort.office_hours import live_services as live_sessions
 from cohort.office_hours.services import session_set_status
-from tests.cohort.test_office_hours import SessionFactory, TopicFactory
+from tests.factories import SessionFactory, TopicFactory
 
 pytestmark = pytest.mark.e2e
 

@@ -29,12 +29,11 @@ from cohort.models import (
     SessionRSVP,
     SessionStatus,
 )
-from tests.cohort.test_office_hours import SessionFactory, TopicFactory
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, SessionFactory, TopicFactory, UserFactory
+from tests.helpers import HTMX
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 CODE = "K7PX2Q"
 
 VIEWERS = ["anonymous", "outsider", "learner", "rsvped", "checked_in_code", "marked_by_lead", "mentor", "lead"]

@@ -19,8 +19,7 @@ from cohort.models import (
 )
 from cohort.office_hours import live_selectors as selectors
 from cohort.office_hours import live_services as services
-from tests.cohort.test_office_hours import SessionFactory
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
 

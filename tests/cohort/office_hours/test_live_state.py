@@ -21,13 +21,13 @@ from cohort.models import (
 )
 from cohort.office_hours import live_selectors as selectors
 from cohort.office_hours import live_services as services
+from cohort.office_hours import queue_selectors
 from cohort.office_hours.services import session_set_status
-from tests.cohort.test_office_hours import SessionFactory
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, SessionFactory
+from tests.helpers import HTMX
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 CODE = "LV4K3Y"
 # Session, user, then one light query of the session row and the membership: the unchanged poll reads no more.
 UNCHANGED_POLL_QUERIES = 3
@@ -242,7 +242,7 @@ def test_put_back_returns_the_learner_to_their_place(world):
     first.refresh_from_db()
     assert response.status_code == 200 and "back in the queue" in unescape(response.content.decode())
     assert (first.status, first.helped_by, first.started_at) == (HelpRequestStatus.WAITING, None, None)
-    alice = selectors.learner_queue(session=session, viewer=world.alice_membership)
+    alice = queue_selectors.learner_queue(session=session, viewer=world.alice_membership)
     assert (alice.mode, alice.position) == ("waiting", 1)
 
 
@@ -358,16 +358,16 @@ def test_estimated_wait_from_this_sessions_helps_then_past_sessions(world):
     for member in crowd:
         services.help_request_join(session=session, membership=member, description="q")
 
-    from_past = selectors.learner_queue(session=session, viewer=world.alice_membership)
+    from_past = queue_selectors.learner_queue(session=session, viewer=world.alice_membership)
     _helped(session, world.bob_membership, joined=now - dt.timedelta(minutes=30), waited=2, took=4)
-    from_this = selectors.learner_queue(session=session, viewer=crowd[2])
+    from_this = queue_selectors.learner_queue(session=session, viewer=crowd[2])
 
     # A newcomer is 4th: 3.5 helps of 10 min (the past session's) before their turn.
     assert (from_past.mode, from_past.estimated_wait) == ("join", 35)
     # The third in line waits 2.5 of this session's 4-minute helps.
     assert (from_this.position, from_this.estimated_wait) == (3, 10)
-    assert selectors.estimated_wait(ahead=1, helpers=2, typical=4) == 1
-    assert selectors.estimated_wait(ahead=3, helpers=1, typical=None) is None
+    assert queue_selectors.estimated_wait(ahead=1, helpers=2, typical=4) == 1
+    assert queue_selectors.estimated_wait(ahead=3, helpers=1, typical=None) is None
 
 
 def test_estimated_wait_shows_on_the_learners_panel(world):

@@ -24,19 +24,14 @@ from cohort.models import (
     User,
 )
 from cohort.office_hours import live_services as services
-from tests.cohort.test_office_hours import SessionFactory
-from tests.cohort.test_office_hours_queries import SESSION_PAGE_QUERIES
-from tests.factories import MembershipFactory
+from tests.cohort.office_hours.test_queries import SESSION_PAGE_QUERIES
+from tests.factories import MembershipFactory, SessionFactory
+from tests.helpers import HTMX, cohort_url
 
 pytestmark = pytest.mark.django_db
 
 LOGIN_URL = reverse("account_login")
-HTMX = {"HTTP_HX_REQUEST": "true"}
 CODE = "H4RB9T"
-
-
-def _url(name: str, *args: object) -> str:
-    return reverse(f"cohort:{name}", args=args)
 
 
 def _text(response) -> str:  # type: ignore[no-untyped-def]
@@ -71,30 +66,30 @@ def _state() -> tuple:
 
 def _member_gets() -> list[str]:
     return [
-        _url("session_live", "cohort-a", 1),
-        _url("my_attendance", "cohort-a"),
+        cohort_url("session_live", "cohort-a", 1),
+        cohort_url("my_attendance", "cohort-a"),
     ]
 
 
 def _member_htmx_gets() -> list[str]:
-    return [_url("session_rsvp_panel", "cohort-a", 1), _url("help_queue", "cohort-a", 1)]
+    return [cohort_url("session_rsvp_panel", "cohort-a", 1), cohort_url("help_queue", "cohort-a", 1)]
 
 
 def _member_posts(world) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
     return [
-        (_url("session_rsvp", "cohort-a", 1), {}),
-        (_url("session_check_in", "cohort-a", 1), {"code": CODE}),
-        (_url("help_queue_join", "cohort-a", 1), {"description": "Stuck"}),
-        (_url("help_queue_leave", "cohort-a", 1), {}),
+        (cohort_url("session_rsvp", "cohort-a", 1), {}),
+        (cohort_url("session_check_in", "cohort-a", 1), {"code": CODE}),
+        (cohort_url("help_queue_join", "cohort-a", 1), {"description": "Stuck"}),
+        (cohort_url("help_queue_leave", "cohort-a", 1), {}),
     ]
 
 
 def _lead_gets(world) -> list[str]:  # type: ignore[no-untyped-def]
-    return [_url("member_attendance", "cohort-a", world.alice_membership.pk)]
+    return [cohort_url("member_attendance", "cohort-a", world.alice_membership.pk)]
 
 
 def _lead_posts(world) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
-    return [(_url("session_attendance_mark", "cohort-a", 1), {"membership": world.bob_membership.pk})]
+    return [(cohort_url("session_attendance_mark", "cohort-a", 1), {"membership": world.bob_membership.pk})]
 
 
 # --- Who may see and do what --------------------------------------------------------------
@@ -110,7 +105,7 @@ def test_anonymous_is_sent_to_login_and_changes_nothing(world, live):
         assert response.url.startswith(f"{LOGIN_URL}?next="), url
     for url, data in [*_member_posts(world), *_lead_posts(world)]:
         assert client.post(url, data).status_code == 302, url
-    for url in [*_member_htmx_gets(), _url("session_attendance", "cohort-a", 1)]:
+    for url in [*_member_htmx_gets(), cohort_url("session_attendance", "cohort-a", 1)]:
         response = client.get(url, **HTMX)
         assert (response.status_code, response["HX-Refresh"]) == (204, "true"), url
     assert _state() == before
@@ -122,7 +117,7 @@ def test_outsider_gets_404_everywhere_and_changes_nothing(world, live):
 
     for url in [*_member_gets(), *_lead_gets(world)]:
         assert client.get(url).status_code == 404, url
-    for url in [*_member_htmx_gets(), _url("session_attendance", "cohort-a", 1)]:
+    for url in [*_member_htmx_gets(), cohort_url("session_attendance", "cohort-a", 1)]:
         assert client.get(url, **HTMX).status_code == 404, url
     for url, data in [*_member_posts(world), *_lead_posts(world)]:
         assert client.post(url, data, **HTMX).status_code == 404, url
@@ -135,7 +130,7 @@ def test_learner_gets_403_on_lead_actions_and_changes_nothing(world, live):
 
     for url in _lead_gets(world):
         assert client.get(url).status_code == 403, url
-    assert client.get(_url("session_attendance", "cohort-a", 1), **HTMX).status_code == 403
+    assert client.get(cohort_url("session_attendance", "cohort-a", 1), **HTMX).status_code == 403
     for url, data in _lead_posts(world):
         assert client.post(url, data, **HTMX).status_code == 403, url
     assert _state() == before
@@ -145,13 +140,15 @@ def test_another_cohorts_session_is_not_found_through_ours(world, live):
     lead, alice = world.client_for(world.lead), world.client_for(world.alice)
     before = _state()
 
-    assert alice.post(_url("session_rsvp", "cohort-a", 5), **HTMX).status_code == 404
-    assert alice.post(_url("session_check_in", "cohort-a", 5), {"code": "OTHER5"}, **HTMX).status_code == 404
-    assert alice.post(_url("session_check_in", "cohort-b", 5), {"code": "OTHER5"}, **HTMX).status_code == 404
-    assert alice.get(_url("session_live", "cohort-a", 5)).status_code == 404
-    assert lead.get(_url("session_attendance", "cohort-a", 5), **HTMX).status_code == 404
+    assert alice.post(cohort_url("session_rsvp", "cohort-a", 5), **HTMX).status_code == 404
+    assert alice.post(cohort_url("session_check_in", "cohort-a", 5), {"code": "OTHER5"}, **HTMX).status_code == 404
+    assert alice.post(cohort_url("session_check_in", "cohort-b", 5), {"code": "OTHER5"}, **HTMX).status_code == 404
+    assert alice.get(cohort_url("session_live", "cohort-a", 5)).status_code == 404
+    assert lead.get(cohort_url("session_attendance", "cohort-a", 5), **HTMX).status_code == 404
     assert (
-        lead.post(_url("session_attendance_mark", "cohort-a", 5), {"membership": world.bob_membership.pk}).status_code
+        lead.post(
+            cohort_url("session_attendance_mark", "cohort-a", 5), {"membership": world.bob_membership.pk}
+        ).status_code
         == 404
     )
     assert _state() == before
@@ -161,9 +158,9 @@ def test_lead_cannot_see_or_mark_another_cohorts_member(world, live):
     lead = world.client_for(world.lead)
     outsider = Membership.objects.get(user=world.outsider)
 
-    assert lead.get(_url("member_attendance", "cohort-a", outsider.pk)).status_code == 404
-    assert lead.get(_url("member_attendance", "cohort-b", outsider.pk)).status_code == 404
-    response = lead.post(_url("session_attendance_mark", "cohort-a", 1), {"membership": outsider.pk}, **HTMX)
+    assert lead.get(cohort_url("member_attendance", "cohort-a", outsider.pk)).status_code == 404
+    assert lead.get(cohort_url("member_attendance", "cohort-b", outsider.pk)).status_code == 404
+    response = lead.post(cohort_url("session_attendance_mark", "cohort-a", 1), {"membership": outsider.pk}, **HTMX)
 
     assert response.status_code == 400
     assert "Pick a learner of this cohort." in response.content.decode()
@@ -175,14 +172,14 @@ def test_writes_are_post_only(world, live):
 
     for url, _data in [*_member_posts(world)]:
         assert alice.get(url).status_code == 405, url
-    assert world.client_for(world.lead).get(_url("session_attendance_mark", "cohort-a", 1)).status_code == 405
+    assert world.client_for(world.lead).get(cohort_url("session_attendance_mark", "cohort-a", 1)).status_code == 405
 
 
 def test_check_in_without_csrf_token_is_403(world, live):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.alice)
 
-    response = client.post(_url("session_check_in", "cohort-a", 1), {"code": CODE})
+    response = client.post(cohort_url("session_check_in", "cohort-a", 1), {"code": CODE})
 
     assert response.status_code == 403
     assert not SessionAttendance.objects.exists()
@@ -195,10 +192,10 @@ def test_rsvp_and_cancel_through_htmx(world, live):
     client = world.client_for(world.alice)
     SessionRSVP.objects.create(session=live, membership=world.bob_membership)
 
-    going = client.post(_url("session_rsvp", "cohort-a", 1), **HTMX)
-    again = client.post(_url("session_rsvp", "cohort-a", 1), **HTMX)
+    going = client.post(cohort_url("session_rsvp", "cohort-a", 1), **HTMX)
+    again = client.post(cohort_url("session_rsvp", "cohort-a", 1), **HTMX)
     rsvps_after_two = SessionRSVP.objects.count()
-    cancelled = client.post(_url("session_rsvp", "cohort-a", 1), {"cancel": "1"}, **HTMX)
+    cancelled = client.post(cohort_url("session_rsvp", "cohort-a", 1), {"cancel": "1"}, **HTMX)
 
     assert going.status_code == again.status_code == cancelled.status_code == 200
     assert going.content.decode().lstrip().startswith('<section id="rsvp-panel"')
@@ -212,9 +209,9 @@ def test_rsvp_and_cancel_through_htmx(world, live):
 def test_rsvp_plain_post_redirects_to_the_live_page_with_a_message(world, live):
     client = world.client_for(world.alice)
 
-    response = client.post(_url("session_rsvp", "cohort-a", 1), follow=True)
+    response = client.post(cohort_url("session_rsvp", "cohort-a", 1), follow=True)
 
-    assert response.redirect_chain == [(_url("session_live", "cohort-a", 1) + "#rsvp-panel", 302)]
+    assert response.redirect_chain == [(cohort_url("session_live", "cohort-a", 1) + "#rsvp-panel", 302)]
     assert "You're going" in _text(response)
     assert SessionRSVP.objects.filter(membership=world.alice_membership).exists()
 
@@ -222,7 +219,7 @@ def test_rsvp_plain_post_redirects_to_the_live_page_with_a_message(world, live):
 def test_rsvp_on_an_ended_session_is_400_with_the_message(world, live):
     OfficeHoursSession.objects.filter(pk=live.pk).update(status=SessionStatus.ENDED)
 
-    response = world.client_for(world.alice).post(_url("session_rsvp", "cohort-a", 1), **HTMX)
+    response = world.client_for(world.alice).post(cohort_url("session_rsvp", "cohort-a", 1), **HTMX)
 
     assert response.status_code == 400
     assert "takes no more RSVPs" in response.content.decode()
@@ -233,7 +230,9 @@ def test_rsvp_on_an_ended_session_is_400_with_the_message(world, live):
 
 
 def test_check_in_with_the_code(world, live):
-    response = world.client_for(world.alice).post(_url("session_check_in", "cohort-a", 1), {"code": " h4rb9t "}, **HTMX)
+    response = world.client_for(world.alice).post(
+        cohort_url("session_check_in", "cohort-a", 1), {"code": " h4rb9t "}, **HTMX
+    )
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -245,10 +244,10 @@ def test_check_in_with_the_code(world, live):
 
 def test_check_in_twice_says_so_and_changes_nothing(world, live):
     client = world.client_for(world.alice)
-    client.post(_url("session_check_in", "cohort-a", 1), {"code": CODE}, **HTMX)
+    client.post(cohort_url("session_check_in", "cohort-a", 1), {"code": CODE}, **HTMX)
     before = _state()
 
-    response = client.post(_url("session_check_in", "cohort-a", 1), {"code": CODE}, **HTMX)
+    response = client.post(cohort_url("session_check_in", "cohort-a", 1), {"code": CODE}, **HTMX)
 
     assert response.status_code == 200
     assert "already checked in" in response.content.decode()
@@ -261,7 +260,7 @@ def test_check_in_twice_says_so_and_changes_nothing(world, live):
     ids=["wrong", "empty", "oversized"],
 )
 def test_check_in_with_a_bad_code_is_400_with_a_field_error(world, live, code, message):
-    response = world.client_for(world.alice).post(_url("session_check_in", "cohort-a", 1), {"code": code}, **HTMX)
+    response = world.client_for(world.alice).post(cohort_url("session_check_in", "cohort-a", 1), {"code": code}, **HTMX)
 
     html = response.content.decode()
     assert response.status_code == 400
@@ -273,7 +272,7 @@ def test_check_in_with_a_bad_code_is_400_with_a_field_error(world, live, code, m
 
 def test_check_in_with_a_wrong_code_plain_post_redirects_with_the_error(world, live):
     response = world.client_for(world.alice).post(
-        _url("session_check_in", "cohort-a", 1), {"code": "NOPE"}, follow=True
+        cohort_url("session_check_in", "cohort-a", 1), {"code": "NOPE"}, follow=True
     )
 
     assert response.redirect_chain[-1][1] == 302
@@ -285,7 +284,7 @@ def test_check_in_with_a_wrong_code_plain_post_redirects_with_the_error(world, l
 def test_check_in_when_not_live_is_refused_with_a_message(world, live, status):
     OfficeHoursSession.objects.filter(pk=live.pk).update(status=status)
 
-    response = world.client_for(world.alice).post(_url("session_check_in", "cohort-a", 1), {"code": CODE}, **HTMX)
+    response = world.client_for(world.alice).post(cohort_url("session_check_in", "cohort-a", 1), {"code": CODE}, **HTMX)
 
     assert response.status_code == 400
     assert ("opens when the lead starts" if status == "scheduled" else "has ended") in response.content.decode()
@@ -298,11 +297,13 @@ def test_only_leads_see_the_check_in_code(world, live):
     for name in ("lead", "alice"):
         client = world.client_for(getattr(world, name))
         pages[name] = [
-            client.get(_url("session_rsvp_panel", "cohort-a", 1), **HTMX).content.decode(),
-            client.get(_url("session_live", "cohort-a", 1)).content.decode(),
-            client.get(_url("session", "cohort-a", 1)).content.decode(),
+            client.get(cohort_url("session_rsvp_panel", "cohort-a", 1), **HTMX).content.decode(),
+            client.get(cohort_url("session_live", "cohort-a", 1)).content.decode(),
+            client.get(cohort_url("session", "cohort-a", 1)).content.decode(),
         ]
-    mentor_panel = world.client_for(mentor).get(_url("session_rsvp_panel", "cohort-a", 1), **HTMX).content.decode()
+    mentor_panel = (
+        world.client_for(mentor).get(cohort_url("session_rsvp_panel", "cohort-a", 1), **HTMX).content.decode()
+    )
 
     assert CODE in pages["lead"][0] and CODE in pages["lead"][1]
     assert not any(CODE in html for html in pages["alice"])
@@ -313,7 +314,7 @@ def test_only_leads_see_the_check_in_code(world, live):
 def test_code_disappears_once_the_session_ends(world, live):
     OfficeHoursSession.objects.filter(pk=live.pk).update(status=SessionStatus.ENDED)
 
-    html = world.client_for(world.lead).get(_url("session_rsvp_panel", "cohort-a", 1), **HTMX).content.decode()
+    html = world.client_for(world.lead).get(cohort_url("session_rsvp_panel", "cohort-a", 1), **HTMX).content.decode()
 
     assert CODE not in html
 
@@ -323,7 +324,7 @@ def test_code_disappears_once_the_session_ends(world, live):
 
 def test_lead_marks_and_unmarks_a_learner(world, live):
     client = world.client_for(world.lead)
-    url = _url("session_attendance_mark", "cohort-a", 1)
+    url = cohort_url("session_attendance_mark", "cohort-a", 1)
 
     marked = client.post(url, {"membership": world.bob_membership.pk}, **HTMX)
     row = SessionAttendance.objects.get()
@@ -339,21 +340,21 @@ def test_lead_roster_lists_rsvps_and_attendance_and_links_histories(world, live)
     SessionRSVP.objects.create(session=live, membership=world.bob_membership)
     services.attendance_check_in(session=live, membership=world.alice_membership, code=CODE)
 
-    response = world.client_for(world.lead).get(_url("session_attendance", "cohort-a", 1), **HTMX)
+    response = world.client_for(world.lead).get(cohort_url("session_attendance", "cohort-a", 1), **HTMX)
 
     html = response.content.decode()
     roster = response.context["roster"]
     assert [r.membership for r in roster.present] == [world.alice_membership]
     assert [r.membership for r in roster.rsvps] == [world.bob_membership]
     assert "(1 present · 1 RSVP)" in html
-    assert _url("member_attendance", "cohort-a", world.bob_membership.pk) in html
+    assert cohort_url("member_attendance", "cohort-a", world.bob_membership.pk) in html
     assert f"?v={roster.key}" in html and 'hx-trigger="every 5s"' in html
 
 
 def test_lead_roster_poll_answers_204_until_someone_checks_in(world, live):
     client = world.client_for(world.lead)
-    key = client.get(_url("session_attendance", "cohort-a", 1), **HTMX).context["roster"].key
-    url = _url("session_attendance", "cohort-a", 1) + f"?v={key}"
+    key = client.get(cohort_url("session_attendance", "cohort-a", 1), **HTMX).context["roster"].key
+    url = cohort_url("session_attendance", "cohort-a", 1) + f"?v={key}"
 
     same = client.get(url, **HTMX)
     services.attendance_check_in(session=live, membership=world.alice_membership, code=CODE)
@@ -370,9 +371,9 @@ def test_lead_cannot_mark_before_the_session_started(world, live):
     )
     client = world.client_for(world.lead)
 
-    roster = client.get(_url("session_attendance", "cohort-a", 1), **HTMX).content.decode()
+    roster = client.get(cohort_url("session_attendance", "cohort-a", 1), **HTMX).content.decode()
     response = client.post(
-        _url("session_attendance_mark", "cohort-a", 1), {"membership": world.bob_membership.pk}, **HTMX
+        cohort_url("session_attendance_mark", "cohort-a", 1), {"membership": world.bob_membership.pk}, **HTMX
     )
 
     assert "Mark present" not in roster
@@ -409,20 +410,20 @@ def history(world):  # type: ignore[no-untyped-def]
 
 
 def test_my_attendance_shows_attended_missed_and_upcoming(world, history):
-    response = world.client_for(world.alice).get(_url("my_attendance", "cohort-a"))
+    response = world.client_for(world.alice).get(cohort_url("my_attendance", "cohort-a"))
 
     html = response.content.decode()
     states = {row.session.title: row.state for row in response.context["history"].rows}
     assert response.status_code == 200
     assert states == {"Attended one": "attended", "Missed one": "missed", "Coming one": "upcoming"}
     assert "1 / 2 <span>sessions attended</span>" in html
-    assert _url("recap", "cohort-a", 2) in html  # catch up on what was missed
+    assert cohort_url("recap", "cohort-a", 2) in html  # catch up on what was missed
     assert "Your attendance" in html
 
 
 def test_lead_sees_a_learners_history_and_a_learner_cannot(world, history):
-    lead_view = world.client_for(world.lead).get(_url("member_attendance", "cohort-a", world.bob_membership.pk))
-    bob_tries = world.client_for(world.bob).get(_url("member_attendance", "cohort-a", world.alice_membership.pk))
+    lead_view = world.client_for(world.lead).get(cohort_url("member_attendance", "cohort-a", world.bob_membership.pk))
+    bob_tries = world.client_for(world.bob).get(cohort_url("member_attendance", "cohort-a", world.alice_membership.pk))
 
     states = {row.session.title: row.state for row in lead_view.context["history"].rows}
     assert lead_view.status_code == 200
@@ -447,14 +448,14 @@ def test_my_attendance_query_count_is_constant(world, sessions, django_assert_nu
 
     # Session, user, membership, the sessions with RSVP and attendance.
     with django_assert_num_queries(4):
-        response = client.get(_url("my_attendance", "cohort-a"))
+        response = client.get(cohort_url("my_attendance", "cohort-a"))
 
     assert len(response.context["history"].rows) == sessions
 
 
 def test_member_attendance_query_count_does_not_grow_with_sessions(world):
     client = world.client_for(world.lead)
-    url = _url("member_attendance", "cohort-a", world.alice_membership.pk)
+    url = cohort_url("member_attendance", "cohort-a", world.alice_membership.pk)
     counts = []
     for first_number, count in ((1, 2), (3, 30)):
         _sessions_attended_every_other_week(world, count, first_number)
@@ -470,26 +471,26 @@ def test_member_attendance_query_count_does_not_grow_with_sessions(world):
 
 
 def test_session_page_places_the_panels_per_role(world, live):
-    alice = world.client_for(world.alice).get(_url("session", "cohort-a", 1)).content.decode()
-    lead = world.client_for(world.lead).get(_url("session", "cohort-a", 1)).content.decode()
+    alice = world.client_for(world.alice).get(cohort_url("session", "cohort-a", 1)).content.decode()
+    lead = world.client_for(world.lead).get(cohort_url("session", "cohort-a", 1)).content.decode()
 
     for html in (alice, lead):
         assert 'id="rsvp-panel"' in html  # rendered with the page
-        assert f'hx-get="{_url("help_queue", "cohort-a", 1)}" hx-trigger="load"' in html
+        assert f'hx-get="{cohort_url("help_queue", "cohort-a", 1)}" hx-trigger="load"' in html
         assert "css/live_session.css" in html
-        assert _url("session_live", "cohort-a", 1) in html  # the no-JavaScript way in
-    assert _url("session_attendance", "cohort-a", 1) in lead
-    assert _url("session_attendance", "cohort-a", 1) not in alice
+        assert cohort_url("session_live", "cohort-a", 1) in html  # the no-JavaScript way in
+    assert cohort_url("session_attendance", "cohort-a", 1) in lead
+    assert cohort_url("session_attendance", "cohort-a", 1) not in alice
 
 
 def test_session_page_hides_the_queue_from_learners_once_ended(world, live):
     OfficeHoursSession.objects.filter(pk=live.pk).update(status=SessionStatus.ENDED)
 
-    alice = world.client_for(world.alice).get(_url("session", "cohort-a", 1)).content.decode()
-    lead = world.client_for(world.lead).get(_url("session", "cohort-a", 1)).content.decode()
+    alice = world.client_for(world.alice).get(cohort_url("session", "cohort-a", 1)).content.decode()
+    lead = world.client_for(world.lead).get(cohort_url("session", "cohort-a", 1)).content.decode()
 
-    assert _url("help_queue", "cohort-a", 1) not in alice
-    assert _url("help_queue", "cohort-a", 1) in lead  # who was helped, as history
+    assert cohort_url("help_queue", "cohort-a", 1) not in alice
+    assert cohort_url("help_queue", "cohort-a", 1) in lead  # who was helped, as history
 
 
 def _crowd(cohort, count: int) -> list[Membership]:  # type: ignore[no-untyped-def]
@@ -520,7 +521,7 @@ def test_session_page_query_count_stays_constant_with_the_panels(
 
     # The RSVP panel is one query in the page; the queue and roster are placeholders filled after load.
     with django_assert_num_queries(SESSION_PAGE_QUERIES):
-        response = client.get(_url("session", "cohort-a", 1))
+        response = client.get(cohort_url("session", "cohort-a", 1))
 
     assert response.status_code == 200
 
@@ -528,10 +529,10 @@ def test_session_page_query_count_stays_constant_with_the_panels(
 def test_session_page_shows_the_rsvp_panel_without_a_second_request(world, live):
     SessionRSVP.objects.create(session=live, membership=world.bob_membership)
 
-    page = world.client_for(world.alice).get(_url("session", "cohort-a", 1)).content.decode()
+    page = world.client_for(world.alice).get(cohort_url("session", "cohort-a", 1)).content.decode()
 
     assert 'id="rsvp-panel"' in page and "Loading" not in page.split('id="rsvp-panel"')[1][:400]
-    assert _url("session_rsvp", "cohort-a", 1) in page
+    assert cohort_url("session_rsvp", "cohort-a", 1) in page
     assert "<strong>1</strong>" in page
 
 
@@ -549,15 +550,15 @@ def test_panel_endpoints_query_count_is_constant(world, live, viewer, name, crow
     client = world.client_for(getattr(world, viewer))
 
     with django_assert_num_queries(PANEL_QUERIES):
-        response = client.get(_url(name, "cohort-a", 1), **HTMX)
+        response = client.get(cohort_url(name, "cohort-a", 1), **HTMX)
 
     assert response.status_code == 200
 
 
 def test_live_page_renders_every_panel_without_javascript(world, live):
     services.help_request_join(session=live, membership=world.bob_membership, description="Bob's build")
-    lead = world.client_for(world.lead).get(_url("session_live", "cohort-a", 1)).content.decode()
-    alice = world.client_for(world.alice).get(_url("session_live", "cohort-a", 1)).content.decode()
+    lead = world.client_for(world.lead).get(cohort_url("session_live", "cohort-a", 1)).content.decode()
+    alice = world.client_for(world.alice).get(cohort_url("session_live", "cohort-a", 1)).content.decode()
 
     for html in (lead, alice):
         assert 'id="rsvp-panel"' in html and 'id="help-queue"' in html
@@ -565,11 +566,11 @@ def test_live_page_renders_every_panel_without_javascript(world, live):
     assert 'id="attendance-roster"' not in alice and "Bob&#x27;s build" not in alice
     assert "1 person is waiting." in alice
     assert 'name="description"' in alice  # the join form, posting without htmx too
-    assert f'action="{_url("help_queue_join", "cohort-a", 1)}"' in alice
+    assert f'action="{cohort_url("help_queue_join", "cohort-a", 1)}"' in alice
 
 
 def test_rsvp_panel_without_htmx_redirects_to_the_live_page(world, live):
-    response = world.client_for(world.alice).get(_url("session_rsvp_panel", "cohort-a", 1))
+    response = world.client_for(world.alice).get(cohort_url("session_rsvp_panel", "cohort-a", 1))
 
     assert response.status_code == 302
-    assert response.url == _url("session_live", "cohort-a", 1) + "#rsvp-panel"
+    assert response.url == cohort_url("session_live", "cohort-a", 1) + "#rsvp-panel"

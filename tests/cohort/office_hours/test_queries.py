@@ -9,7 +9,7 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from cohort.models import Membership, OfficeHoursSession, QuestionVote, Role, SessionQuestion, User
-from tests.cohort.test_office_hours import SessionFactory, TopicFactory
+from tests.factories import SessionFactory, TopicFactory
 
 LEARNERS = 200
 # Session, user, membership, the session, its leads, its topics, its questions (with votes counted).

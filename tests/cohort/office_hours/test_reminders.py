@@ -16,8 +16,7 @@ from django.utils import timezone
 from cohort.models import Cohort, Membership, OfficeHoursSession, Role, SessionRSVP, SessionStatus, User
 from cohort.office_hours import reminders, services, tasks
 from config.celery import app
-from tests.cohort.test_office_hours import SessionFactory, TopicFactory
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, SessionFactory, TopicFactory, UserFactory
 
 START = dt.datetime(2030, 3, 13, 17, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-import factory
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
@@ -23,42 +22,10 @@ from cohort.models import (
     SessionTopic,
 )
 from cohort.office_hours import services
-from tests.cohort.test_markdown import ATTACKS, _problems
-from tests.factories import CohortFactory, MembershipFactory, StepFactory
+from tests.factories import CohortFactory, QuestionFactory, SessionFactory, StepFactory, TopicFactory
+from tests.markup import ATTACKS, problems
 
 pytestmark = pytest.mark.django_db
-
-
-# --- Factories (shared with the other test_office_hours_* modules) ------------------------
-
-
-class SessionFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = OfficeHoursSession
-
-    cohort = factory.SubFactory(CohortFactory)
-    number = factory.Sequence(lambda n: n + 1)
-    title = factory.Sequence(lambda n: f"Office hours {n}")
-    starts_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=2))
-    duration_minutes = 60
-
-
-class TopicFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = SessionTopic
-
-    session = factory.SubFactory(SessionFactory)
-    position = factory.Sequence(lambda n: n + 1)
-    title = factory.Sequence(lambda n: f"Topic {n}")
-
-
-class QuestionFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = SessionQuestion
-
-    session = factory.SubFactory(SessionFactory)
-    author = factory.SubFactory(MembershipFactory, cohort=factory.SelfAttribute("..session.cohort"))
-    body = factory.Sequence(lambda n: f"Question number {n}?")
 
 
 def lead_membership(world) -> Membership:  # type: ignore[no-untyped-def]
@@ -452,7 +419,7 @@ def test_render_markdown_mermaid_example_inside_another_fence_stays_code():
 def test_recap_markdown_is_inert_with_diagrams_around(source):
     html = render_markdown(f"{DIAGRAM}\n\n{source}\n\n{DIAGRAM}", diagrams=True)
 
-    assert _problems(html) == []
+    assert problems(html) == []
     assert html.count('<pre class="mermaid">') >= 2
 
 

@@ -20,14 +20,13 @@ from cohort.models import (
     SessionTopic,
     User,
 )
-from tests.cohort.test_markdown import ATTACKS, _problems
-from tests.cohort.test_office_hours import QuestionFactory, SessionFactory, TopicFactory
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, QuestionFactory, SessionFactory, TopicFactory
+from tests.helpers import HTMX, cohort_url
+from tests.markup import ATTACKS, problems
 
 pytestmark = pytest.mark.django_db
 
 LOGIN_URL = reverse("account_login")
-HTMX = {"HTTP_HX_REQUEST": "true"}
 MERMAID_JS = "vendor/mermaid-11.17.2.min.js"
 
 
@@ -62,10 +61,6 @@ def oh(world) -> OfficeHours:
     return OfficeHours(session, topic, alice_q, bob_q, foreign, foreign_q)
 
 
-def _url(name: str, *args: object) -> str:
-    return reverse(f"cohort:{name}", args=args)
-
-
 def _state() -> tuple:
     """Every office-hours row, to show a refused request changed nothing."""
     return (
@@ -78,45 +73,45 @@ def _state() -> tuple:
 
 def _member_gets(oh: OfficeHours) -> list[str]:
     return [
-        _url("sessions", "cohort-a"),
-        _url("recaps", "cohort-a"),
-        _url("session", "cohort-a", 1),
-        _url("question_edit", "cohort-a", 1, oh.alice_question.pk),
+        cohort_url("sessions", "cohort-a"),
+        cohort_url("recaps", "cohort-a"),
+        cohort_url("session", "cohort-a", 1),
+        cohort_url("question_edit", "cohort-a", 1, oh.alice_question.pk),
     ]
 
 
 def _lead_gets(oh: OfficeHours) -> list[str]:
     return [
-        _url("session_create", "cohort-a"),
-        _url("session_series", "cohort-a"),
-        _url("session_edit", "cohort-a", 1),
-        _url("session_topics", "cohort-a", 1),
-        _url("topic_edit", "cohort-a", 1, oh.topic.pk),
-        _url("recap_edit", "cohort-a", 1),
+        cohort_url("session_create", "cohort-a"),
+        cohort_url("session_series", "cohort-a"),
+        cohort_url("session_edit", "cohort-a", 1),
+        cohort_url("session_topics", "cohort-a", 1),
+        cohort_url("topic_edit", "cohort-a", 1, oh.topic.pk),
+        cohort_url("recap_edit", "cohort-a", 1),
     ]
 
 
 def _lead_posts(oh: OfficeHours) -> list[tuple[str, dict]]:
     starts = {"title": "Hijack", "starts_at": "2030-01-01T10:00", "duration_minutes": "60"}
     return [
-        (_url("session_create", "cohort-a"), starts),
-        (_url("session_series", "cohort-a"), {**starts, "count": "3"}),
-        (_url("session_edit", "cohort-a", 1), starts),
-        (_url("session_status", "cohort-a", 1), {"status": "ended"}),
-        (_url("session_topics", "cohort-a", 1), {"title": "Injected"}),
-        (_url("topic_edit", "cohort-a", 1, oh.topic.pk), {"title": "Renamed"}),
-        (_url("topic_delete", "cohort-a", 1, oh.topic.pk), {}),
-        (_url("recap_edit", "cohort-a", 1), {"recap_markdown": "Fake", "action": "publish"}),
-        (_url("question_answer", "cohort-a", 1, oh.bob_question.pk), {"topic": oh.topic.pk}),
+        (cohort_url("session_create", "cohort-a"), starts),
+        (cohort_url("session_series", "cohort-a"), {**starts, "count": "3"}),
+        (cohort_url("session_edit", "cohort-a", 1), starts),
+        (cohort_url("session_status", "cohort-a", 1), {"status": "ended"}),
+        (cohort_url("session_topics", "cohort-a", 1), {"title": "Injected"}),
+        (cohort_url("topic_edit", "cohort-a", 1, oh.topic.pk), {"title": "Renamed"}),
+        (cohort_url("topic_delete", "cohort-a", 1, oh.topic.pk), {}),
+        (cohort_url("recap_edit", "cohort-a", 1), {"recap_markdown": "Fake", "action": "publish"}),
+        (cohort_url("question_answer", "cohort-a", 1, oh.bob_question.pk), {"topic": oh.topic.pk}),
     ]
 
 
 def _member_posts(oh: OfficeHours) -> list[tuple[str, dict]]:
     return [
-        (_url("question_create", "cohort-a", 1), {"body": "Injected question"}),
-        (_url("question_vote", "cohort-a", 1, oh.bob_question.pk), {}),
-        (_url("question_edit", "cohort-a", 1, oh.alice_question.pk), {"body": "Edited"}),
-        (_url("question_delete", "cohort-a", 1, oh.alice_question.pk), {}),
+        (cohort_url("question_create", "cohort-a", 1), {"body": "Injected question"}),
+        (cohort_url("question_vote", "cohort-a", 1, oh.bob_question.pk), {}),
+        (cohort_url("question_edit", "cohort-a", 1, oh.alice_question.pk), {"body": "Edited"}),
+        (cohort_url("question_delete", "cohort-a", 1, oh.alice_question.pk), {}),
     ]
 
 
@@ -168,7 +163,7 @@ def test_lead_can_open_every_page(world, oh):
     client = world.client_for(world.lead)
     SessionFactory(cohort=world.cohort, number=2, recap_markdown="Recap", recap_published_at=timezone.now())
 
-    for url in [*_member_gets(oh)[:3], *_lead_gets(oh), _url("recap", "cohort-a", 2)]:
+    for url in [*_member_gets(oh)[:3], *_lead_gets(oh), cohort_url("recap", "cohort-a", 2)]:
         assert client.get(url).status_code == 200, url
 
 
@@ -178,13 +173,13 @@ def test_session_of_another_cohort_is_not_found_through_ours(world, oh):
     foreign_q = oh.foreign_question.pk
     before = _state()
 
-    assert lead.get(_url("session", "cohort-a", 5)).status_code == 404
-    assert lead.get(_url("recap_edit", "cohort-a", 5)).status_code == 404
-    assert alice.get(_url("session", "cohort-b", 5)).status_code == 404
-    assert alice.post(_url("question_create", "cohort-b", 5), {"body": "Hi"}).status_code == 404
-    assert alice.post(_url("question_vote", "cohort-a", 1, foreign_q)).status_code == 404
-    assert lead.post(_url("question_answer", "cohort-a", 1, foreign_q)).status_code == 404
-    assert lead.post(_url("session_status", "cohort-a", 5), {"status": "ended"}).status_code == 404
+    assert lead.get(cohort_url("session", "cohort-a", 5)).status_code == 404
+    assert lead.get(cohort_url("recap_edit", "cohort-a", 5)).status_code == 404
+    assert alice.get(cohort_url("session", "cohort-b", 5)).status_code == 404
+    assert alice.post(cohort_url("question_create", "cohort-b", 5), {"body": "Hi"}).status_code == 404
+    assert alice.post(cohort_url("question_vote", "cohort-a", 1, foreign_q)).status_code == 404
+    assert lead.post(cohort_url("question_answer", "cohort-a", 1, foreign_q)).status_code == 404
+    assert lead.post(cohort_url("session_status", "cohort-a", 5), {"status": "ended"}).status_code == 404
     assert _state() == before
 
 
@@ -193,10 +188,10 @@ def test_editing_or_deleting_someone_elses_question_is_404(world, oh):
     lead = world.client_for(world.lead)
     before = _state()
 
-    assert bob.get(_url("question_edit", "cohort-a", 1, oh.alice_question.pk)).status_code == 404
-    assert bob.post(_url("question_edit", "cohort-a", 1, oh.alice_question.pk), {"body": "x"}).status_code == 404
-    assert bob.post(_url("question_delete", "cohort-a", 1, oh.alice_question.pk)).status_code == 404
-    assert lead.post(_url("question_delete", "cohort-a", 1, oh.alice_question.pk)).status_code == 404
+    assert bob.get(cohort_url("question_edit", "cohort-a", 1, oh.alice_question.pk)).status_code == 404
+    assert bob.post(cohort_url("question_edit", "cohort-a", 1, oh.alice_question.pk), {"body": "x"}).status_code == 404
+    assert bob.post(cohort_url("question_delete", "cohort-a", 1, oh.alice_question.pk)).status_code == 404
+    assert lead.post(cohort_url("question_delete", "cohort-a", 1, oh.alice_question.pk)).status_code == 404
     assert _state() == before
 
 
@@ -213,7 +208,7 @@ def test_session_list_splits_upcoming_and_past(world, oh):
     live.status = SessionStatus.LIVE
     live.save(update_fields=["status"])
 
-    response = world.client_for(world.alice).get(_url("sessions", "cohort-a"))
+    response = world.client_for(world.alice).get(cohort_url("sessions", "cohort-a"))
 
     sessions = response.context["sessions"]
     assert [s.number for s in sessions.upcoming] == [3, 1]
@@ -226,7 +221,7 @@ def test_session_page_shows_topics_steps_and_questions_by_votes_then_age(world, 
     QuestionVote.objects.create(question=oh.bob_question, voter=world.alice_membership)
     QuestionVote.objects.create(question=oh.bob_question, voter=carol)
 
-    response = world.client_for(world.alice).get(_url("session", "cohort-a", 1))
+    response = world.client_for(world.alice).get(cohort_url("session", "cohort-a", 1))
 
     page = response.context["page"]
     assert [q.pk for q in page.open_questions] == [oh.bob_question.pk, oh.alice_question.pk]
@@ -234,7 +229,7 @@ def test_session_page_shows_topics_steps_and_questions_by_votes_then_age(world, 
     assert [q.viewer_voted for q in page.open_questions] == [True, False]
     html = response.content.decode()
     assert "GitHub collaboration" in html
-    assert _url("step", "cohort-a", "step-1") in html
+    assert cohort_url("step", "cohort-a", "step-1") in html
     assert html.index("Bob asks") < html.index("Alice asks")
     assert 'aria-pressed="true"' in html
     assert "https://meet.example/oh-1" in html
@@ -244,7 +239,7 @@ def test_session_page_shows_time_in_viewer_and_cohort_time_zones(world, oh):
     Cohort.objects.filter(pk=world.cohort.pk).update(timezone="Europe/Berlin")
     User.objects.filter(pk=world.alice.pk).update(timezone="America/New_York")
 
-    html = world.client_for(world.alice).get(_url("session", "cohort-a", 1)).content.decode()
+    html = world.client_for(world.alice).get(cohort_url("session", "cohort-a", 1)).content.decode()
 
     # 17:00 UTC on 13 March 2030: 13:00 in New York (EDT), 18:00 in Berlin (CET).
     assert "Wed 13 Mar 2030, 13:00–14:00 EDT" in html
@@ -253,7 +248,7 @@ def test_session_page_shows_time_in_viewer_and_cohort_time_zones(world, oh):
 
 
 def test_session_page_shows_only_one_zone_when_viewer_and_cohort_agree(world, oh):
-    html = world.client_for(world.alice).get(_url("session", "cohort-a", 1)).content.decode()
+    html = world.client_for(world.alice).get(cohort_url("session", "cohort-a", 1)).content.decode()
 
     assert "Wed 13 Mar 2030, 17:00–18:00 UTC" in html
     assert "cohort time" not in html
@@ -263,16 +258,18 @@ def test_session_page_shows_only_one_zone_when_viewer_and_cohort_agree(world, oh
 
 
 def test_question_create_plain_post_redirects_to_the_question(world, oh):
-    response = world.client_for(world.bob).post(_url("question_create", "cohort-a", 1), {"body": "  Why C?  "})
+    response = world.client_for(world.bob).post(cohort_url("question_create", "cohort-a", 1), {"body": "  Why C?  "})
 
     question = SessionQuestion.objects.get(body="Why C?")
     assert question.author == world.bob_membership
     assert response.status_code == 302
-    assert response.url == _url("session", "cohort-a", 1) + f"#question-{question.pk}"
+    assert response.url == cohort_url("session", "cohort-a", 1) + f"#question-{question.pk}"
 
 
 def test_question_create_htmx_returns_the_questions_section(world, oh):
-    response = world.client_for(world.bob).post(_url("question_create", "cohort-a", 1), {"body": "Why C?"}, **HTMX)
+    response = world.client_for(world.bob).post(
+        cohort_url("question_create", "cohort-a", 1), {"body": "Why C?"}, **HTMX
+    )
 
     assert response.status_code == 200
     assert [t.name for t in response.templates][0] == "cohort/office_hours/_questions.html"
@@ -289,7 +286,7 @@ def test_question_create_htmx_returns_the_questions_section(world, oh):
 )
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
 def test_question_create_invalid_shows_form_error(world, oh, body, error, headers):
-    response = world.client_for(world.bob).post(_url("question_create", "cohort-a", 1), {"body": body}, **headers)
+    response = world.client_for(world.bob).post(cohort_url("question_create", "cohort-a", 1), {"body": body}, **headers)
 
     assert response.status_code == 400
     assert error in response.content.decode()
@@ -299,7 +296,7 @@ def test_question_create_invalid_shows_form_error(world, oh, body, error, header
 def test_question_create_on_ended_session_is_refused(world, oh):
     OfficeHoursSession.objects.filter(pk=oh.session.pk).update(status=SessionStatus.ENDED)
 
-    response = world.client_for(world.bob).post(_url("question_create", "cohort-a", 1), {"body": "Late"})
+    response = world.client_for(world.bob).post(cohort_url("question_create", "cohort-a", 1), {"body": "Late"})
 
     assert response.status_code == 400
     assert "has ended" in response.content.decode()
@@ -308,7 +305,7 @@ def test_question_create_on_ended_session_is_refused(world, oh):
 
 def test_vote_second_upvote_changes_nothing_and_withdraw_removes_it(world, oh):
     client = world.client_for(world.alice)
-    url = _url("question_vote", "cohort-a", 1, oh.bob_question.pk)
+    url = cohort_url("question_vote", "cohort-a", 1, oh.bob_question.pk)
 
     first = client.post(url, **HTMX)
     second = client.post(url, **HTMX)
@@ -323,7 +320,7 @@ def test_vote_second_upvote_changes_nothing_and_withdraw_removes_it(world, oh):
 
 
 def test_vote_plain_post_redirects_back_to_the_question(world, oh):
-    response = world.client_for(world.alice).post(_url("question_vote", "cohort-a", 1, oh.bob_question.pk))
+    response = world.client_for(world.alice).post(cohort_url("question_vote", "cohort-a", 1, oh.bob_question.pk))
 
     assert response.status_code == 302
     assert response.url.endswith(f"#question-{oh.bob_question.pk}")
@@ -331,7 +328,9 @@ def test_vote_plain_post_redirects_back_to_the_question(world, oh):
 
 
 def test_vote_on_own_question_is_refused_with_a_message(world, oh):
-    response = world.client_for(world.alice).post(_url("question_vote", "cohort-a", 1, oh.alice_question.pk), **HTMX)
+    response = world.client_for(world.alice).post(
+        cohort_url("question_vote", "cohort-a", 1, oh.alice_question.pk), **HTMX
+    )
 
     assert response.status_code == 400
     assert "cannot upvote your own question" in response.content.decode()
@@ -340,7 +339,7 @@ def test_vote_on_own_question_is_refused_with_a_message(world, oh):
 
 def test_question_edit_by_author(world, oh):
     client = world.client_for(world.alice)
-    url = _url("question_edit", "cohort-a", 1, oh.alice_question.pk)
+    url = cohort_url("question_edit", "cohort-a", 1, oh.alice_question.pk)
 
     form_page = client.get(url)
     response = client.post(url, {"body": "Merge or rebase on a shared branch?"})
@@ -353,7 +352,7 @@ def test_question_edit_by_author(world, oh):
 
 def test_question_edit_with_oversized_body_shows_error(world, oh):
     response = world.client_for(world.alice).post(
-        _url("question_edit", "cohort-a", 1, oh.alice_question.pk), {"body": "y" * 2001}
+        cohort_url("question_edit", "cohort-a", 1, oh.alice_question.pk), {"body": "y" * 2001}
     )
 
     assert response.status_code == 400
@@ -363,7 +362,9 @@ def test_question_edit_with_oversized_body_shows_error(world, oh):
 
 
 def test_question_delete_by_author_htmx(world, oh):
-    response = world.client_for(world.alice).post(_url("question_delete", "cohort-a", 1, oh.alice_question.pk), **HTMX)
+    response = world.client_for(world.alice).post(
+        cohort_url("question_delete", "cohort-a", 1, oh.alice_question.pk), **HTMX
+    )
 
     assert response.status_code == 200
     assert "Alice asks" not in response.content.decode()
@@ -372,25 +373,25 @@ def test_question_delete_by_author_htmx(world, oh):
 
 def test_answered_question_cannot_be_edited_or_deleted_by_its_author(world, oh):
     world.client_for(world.lead).post(
-        _url("question_answer", "cohort-a", 1, oh.alice_question.pk), {"topic": oh.topic.pk}
+        cohort_url("question_answer", "cohort-a", 1, oh.alice_question.pk), {"topic": oh.topic.pk}
     )
     client = world.client_for(world.alice)
     before = _state()
 
-    edit = client.post(_url("question_edit", "cohort-a", 1, oh.alice_question.pk), {"body": "Changed"})
-    delete = client.post(_url("question_delete", "cohort-a", 1, oh.alice_question.pk), **HTMX)
-    page = client.get(_url("session", "cohort-a", 1)).content.decode()
+    edit = client.post(cohort_url("question_edit", "cohort-a", 1, oh.alice_question.pk), {"body": "Changed"})
+    delete = client.post(cohort_url("question_delete", "cohort-a", 1, oh.alice_question.pk), **HTMX)
+    page = client.get(cohort_url("session", "cohort-a", 1)).content.decode()
 
     assert edit.status_code == 400
     assert "answered" in edit.content.decode()
     assert delete.status_code == 400
     assert _state() == before
-    assert _url("question_edit", "cohort-a", 1, oh.alice_question.pk) not in page
+    assert cohort_url("question_edit", "cohort-a", 1, oh.alice_question.pk) not in page
 
 
 def test_lead_marks_question_answered_under_topic_and_reopens_it(world, oh):
     client = world.client_for(world.lead)
-    url = _url("question_answer", "cohort-a", 1, oh.bob_question.pk)
+    url = cohort_url("question_answer", "cohort-a", 1, oh.bob_question.pk)
 
     answered = client.post(url, {"topic": oh.topic.pk}, **HTMX)
     oh.bob_question.refresh_from_db()
@@ -408,7 +409,7 @@ def test_lead_answer_with_topic_of_another_session_is_refused(world, oh):
     other_topic = TopicFactory(session=SessionFactory(cohort=world.cohort, number=9))
 
     response = world.client_for(world.lead).post(
-        _url("question_answer", "cohort-a", 1, oh.bob_question.pk), {"topic": other_topic.pk}, **HTMX
+        cohort_url("question_answer", "cohort-a", 1, oh.bob_question.pk), {"topic": other_topic.pk}, **HTMX
     )
 
     assert response.status_code == 400
@@ -429,11 +430,11 @@ def test_lead_creates_session_in_cohort_time_zone(world, oh):
         "meeting_url": "meet.example/two",
     }
 
-    response = world.client_for(world.lead).post(_url("session_create", "cohort-a"), data)
+    response = world.client_for(world.lead).post(cohort_url("session_create", "cohort-a"), data)
 
     session = OfficeHoursSession.objects.get(cohort=world.cohort, number=2)
     assert response.status_code == 302
-    assert response.url == _url("session_topics", "cohort-a", 2)
+    assert response.url == cohort_url("session_topics", "cohort-a", 2)
     assert session.starts_at == dt.datetime(2030, 7, 1, 16, 30, tzinfo=dt.UTC)  # CEST is UTC+2
     assert session.duration_minutes == 90
     assert session.meeting_url == "https://meet.example/two"
@@ -443,7 +444,7 @@ def test_lead_creates_session_in_cohort_time_zone(world, oh):
 def test_lead_create_session_refuses_a_learner_as_session_lead(world, oh):
     data = {"title": "x", "starts_at": "2030-07-01T18:30", "duration_minutes": "60", "leads": [world.alice.pk]}
 
-    response = world.client_for(world.lead).post(_url("session_create", "cohort-a"), data)
+    response = world.client_for(world.lead).post(cohort_url("session_create", "cohort-a"), data)
 
     assert response.status_code == 400
     assert not OfficeHoursSession.objects.filter(number=2).exists()
@@ -453,7 +454,7 @@ def test_lead_create_session_refuses_a_time_skipped_by_daylight_saving(world, oh
     Cohort.objects.filter(pk=world.cohort.pk).update(timezone="Europe/Berlin")
     data = {"title": "x", "starts_at": "2030-03-31T02:30", "duration_minutes": "60"}
 
-    response = world.client_for(world.lead).post(_url("session_create", "cohort-a"), data)
+    response = world.client_for(world.lead).post(cohort_url("session_create", "cohort-a"), data)
 
     assert response.status_code == 400
     assert "does not exist" in response.content.decode()
@@ -462,7 +463,7 @@ def test_lead_create_session_refuses_a_time_skipped_by_daylight_saving(world, oh
 def test_lead_creates_weekly_series(world, oh):
     data = {"title": "Weekly office hours", "starts_at": "2030-04-05T17:00", "count": "4", "duration_minutes": "60"}
 
-    response = world.client_for(world.lead).post(_url("session_series", "cohort-a"), data)
+    response = world.client_for(world.lead).post(cohort_url("session_series", "cohort-a"), data)
 
     sessions = list(OfficeHoursSession.objects.filter(cohort=world.cohort, number__gt=1).order_by("number"))
     assert response.status_code == 302
@@ -474,8 +475,8 @@ def test_lead_edits_session_and_rescheduling_bumps_sequence(world, oh):
     data = {"title": "Moved", "starts_at": "2030-03-14T17:00", "duration_minutes": "60", "leads": [world.lead.pk]}
     client = world.client_for(world.lead)
 
-    form = client.get(_url("session_edit", "cohort-a", 1))
-    response = client.post(_url("session_edit", "cohort-a", 1), data)
+    form = client.get(cohort_url("session_edit", "cohort-a", 1))
+    response = client.post(cohort_url("session_edit", "cohort-a", 1), data)
 
     assert 'value="2030-03-13T17:00"' in form.content.decode()
     assert response.status_code == 302
@@ -485,7 +486,7 @@ def test_lead_edits_session_and_rescheduling_bumps_sequence(world, oh):
 
 
 def test_lead_changes_status(world, oh):
-    response = world.client_for(world.lead).post(_url("session_status", "cohort-a", 1), {"status": "live"})
+    response = world.client_for(world.lead).post(cohort_url("session_status", "cohort-a", 1), {"status": "live"})
 
     assert response.status_code == 302
     assert OfficeHoursSession.objects.get(pk=oh.session.pk).status == SessionStatus.LIVE
@@ -494,9 +495,11 @@ def test_lead_changes_status(world, oh):
 def test_lead_adds_edits_and_removes_topics(world, oh):
     client = world.client_for(world.lead)
 
-    client.post(_url("session_topics", "cohort-a", 1), {"title": "Unsloth", "step": world.steps[2].pk, "notes": "x"})
-    client.post(_url("topic_edit", "cohort-a", 1, oh.topic.pk), {"title": "Git", "step": "", "notes": ""})
-    client.post(_url("topic_delete", "cohort-a", 1, oh.topic.pk))
+    client.post(
+        cohort_url("session_topics", "cohort-a", 1), {"title": "Unsloth", "step": world.steps[2].pk, "notes": "x"}
+    )
+    client.post(cohort_url("topic_edit", "cohort-a", 1, oh.topic.pk), {"title": "Git", "step": "", "notes": ""})
+    client.post(cohort_url("topic_delete", "cohort-a", 1, oh.topic.pk))
 
     topics = list(oh.session.topics.order_by("position").values_list("position", "title", "step"))
     assert topics == [(1, "Cohort learning", None), (2, "Unsloth", world.steps[2].pk)]
@@ -506,7 +509,7 @@ def test_lead_topic_step_must_belong_to_the_cohort(world, oh):
     foreign_step = Cohort.objects.get(slug="cohort-b").steps.create(position=1, code="S1", slug="s1", title="Foreign")
 
     response = world.client_for(world.lead).post(
-        _url("session_topics", "cohort-a", 1), {"title": "x", "step": foreign_step.pk}
+        cohort_url("session_topics", "cohort-a", 1), {"title": "x", "step": foreign_step.pk}
     )
 
     assert response.status_code == 400
@@ -531,13 +534,13 @@ def add(a, b):
 
 def test_lead_saves_draft_then_publishes_recap(world, oh):
     client = world.client_for(world.lead)
-    url = _url("recap_edit", "cohort-a", 1)
+    url = cohort_url("recap_edit", "cohort-a", 1)
 
     client.post(url, {"recap_markdown": RECAP, "action": "save"})
-    learner_before = world.client_for(world.alice).get(_url("recap", "cohort-a", 1)).status_code
-    lead_preview = client.get(_url("recap", "cohort-a", 1))
+    learner_before = world.client_for(world.alice).get(cohort_url("recap", "cohort-a", 1)).status_code
+    lead_preview = client.get(cohort_url("recap", "cohort-a", 1))
     client.post(url, {"recap_markdown": RECAP, "action": "publish"})
-    learner_after = world.client_for(world.alice).get(_url("recap", "cohort-a", 1))
+    learner_after = world.client_for(world.alice).get(cohort_url("recap", "cohort-a", 1))
 
     assert learner_before == 404
     assert lead_preview.status_code == 200
@@ -551,19 +554,19 @@ def test_lead_unpublishes_recap(world, oh):
     OfficeHoursSession.objects.filter(pk=oh.session.pk).update(recap_markdown=RECAP, recap_published_at=timezone.now())
 
     world.client_for(world.lead).post(
-        _url("recap_edit", "cohort-a", 1), {"recap_markdown": RECAP, "action": "unpublish"}
+        cohort_url("recap_edit", "cohort-a", 1), {"recap_markdown": RECAP, "action": "unpublish"}
     )
 
-    assert world.client_for(world.alice).get(_url("recap", "cohort-a", 1)).status_code == 404
+    assert world.client_for(world.alice).get(cohort_url("recap", "cohort-a", 1)).status_code == 404
 
 
 def test_recap_page_draws_diagrams_highlights_code_and_lists_topics_with_answers(world, oh):
     OfficeHoursSession.objects.filter(pk=oh.session.pk).update(recap_markdown=RECAP, recap_published_at=timezone.now())
     world.client_for(world.lead).post(
-        _url("question_answer", "cohort-a", 1, oh.bob_question.pk), {"topic": oh.topic.pk}
+        cohort_url("question_answer", "cohort-a", 1, oh.bob_question.pk), {"topic": oh.topic.pk}
     )
 
-    html = world.client_for(world.alice).get(_url("recap", "cohort-a", 1)).content.decode()
+    html = world.client_for(world.alice).get(cohort_url("recap", "cohort-a", 1)).content.decode()
 
     assert '<pre class="mermaid">flowchart LR' in html
     assert '<span class="k">def</span>' in html
@@ -576,14 +579,14 @@ def test_recap_page_draws_diagrams_highlights_code_and_lists_topics_with_answers
 
 def test_mermaid_loads_only_on_pages_showing_a_recap_with_a_diagram(world, oh):
     client = world.client_for(world.alice)
-    no_recap = client.get(_url("session", "cohort-a", 1)).content.decode()
+    no_recap = client.get(cohort_url("session", "cohort-a", 1)).content.decode()
     OfficeHoursSession.objects.filter(pk=oh.session.pk).update(recap_markdown=RECAP, recap_published_at=timezone.now())
     SessionFactory(cohort=world.cohort, number=2, recap_markdown="No diagram here.", recap_published_at=timezone.now())
 
-    session_page = client.get(_url("session", "cohort-a", 1)).content.decode()
-    plain_recap = client.get(_url("recap", "cohort-a", 2)).content.decode()
-    dashboard = client.get(_url("dashboard", "cohort-a")).content.decode()
-    recap_list = client.get(_url("recaps", "cohort-a")).content.decode()
+    session_page = client.get(cohort_url("session", "cohort-a", 1)).content.decode()
+    plain_recap = client.get(cohort_url("recap", "cohort-a", 2)).content.decode()
+    dashboard = client.get(cohort_url("dashboard", "cohort-a")).content.decode()
+    recap_list = client.get(cohort_url("recaps", "cohort-a")).content.decode()
 
     assert MERMAID_JS in session_page
     assert all(MERMAID_JS not in page for page in [no_recap, plain_recap, dashboard, recap_list])
@@ -595,10 +598,10 @@ def test_recap_page_renders_hostile_recap_inert(world, oh):
         recap_markdown=hostile, recap_published_at=timezone.now()
     )
 
-    html = world.client_for(world.alice).get(_url("recap", "cohort-a", 1)).content.decode()
+    html = world.client_for(world.alice).get(cohort_url("recap", "cohort-a", 1)).content.decode()
 
     article = html.split('<article class="prose recap">', 1)[1].split("</article>", 1)[0]
-    assert _problems(article) == []
+    assert problems(article) == []
     assert "xss-script" not in html
     assert '<pre class="mermaid">' in article
 
@@ -607,12 +610,12 @@ def test_question_bodies_render_inert(world, oh):
     oh.bob_question.body = ATTACKS["img onerror"] + ATTACKS["html javascript link"]
     oh.bob_question.save(update_fields=["body"])  # renders and stores the HTML, as every write does
 
-    html = world.client_for(world.alice).get(_url("session", "cohort-a", 1)).content.decode()
+    html = world.client_for(world.alice).get(cohort_url("session", "cohort-a", 1)).content.decode()
 
     item = html.split(f'id="question-{oh.bob_question.pk}"', 1)[1]
     body = item.split('<div class="question-body prose compact">', 1)[1].split("</div>", 1)[0]
     assert "<img" in body
-    assert _problems(body) == []
+    assert problems(body) == []
 
 
 def test_recap_list_filters_by_step_and_search(world, oh):
@@ -627,14 +630,14 @@ def test_recap_list_filters_by_step_and_search(world, oh):
     client = world.client_for(world.alice)
 
     def numbers(**params: str) -> list[int]:
-        return [s.number for s in client.get(_url("recaps", "cohort-a"), params).context["recaps"]]
+        return [s.number for s in client.get(cohort_url("recaps", "cohort-a"), params).context["recaps"]]
 
     assert numbers() == [1, 2]  # latest session first: session 1 is in 2030
     assert sorted(numbers(step="step-1")) == [1, 2]
     assert numbers(step="step-2") == [2]
     assert numbers(step="step-3") == []
     assert numbers(q="temperature") == [2]
-    page = client.get(_url("recaps", "cohort-a")).content.decode()
+    page = client.get(cohort_url("recaps", "cohort-a")).content.decode()
     assert 'value="step-1"' in page and 'value="step-3"' not in page
 
 
@@ -642,11 +645,11 @@ def test_recap_list_filters_by_step_and_search(world, oh):
 
 
 def test_step_page_lists_topics_that_covered_it(world, oh):
-    html = world.client_for(world.alice).get(_url("step", "cohort-a", "step-1")).content.decode()
-    other_step = world.client_for(world.alice).get(_url("step", "cohort-a", "step-3")).content.decode()
+    html = world.client_for(world.alice).get(cohort_url("step", "cohort-a", "step-1")).content.decode()
+    other_step = world.client_for(world.alice).get(cohort_url("step", "cohort-a", "step-3")).content.decode()
 
     assert "Covered in office hours" in html
-    assert _url("session", "cohort-a", 1) + "#topic-1" in html
+    assert cohort_url("session", "cohort-a", 1) + "#topic-1" in html
     assert "GitHub collaboration" in html
     assert "Covered in office hours" not in other_step
 
@@ -662,22 +665,22 @@ def test_dashboard_panel_shows_next_session_and_latest_recap(world, oh):
         recap_published_at=timezone.now(),
     )
 
-    html = world.client_for(world.alice).get(_url("dashboard", "cohort-a")).content.decode()
+    html = world.client_for(world.alice).get(cohort_url("dashboard", "cohort-a")).content.decode()
 
     panel = html.split('id="office-hours-panel"', 1)[1].split("</article>", 1)[0]
     assert "Session 1: Git and Qwen3" in panel
     assert "Latest recap" in panel and "Session 2: Old one" in panel
-    assert _url("sessions", "cohort-a") in panel
+    assert cohort_url("sessions", "cohort-a") in panel
 
 
 def test_dashboard_panel_without_sessions_says_so(world):
-    html = world.client_for(world.alice).get(_url("dashboard", "cohort-a")).content.decode()
+    html = world.client_for(world.alice).get(cohort_url("dashboard", "cohort-a")).content.decode()
 
     assert "No session is scheduled yet." in html
 
 
 def test_lead_nav_links_to_office_hours(world, oh):
-    html = world.client_for(world.lead).get(_url("lead_overview", "cohort-a")).content.decode()
+    html = world.client_for(world.lead).get(cohort_url("lead_overview", "cohort-a")).content.decode()
 
-    assert _url("sessions", "cohort-a") in html
-    assert _url("session_create", "cohort-a") in html
+    assert cohort_url("sessions", "cohort-a") in html
+    assert cohort_url("session_create", "cohort-a") in html
