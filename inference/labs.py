@@ -1,7 +1,8 @@
-"""Sandbox labs computed in a worker: the sampler pipeline at one step, and temperature sweeps.
+"""Sandbox labs computed in a worker: the sampler pipeline at one step, temperature sweeps,
+speculative decoding (`inference/speculative.py`) and quantization (`inference/quantization.py`).
 
-Both read real logits from the model; distributions shown to learners are
-computed from logits stored with the job, so they can be checked exactly.
+The pipeline and the sweep read real logits from the model; distributions shown to
+learners are computed from logits stored with the job, so they can be checked exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from config.publish import publish_after_commit
 from inference import tasks
+from inference.errors import Refused
 from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
 from inference.quantization import (
     QUANT_TYPES,
@@ -37,7 +39,7 @@ SWEEP_TEMPERATURES = (0.0, 0.3, 0.7, 1.0, 1.5)
 SWEEP_TOP = 10
 
 
-class LabError(Exception):
+class LabError(Refused):
     """Input a lab cannot use; the message says why."""
 
 

@@ -24,6 +24,7 @@ from config.publish import (
 )
 from config.ratelimit import seconds_until_allowed
 from inference import tasks
+from inference.errors import Refused
 from inference.models import LabJob, RunStatus, RunTokenChunk, SandboxModel, SandboxRun
 from inference.selectors import streamed_tokens
 
@@ -36,13 +37,13 @@ SAVE_EVERY_SECONDS = 0.25
 FIRST_TOKEN_POLL_SECONDS = 0.02
 
 
-class RateLimited(Exception):
+class RateLimited(Refused):
     def __init__(self, message: str, retry_after: int) -> None:
         self.retry_after = max(1, retry_after)
         super().__init__(message)
 
 
-class RunRejected(Exception):
+class RunRejected(Refused):
     """A run that cannot even start (prompt too long for the context, model gone)."""
 
 
@@ -455,7 +456,7 @@ def _requeue_or_fail(model: Any, pk: int, *, worker: str, attempts: int) -> int:
     return 0
 
 
-class BranchError(Exception):
+class BranchError(Refused):
     """A branch that cannot be made; the message says why."""
 
 
