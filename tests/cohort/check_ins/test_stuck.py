@@ -24,7 +24,7 @@ from cohort.models import (
 )
 from cohort.services import progress_focus_step
 from exercises.models import Exercise, Review, Submission, SubmissionState
-from tests.factories import MembershipFactory, SessionFactory, StepFactory, UserFactory
+from tests.factories import MembershipFactory, SessionFactory, StepFactory, SubmissionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -72,13 +72,10 @@ def exercise(world) -> Exercise:
 def _submission(
     exercise: Exercise, membership: Membership, *, state: str, opened_days_ago: float, **extra
 ) -> Submission:  # type: ignore[no-untyped-def]
-    number = next(_pr_numbers)
-    return Submission.objects.create(
+    return SubmissionFactory(
         membership=membership,
         exercise=exercise,
         repository="first-break-ai/practice",
-        pr_number=number,
-        pr_url=f"https://github.com/first-break-ai/practice/pull/{number}",
         state=state,
         opened_at=NOW - dt.timedelta(days=opened_days_ago),
         **extra,
