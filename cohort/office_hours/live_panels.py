@@ -118,7 +118,7 @@ def roster_context(
     context = base_context(request, membership, session)
     return {
         **context,
-        "roster": selectors.attendance_roster(session=session),
+        "roster": selectors.roster_for(session=session),
         "can_mark": services.session_has_started(session, context["now"]),  # type: ignore[arg-type]
         "error": error,
     }

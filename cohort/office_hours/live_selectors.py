@@ -148,7 +148,7 @@ class Roster:
         return [row for row in self.rows if row.present]
 
 
-def attendance_roster(*, session: OfficeHoursSession) -> Roster:
+def roster_for(*, session: OfficeHoursSession) -> Roster:
     """Every learner and mentor of the cohort with their RSVP and attendance for the session: one query."""
     attendance = _attendance(session, OuterRef("pk"))
     members = (

@@ -127,7 +127,7 @@ def attendance_code_submit(request: HttpRequest, cohort_slug: str, number: int) 
 
 @signed_in
 @require_GET
-def attendance_roster(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def attendance_roster_fragment(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     session = session_or_404(membership, number)
     if not is_htmx(request):

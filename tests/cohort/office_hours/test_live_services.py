@@ -268,7 +268,7 @@ def test_attendance_roster_lists_learners_and_mentors_in_one_query(world, django
     services.attendance_mark(session=session, membership=extra[0], by=world.lead, at=NOW)
 
     with django_assert_num_queries(1):
-        roster = selectors.attendance_roster(session=session)
+        roster = selectors.roster_for(session=session)
         rows = {row.membership.pk: row for row in roster.rows}
         order = [row.membership.pk for row in roster.rows]
 
@@ -287,12 +287,12 @@ def test_attendance_roster_lists_learners_and_mentors_in_one_query(world, django
 
 def test_attendance_roster_key_changes_with_a_check_in(world):
     session = _live(world)
-    before = selectors.attendance_roster(session=session).key
+    before = selectors.roster_for(session=session).key
 
     services.attendance_check_in(session=session, membership=world.alice_membership, code="K7WQ3M", at=NOW)
 
-    assert selectors.attendance_roster(session=session).key != before
-    assert selectors.attendance_roster(session=session).key == selectors.attendance_roster(session=session).key
+    assert selectors.roster_for(session=session).key != before
+    assert selectors.roster_for(session=session).key == selectors.roster_for(session=session).key
 
 
 def test_attendance_history_states_and_counts(world, django_assert_num_queries):
