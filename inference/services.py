@@ -27,6 +27,7 @@ from inference import tasks
 from inference.errors import Refused
 from inference.models import LabJob, RunStatus, RunTokenChunk, SandboxModel, SandboxRun
 from inference.selectors import streamed_tokens
+from inference.signals import sandbox_work_finished
 
 logger = logging.getLogger(__name__)
 
@@ -356,8 +357,6 @@ def announce_finished_work(*, membership_id: int) -> None:
     Through a signal: the exercises app builds on inference, never the other way.
     A receiver that fails (the broker is down) is logged; the finished run stays done.
     """
-    from inference.signals import sandbox_work_finished
-
     for receiver, result in sandbox_work_finished.send_robust(sender=SandboxRun, membership_id=membership_id):
         if isinstance(result, Exception):
             logger.warning(
