@@ -9,8 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
-from cohort.models import Membership, OfficeHoursSession, Role
-from cohort.office_hours.selectors import session_for
+from cohort.models import Membership, Role
 from cohort.selectors import membership_for
 
 
@@ -34,11 +33,3 @@ def staff_or_403(request: HttpRequest, cohort_slug: str) -> Membership:
     if not membership.is_staff_role:
         raise PermissionDenied("Only the cohort's leads and mentors can see this page.")
     return membership
-
-
-def session_or_404(membership: Membership, number: int) -> OfficeHoursSession:
-    """The office-hours session `number` of the member's own cohort; another cohort's number is simply not found."""
-    session = session_for(cohort=membership.cohort, number=number)
-    if session is None:
-        raise Http404("No such session")
-    return session

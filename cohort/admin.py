@@ -24,7 +24,6 @@ from cohort.models import (
     StepResource,
     User,
 )
-from cohort.tasks import send_invitations
 
 
 @admin.register(User)
@@ -185,10 +184,8 @@ class InvitationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send the invitation email again")
     def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
-        pending = list(queryset.filter(accepted_at__isnull=True).values_list("pk", flat=True))
-        Invitation.objects.filter(pk__in=pending).update(emailed_at=None)
-        send_invitations.delay_on_commit(invitation_ids=pending)
-        self.message_user(request, f"{len(pending)} invitation(s) queued.", messages.SUCCESS)
+        pending = services.invitations_resend(invitations=queryset)
+        self.message_user(request, f"{pending} invitation(s) queued.", messages.SUCCESS)
 
 
 # --- Office hours -----------------------------------------------------------------------

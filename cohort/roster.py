@@ -18,6 +18,7 @@ from django.db import transaction
 from cohort.models import Cohort, Invitation, Membership, Role, User, github_username_validator
 from cohort.services import github_username_taken, user_fill_github_username
 from cohort.tasks import send_invitations
+from config.publish import publish_after_commit
 
 REQUIRED_COLUMNS = {"email"}
 KNOWN_COLUMNS = {"email", "name", "github_username", "role"}
@@ -186,5 +187,5 @@ def roster_import(*, cohort: Cohort, content: bytes, invited_by: User | None) ->
             else:
                 result.unchanged.append(row.email)
         if result.invitation_ids:
-            send_invitations.delay_on_commit(invitation_ids=list(result.invitation_ids))
+            publish_after_commit(send_invitations, invitation_ids=list(result.invitation_ids))
     return result

@@ -100,8 +100,12 @@ def roadmap_for(*, membership: Membership) -> Roadmap:
     return Roadmap(steps=_with_progress(steps, progress))
 
 
-def step_for(*, cohort: Cohort, step_slug: str) -> RoadmapStep | None:
-    return RoadmapStep.objects.filter(cohort=cohort, slug=step_slug).prefetch_related(Prefetch("resources")).first()
+def step_for(*, cohort: Cohort, step_slug: str, with_resources: bool = True) -> RoadmapStep | None:
+    """The cohort's step `step_slug`; with its resources (one more query) unless the page does not show them."""
+    steps = RoadmapStep.objects.filter(cohort=cohort, slug=step_slug)
+    if with_resources:
+        steps = steps.prefetch_related(Prefetch("resources"))
+    return steps.first()
 
 
 def step_progress_for(*, membership: Membership, step: RoadmapStep) -> StepWithProgress:

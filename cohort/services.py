@@ -8,9 +8,10 @@ from datetime import datetime
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from cohort.errors import Refused
 from cohort.models import (
     Cohort,
     Invitation,
@@ -23,11 +24,13 @@ from cohort.models import (
     new_invite_code,
     validate_timezone,
 )
+from cohort.tasks import send_invitations
+from config.publish import publish_after_commit
 
 logger = logging.getLogger(__name__)
 
 
-class JoinError(Exception):
+class JoinError(Refused):
     """A join attempt that cannot succeed; the message is safe to show."""
 
 
@@ -164,7 +167,15 @@ def invitations_accept(*, user: User, email: str) -> list[Membership]:
     return [_invitation_accept(invitation=invitation, user=user) for invitation in pending]
 
 
-class InvitationError(Exception):
+def invitations_resend(*, invitations: QuerySet[Invitation]) -> int:
+    """Email the pending ones among `invitations` again (an admin action), once the transaction commits."""
+    pending = list(invitations.filter(accepted_at__isnull=True).values_list("pk", flat=True))
+    Invitation.objects.filter(pk__in=pending).update(emailed_at=None)
+    publish_after_commit(send_invitations, invitation_ids=pending)
+    return len(pending)
+
+
+class InvitationError(Refused):
     """An invitation this user cannot answer any more; the message is safe to show."""
 
 

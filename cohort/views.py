@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cohort import lead_views, selectors, services
@@ -17,6 +16,7 @@ from cohort.htmx import is_htmx
 from cohort.mail import site_url
 from cohort.models import Cohort
 from cohort.roster import roster_import
+from cohort.web import form_add_errors, safe_next
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -133,8 +133,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                 timezone_name=form.cleaned_data["timezone"],
             )
         except ValidationError as exc:
-            for field_name, errors in exc.message_dict.items():
-                form.add_error(field_name if field_name in form.fields else None, errors)
+            form_add_errors(form, exc)
         else:
             messages.success(request, "Profile saved.")
             return redirect("cohort:profile")
@@ -152,12 +151,7 @@ def timezone_save(request: HttpRequest) -> HttpResponse:
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"timezone": form.cleaned_data["timezone"]})
     messages.success(request, f"Times are now shown in {form.cleaned_data['timezone']}.")
-    target = form.cleaned_data["next"]
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = "/"
-    return redirect(target)
+    return redirect(safe_next(request, "/", form.cleaned_data["next"]))
 
 
 @login_required

@@ -1,13 +1,13 @@
 """Celery application: two queues, `default` and `inference`.
 
-Reliability settings follow shared/REFERENCE.md: tasks are acknowledged after
-they run and requeued when their worker child dies, a worker takes one task at
-a time, and the broker's visibility timeout outlives the hard time limit.
+Reliability settings: tasks are acknowledged after they run and requeued when
+their worker child dies, a worker takes one task at a time, and the broker's
+visibility timeout outlives the hard time limit. Services publish tasks through
+`config/publish.py`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 
 from celery import Celery
@@ -16,7 +16,6 @@ from kombu import Queue
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("firstbreak")
-logger = logging.getLogger(__name__)
 
 
 @app.on_configure.connect
@@ -91,19 +90,5 @@ def _configure(sender: Celery, **kwargs: object) -> None:
 
 
 app.autodiscover_tasks()
-
-
-def publish_or_leave_to_sweep(task, *, what: str, **kwargs: object) -> bool:  # type: ignore[no-untyped-def]
-    """Publish `task` now without retrying; a broker that is down only logs a warning.
-
-    For work whose row is already stored and that a beat sweep re-publishes:
-    the caller (a webhook answer, a learner's saved check-in, a lead's
-    "Publish") must not turn into an error page or a 5 s wait because of the
-    broker. Returns whether the message went out.
-    """
-    try:
-        task.apply_async(kwargs=kwargs, retry=False)
-    except Exception:
-        logger.warning("could not publish %s; the sweep will pick it up", what, exc_info=True)
-        return False
-    return True
+# Feature packages inside an app keep their tasks next to their services.
+app.autodiscover_tasks(["cohort.office_hours", "cohort.check_ins"])

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import F, Field
 from django.utils import timezone
 
-from config.celery import publish_or_leave_to_sweep
+from config.publish import publish_after_commit_or_leave_to_sweep, publish_now_or_leave_to_sweep
 from exercises import tasks
 from exercises.events import apply_delivery
 from exercises.models import DeliveryStatus, WebhookDelivery
@@ -45,7 +45,7 @@ def delivery_store(
     delivery._state.adding = False
     if not ping:
         # Immediately in autocommit; after the outer transaction commits otherwise.
-        transaction.on_commit(lambda: delivery_publish(delivery_id=delivery.pk))
+        delivery_publish_after_commit(delivery_id=delivery.pk)
     return delivery, True
 
 
@@ -81,9 +81,11 @@ def _insert_statement(vendor: str) -> tuple[list[Field], str]:
     return fields, sql
 
 
-def delivery_publish(*, delivery_id: int) -> None:
-    """Publish without letting a broker outage fail the caller: the sweep publishes it later."""
-    publish_or_leave_to_sweep(tasks.process_delivery, what=f"delivery {delivery_id}", delivery_id=delivery_id)
+def delivery_publish_after_commit(*, delivery_id: int) -> None:
+    """Publish once the transaction commits, without letting a broker outage fail the caller: the sweep publishes it later."""
+    publish_after_commit_or_leave_to_sweep(
+        tasks.process_delivery, what=f"delivery {delivery_id}", delivery_id=delivery_id
+    )
 
 
 def delivery_process(*, delivery_id: int) -> str | None:
@@ -119,7 +121,7 @@ def delivery_record_failure(*, delivery_id: int, error: str, final: bool) -> Non
 def delivery_replay(*, delivery: WebhookDelivery) -> None:
     """Apply a stored delivery again (after a fix, or to rebuild state); safe because handlers are idempotent."""
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING, error="", attempts=0)
-    transaction.on_commit(lambda: delivery_publish(delivery_id=delivery.pk))
+    delivery_publish_after_commit(delivery_id=delivery.pk)
 
 
 def deliveries_sweep(*, older_than: timedelta = timedelta(minutes=2), limit: int = 500) -> int:
@@ -131,5 +133,5 @@ def deliveries_sweep(*, older_than: timedelta = timedelta(minutes=2), limit: int
         .values_list("pk", flat=True)[:limit]
     )
     for delivery_id in ids:
-        delivery_publish(delivery_id=delivery_id)
+        publish_now_or_leave_to_sweep(tasks.process_delivery, what=f"delivery {delivery_id}", delivery_id=delivery_id)
     return len(ids)

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from config.publish import publish_after_commit, publish_now_or_leave_to_sweep
 from exercises.models import CommentKind, CommentStatus, PullRequestComment, Submission
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def comment_due(*, submission: Submission, kind: str) -> PullRequestComment | No
     if created:
         from exercises import tasks
 
-        tasks.post_comment.delay_on_commit(comment_id=comment.pk)
+        publish_after_commit(tasks.post_comment, comment_id=comment.pk)
     return comment
 
 
@@ -151,7 +152,7 @@ def comments_sweep(*, limit: int = 200) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     for comment_id in ids:
-        tasks.post_comment.delay(comment_id=comment_id)
+        publish_now_or_leave_to_sweep(tasks.post_comment, what=f"comment {comment_id}", comment_id=comment_id)
     return len(ids)
 
 
@@ -162,7 +163,7 @@ def comment_retry_now(*, comment: PullRequestComment) -> None:
     )
     from exercises import tasks
 
-    tasks.post_comment.delay_on_commit(comment_id=comment.pk)
+    publish_after_commit(tasks.post_comment, comment_id=comment.pk)
 
 
 def _retry_after(exc: urllib.error.HTTPError, detail: str) -> float | None:

@@ -66,7 +66,7 @@ def comment_on_pull_request(*, submission_id: int, kind: str) -> None:
 
 @shared_task(name="exercises.check_sandbox_exercises")
 def check_sandbox_exercises(*, membership_id: int) -> int:
-    """Published by name from the inference app after a run or lab finishes (the apps do not import each other)."""
+    """Queued by `exercises.receivers` when the inference app signals a finished run or lab."""
     from cohort.models import Membership
     from exercises.sandbox_rules import sandbox_exercises_check
 

@@ -36,6 +36,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from inference import render_pool
+from inference.errors import Refused
 
 MAX_TEMPLATE_CHARS = 50_000
 MAX_OUTPUT_CHARS = 200_000
@@ -49,7 +50,7 @@ MAX_SECONDS = 1.0
 MAX_ERROR_CHARS = 500
 
 
-class TemplateRenderError(Exception):
+class TemplateRenderError(Refused):
     """A template that cannot be rendered; the message names the line when known."""
 
     def __init__(self, message: str, *, line: int | None = None) -> None:

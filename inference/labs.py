@@ -1,7 +1,8 @@
-"""Sandbox labs computed in a worker: the sampler pipeline at one step, and temperature sweeps.
+"""Sandbox labs computed in a worker: the sampler pipeline at one step, temperature sweeps,
+speculative decoding (`inference/speculative.py`) and quantization (`inference/quantization.py`).
 
-Both read real logits from the model; distributions shown to learners are
-computed from logits stored with the job, so they can be checked exactly.
+The pipeline and the sweep read real logits from the model; distributions shown to
+learners are computed from logits stored with the job, so they can be checked exactly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.publish import publish_after_commit
 from inference import tasks
+from inference.errors import Refused
 from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
 from inference.quantization import (
     QUANT_TYPES,
@@ -36,7 +39,7 @@ SWEEP_TEMPERATURES = (0.0, 0.3, 0.7, 1.0, 1.5)
 SWEEP_TOP = 10
 
 
-class LabError(Exception):
+class LabError(Refused):
     """Input a lab cannot use; the message says why."""
 
 
@@ -60,7 +63,7 @@ def lab_pipeline_create(*, run: SandboxRun, step: int) -> LabJob:
     job = LabJob.objects.create(
         membership=run.membership, model=run.model, kind=LabKind.PIPELINE, input={"run": run.pk, "step": step}
     )
-    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    publish_after_commit(tasks.execute_lab, job_id=job.pk)
     return job
 
 
@@ -95,7 +98,7 @@ def lab_sweep_create(
             "step": step,
         },
     )
-    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    publish_after_commit(tasks.execute_lab, job_id=job.pk)
     return job
 
 
@@ -282,7 +285,7 @@ def lab_speculative_create(
             "seed": seed,
         },  # fmt: skip
     )
-    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    publish_after_commit(tasks.execute_lab, job_id=job.pk)
     return job
 
 
@@ -354,7 +357,7 @@ def lab_quantization_create(*, membership, model: SandboxModel, types: list[str]
         kind=LabKind.QUANTIZATION,
         input={"types": types, "estimated_bytes": estimate},
     )
-    tasks.execute_lab.delay_on_commit(job_id=job.pk)
+    publish_after_commit(tasks.execute_lab, job_id=job.pk)
     return job
 
 

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
+from inference.errors import Refused
 from inference.models import LabJob, LabKind, ModelVariant, RunStatus, SandboxModel
 from inference.registry import read_gguf_metadata
 from inference.sampling import SamplerParams, softmax
@@ -43,8 +44,8 @@ COMPARE_TEXT = (
 GENERATE_PROMPT = "The capital of France is"
 
 
-class QuantizationError(Exception):
-    pass
+class QuantizationError(Refused):
+    """A quantization the lab cannot make; the message says why."""
 
 
 def variant_slug(model: SandboxModel, qtype: str) -> str:

@@ -17,10 +17,17 @@ from django.utils import timezone
 
 from cohort import services as cohort_services
 from cohort.models import Membership
+from config.publish import (
+    publish_after_commit,
+    publish_after_commit_or_leave_to_sweep,
+    publish_now_or_leave_to_sweep,
+)
 from config.ratelimit import seconds_until_allowed
 from inference import tasks
+from inference.errors import Refused
 from inference.models import LabJob, RunStatus, RunTokenChunk, SandboxModel, SandboxRun
 from inference.selectors import streamed_tokens
+from inference.signals import sandbox_work_finished
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +38,13 @@ SAVE_EVERY_SECONDS = 0.25
 FIRST_TOKEN_POLL_SECONDS = 0.02
 
 
-class RateLimited(Exception):
+class RateLimited(Refused):
     def __init__(self, message: str, retry_after: int) -> None:
         self.retry_after = max(1, retry_after)
         super().__init__(message)
 
 
-class RunRejected(Exception):
+class RunRejected(Refused):
     """A run that cannot even start (prompt too long for the context, model gone)."""
 
 
@@ -117,7 +124,7 @@ def run_create(
     )
     # Submitting is the learner's activity, whether or not the run later fails (the lead pages read it).
     cohort_services.membership_touch(membership=membership, at=run.created_at)
-    tasks.execute_run.delay_on_commit(run_id=run.pk)
+    publish_after_commit(tasks.execute_run, run_id=run.pk)
     return run
 
 
@@ -359,15 +366,19 @@ def run_execute(
 
 
 def announce_finished_work(*, membership_id: int) -> None:
-    """Let the exercises app check sandbox exercises; by task name, so neither app imports the other."""
-    from celery import current_app
+    """Tell other apps a run or lab of this member finished (exercises checks sandbox exercises).
 
-    try:
-        current_app.send_task(
-            "exercises.check_sandbox_exercises", kwargs={"membership_id": membership_id}, queue="default"
-        )
-    except Exception:
-        logger.warning("could not publish the sandbox exercise check for membership %s", membership_id, exc_info=True)
+    Through a signal: the exercises app builds on inference, never the other way.
+    A receiver that fails (the broker is down) is logged; the finished run stays done.
+    """
+    for receiver, result in sandbox_work_finished.send_robust(sender=SandboxRun, membership_id=membership_id):
+        if isinstance(result, Exception):
+            logger.warning(
+                "%s failed for membership %s",
+                getattr(receiver, "__qualname__", receiver),
+                membership_id,
+                exc_info=result,
+            )
 
 
 def _worker_alive(worker: str, live: dict[str, dict[str, Any]]) -> bool:
@@ -386,7 +397,6 @@ def runs_sweep_stuck() -> int:
     - work still queued long after it was published (the broker was down, the
       message was lost) is published again.
     """
-    from config.celery import publish_or_leave_to_sweep
     from config.health import live_workers
     from inference.models import LabJob
 
@@ -428,7 +438,7 @@ def runs_sweep_stuck() -> int:
                 .filter(Q(published_at__lt=republish_before) | Q(published_at__isnull=True))
                 .update(published_at=now)
             ):
-                publish_or_leave_to_sweep(task, what=f"{model.__name__} {pk}", **{key: pk})
+                publish_now_or_leave_to_sweep(task, what=f"{model.__name__} {pk}", **{key: pk})
                 changed += 1
     return changed
 
@@ -446,9 +456,7 @@ def _requeue_or_fail(model: Any, pk: int, *, worker: str, attempts: int) -> int:
                 RunTokenChunk.objects.filter(run_id=pk).delete()
         if moved:
             task, key = (tasks.execute_run, "run_id") if model is SandboxRun else (tasks.execute_lab, "job_id")
-            from config.celery import publish_or_leave_to_sweep
-
-            transaction.on_commit(lambda: publish_or_leave_to_sweep(task, what=f"{what} {pk}", **{key: pk}))
+            publish_after_commit_or_leave_to_sweep(task, what=f"{what} {pk}", **{key: pk})
         return moved
     message = f"The worker running this {what} stopped unexpectedly twice; it was not retried again."
     if model is LabJob:
@@ -461,7 +469,7 @@ def _requeue_or_fail(model: Any, pk: int, *, worker: str, attempts: int) -> int:
     return 0
 
 
-class BranchError(Exception):
+class BranchError(Refused):
     """A branch that cannot be made; the message says why."""
 
 
@@ -491,7 +499,7 @@ def run_branch(*, parent: SandboxRun, step: int, token_id: int) -> SandboxRun:
         parent=parent,
         branch_step=step,
     )
-    tasks.execute_run.delay_on_commit(run_id=child.pk)
+    publish_after_commit(tasks.execute_run, run_id=child.pk)
     return child
 
 

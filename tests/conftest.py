@@ -12,7 +12,7 @@ from django.test import Client
 from cohort.models import Cohort, Membership, RoadmapStep, Role, User
 from tests.factories import CohortFactory, MembershipFactory, StepFactory, UserFactory
 
-pytest_plugins = ["tests.worker", "tests.inference.model_fixtures"]
+pytest_plugins = ["tests.worker", "tests.inference.model_fixtures", "tests.browser"]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -20,12 +20,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from cohort.errors import Refused
 from cohort.models import (
     CheckIn,
     CheckInStatus,
@@ -47,7 +47,7 @@ QUOTE_MAX_CHARS = 600
 _MARKDOWN_LEAD = re.compile(r"^(?:#{1,6}\s+|>\s*|[-*+]\s+|\d+[.)]\s+)+")
 
 
-class AgendaError(ValidationError):
+class AgendaError(Refused):
     """A proposal that cannot be added; the message is safe to show."""
 
 

@@ -27,7 +27,7 @@ def _text(label: str, placeholder: str) -> forms.CharField:
     )
 
 
-class CheckInForm(forms.Form):
+class CheckInPostForm(forms.Form):
     step = forms.ChoiceField(label="Step")
     status = forms.ChoiceField(
         choices=CheckInStatus.choices,

@@ -30,7 +30,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from cohort import tasks
+from cohort.check_ins import tasks
 from cohort.mail import site_url
 from cohort.models import (
     CHECK_IN_TEXT_MAX_CHARS,
@@ -42,7 +42,7 @@ from cohort.models import (
     User,
 )
 from cohort.services import progress_record_activity
-from config.celery import publish_or_leave_to_sweep
+from config.publish import publish_after_commit_or_leave_to_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,12 @@ def check_in_post(
             logger.info("membership %s on track with step %s: %s blocker(s) resolved", membership.pk, step.pk, resolved)
     else:
         check_in_id = check_in.pk
-        transaction.on_commit(lambda: _publish_notify(check_in_id=check_in_id))
+        # After the commit, so a rolled-back check-in publishes nothing; a broker
+        # that is down must not turn the learner's saved check-in into an error
+        # page: the sweep sends that email later.
+        publish_after_commit_or_leave_to_sweep(
+            tasks.notify_blocked_check_in, what=f"the email of check-in {check_in_id}", check_in_id=check_in_id
+        )
     progress_record_activity(membership=membership, step=step, at=at)
     return check_in
 
@@ -130,15 +135,6 @@ def check_in_resolve(*, check_in: CheckIn, by: User, at: dt.datetime | None = No
 
 
 # --- Email to the leads ------------------------------------------------------------------
-
-
-def _publish_notify(*, check_in_id: int) -> None:
-    # After the commit, so a rolled-back check-in publishes nothing; a broker
-    # that is down must not turn the learner's saved check-in into an error
-    # page: the sweep sends that email later.
-    publish_or_leave_to_sweep(
-        tasks.notify_blocked_check_in, what=f"the email of check-in {check_in_id}", check_in_id=check_in_id
-    )
 
 
 def _lead_emails(check_in: CheckIn) -> list[str]:

@@ -15,12 +15,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from cohort.access import lead_or_403, session_or_404, staff_or_403
+from cohort.access import lead_or_403, staff_or_403
 from cohort.check_ins import agenda, stuck
 from cohort.check_ins import services as check_ins
 from cohort.check_ins.forms import AgendaAddForm
-from cohort.check_ins.views import safe_next
 from cohort.htmx import is_htmx
+from cohort.office_hours.access import session_or_404
+from cohort.web import safe_next
 
 
 @login_required

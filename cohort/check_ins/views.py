@@ -9,29 +9,23 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from cohort import selectors
 from cohort.access import member_or_404
 from cohort.check_ins import services as check_ins
-from cohort.check_ins.forms import CheckInForm
+from cohort.check_ins.forms import CheckInPostForm
 from cohort.models import CheckInStatus, Membership
+from cohort.web import form_add_errors, safe_next
 
 
-def safe_next(request: HttpRequest, fallback: str) -> str:
-    """Where to go after a post: the page it came from, if that is on this site."""
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
-
-
-def _render_page(request: HttpRequest, membership: Membership, form: CheckInForm, status: int = 200) -> HttpResponse:
+def _render_page(
+    request: HttpRequest, membership: Membership, form: CheckInPostForm, status: int = 200
+) -> HttpResponse:
     own_page = reverse("cohort:check_ins", args=[membership.cohort.slug])
     context = {
         "membership": membership,
@@ -44,10 +38,10 @@ def _render_page(request: HttpRequest, membership: Membership, form: CheckInForm
     return render(request, "cohort/check_ins/page.html", context, status=status)
 
 
-def _form(membership: Membership, data=None) -> CheckInForm:  # type: ignore[no-untyped-def]
+def _form(membership: Membership, data=None) -> CheckInPostForm:  # type: ignore[no-untyped-def]
     roadmap = selectors.roadmap_for(membership=membership)
     current = roadmap.current.step if roadmap.current else None
-    return CheckInForm(data, steps=[item.step for item in roadmap.steps], current=current, auto_id="check-in-%s")
+    return CheckInPostForm(data, steps=[item.step for item in roadmap.steps], current=current, auto_id="check-in-%s")
 
 
 @login_required
@@ -71,8 +65,7 @@ def check_in_create(request: HttpRequest, cohort_slug: str) -> HttpResponse:
         try:
             check_in = check_ins.check_in_post(membership=membership, **form.cleaned_data)
         except ValidationError as exc:
-            for name, errors in exc.message_dict.items():
-                form.add_error(None if name == NON_FIELD_ERRORS or name not in form.fields else name, errors)
+            form_add_errors(form, exc)
         else:
             blocked = check_in.status == CheckInStatus.BLOCKED
             messages.success(

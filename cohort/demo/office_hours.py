@@ -11,7 +11,7 @@ import datetime as dt
 
 from django.db import transaction
 
-from cohort.demo.roadmap import LEAD_EMAIL
+from cohort.demo.roadmap import LEAD_EMAIL, set_if_changed
 from cohort.models import (
     Cohort,
     Membership,
@@ -281,14 +281,6 @@ follows every call from `from_pretrained()` down to the Triton kernels.
 """
 
 
-def _set_if_changed(obj, **fields) -> None:  # type: ignore[no-untyped-def]
-    changed = [name for name, value in fields.items() if getattr(obj, name) != value]
-    for name in changed:
-        setattr(obj, name, fields[name])
-    if changed:
-        obj.save(update_fields=changed)
-
-
 def _session(cohort: Cohort, lead: Membership) -> OfficeHoursSession:
     values = {
         "title": "Git workflows, Qwen3 inference, cohort learning and Unsloth",
@@ -304,7 +296,7 @@ def _session(cohort: Cohort, lead: Membership) -> OfficeHoursSession:
             cohort=cohort, number=1, created_at=dt.datetime(2026, 3, 6, 12, 0, tzinfo=dt.UTC), **values
         )
     else:
-        _set_if_changed(session, **values)
+        set_if_changed(session, **values)
     if list(session.leads.all()) != [lead.user]:
         session.leads.set([lead.user])
     return session
@@ -318,7 +310,7 @@ def _topics(session: OfficeHoursSession, steps: dict[str, RoadmapStep]) -> dict[
         if topic is None:
             topic = SessionTopic.objects.create(session=session, position=position, **values)
         else:
-            _set_if_changed(topic, **values)
+            set_if_changed(topic, **values)
         topics[position] = topic
     return topics
 
@@ -340,7 +332,7 @@ def seed_office_hours(cohort: Cohort) -> OfficeHoursSession:
                 session=session, author=members[email], created_at=asked_at, **values
             )
         else:
-            _set_if_changed(question, **values)
+            set_if_changed(question, **values)
         for minutes, voter in enumerate(voters, start=1):
             QuestionVote.objects.get_or_create(
                 question=question,

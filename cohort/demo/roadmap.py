@@ -157,7 +157,8 @@ Unsloth optimises. The path: understand the math, then the optimization, then th
 )
 
 
-def _set_if_changed(obj, **fields) -> None:  # type: ignore[no-untyped-def]
+def set_if_changed(obj, **fields) -> None:  # type: ignore[no-untyped-def]
+    """Save only the fields that differ, so a second seed run writes nothing."""
     changed = [name for name, value in fields.items() if getattr(obj, name) != value]
     for name in changed:
         setattr(obj, name, fields[name])
@@ -172,7 +173,7 @@ def _user(email: str, *, name: str, github: str = "", staff: bool = False) -> Us
     elif not user.check_password(DEMO_PASSWORD):
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
-    _set_if_changed(user, name=name, github_username=github, is_staff=staff, is_superuser=staff)
+    set_if_changed(user, name=name, github_username=github, is_staff=staff, is_superuser=staff)
     if github and user.github_confirmed_at is None:
         # The demo's usernames count as confirmed by a lead, so seeded deliveries link.
         user.github_confirmed_at = timezone.now()
@@ -181,7 +182,7 @@ def _user(email: str, *, name: str, github: str = "", staff: bool = False) -> Us
     if address is None:
         EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
     else:
-        _set_if_changed(address, verified=True, primary=True)
+        set_if_changed(address, verified=True, primary=True)
     return user
 
 
@@ -189,7 +190,7 @@ def _membership(user: User, cohort: Cohort, role: str, joined: dt.datetime) -> M
     membership, _ = Membership.objects.get_or_create(
         user=user, cohort=cohort, defaults={"role": role, "joined_at": joined}
     )
-    _set_if_changed(membership, role=role)
+    set_if_changed(membership, role=role)
     return membership
 
 
@@ -207,7 +208,7 @@ def seed_demo() -> Cohort:
     if cohort is None:
         cohort = Cohort.objects.create(slug=COHORT_SLUG, invite_code="FIRSTBREAK1", **fields)
     else:
-        _set_if_changed(cohort, **fields)
+        set_if_changed(cohort, **fields)
 
     steps = {}
     for seed in STEPS:
@@ -222,7 +223,7 @@ def seed_demo() -> Cohort:
         if step is None:
             step = RoadmapStep.objects.create(cohort=cohort, slug=seed.slug, **values)
         else:
-            _set_if_changed(step, **values)
+            set_if_changed(step, **values)
         for position, (title, url) in enumerate(seed.resources):
             StepResource.objects.get_or_create(step=step, url=url, defaults={"title": title, "position": position})
         steps[seed.position] = step

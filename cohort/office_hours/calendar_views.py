@@ -15,8 +15,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from cohort.access import lead_or_403, member_or_404, session_or_404
+from cohort.access import lead_or_403, member_or_404
 from cohort.office_hours import calendars
+from cohort.office_hours.access import session_or_404
 from config.ratelimit import seconds_until_allowed
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"

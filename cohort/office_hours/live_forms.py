@@ -15,7 +15,7 @@ from cohort.models import (
 from cohort.office_hours.live_services import Capsule, capsule_limit
 
 
-class CheckInForm(forms.Form):
+class AttendanceCodeForm(forms.Form):
     code = forms.CharField(
         max_length=20,
         label="Session code",

@@ -1,6 +1,6 @@
-"""Reads for RSVPs, attendance and the help queue: each a fixed number of queries, whatever the cohort's size.
+"""Reads for RSVPs, attendance, announcements and the live poll: each a fixed number of queries, whatever the cohort's size.
 
-The help-queue reads also return a short `key` that changes exactly when what
+The help-queue reads (`queue_selectors`) live beside these. Panel reads return a short `key` that changes exactly when what
 the panel shows changes. Polling panels send it back; an unchanged key is
 answered "204 No Content", so the browser keeps what it shows (an open
 capsule stays open) and no HTML is rendered for nothing.
@@ -12,13 +12,12 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -34,20 +33,20 @@ from cohort.models import (
     SessionRSVP,
     SessionStatus,
 )
-from cohort.office_hours.live_services import OPEN_STATUSES, session_is_over
+from cohort.office_hours.live_services import session_is_over
 
 # A session polled before it is live: often enough to notice the lead starting it, rarely enough
 # that tabs left open for days cost nothing much.
 _SOON = dt.timedelta(minutes=30)
 
 
-def _key(*parts: object) -> str:
+def panel_key(*parts: object) -> str:
     # JSON rather than repr: a status is the same key whether it is "live" read back or SessionStatus.LIVE just set.
     text = json.dumps(parts, default=str, separators=(",", ":"))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def _display_name(name: str | None, email: str | None) -> str:
+def display_name(name: str | None, email: str | None) -> str:
     # User.display_name, for rows read with values() instead of model instances.
     return name or (email or "").split("@")[0]
 
@@ -69,7 +68,7 @@ def _attendance(session_ref: object, membership_ref: object) -> object:
 
 
 @dataclass
-class RsvpPanel:
+class RsvpSummary:
     session: OfficeHoursSession
     rsvp_count: int
     viewer_rsvped: bool
@@ -85,7 +84,7 @@ class RsvpPanel:
     def key(self) -> str:
         """Changes when the viewer's panel must be redrawn. Not the RSVP count: others RSVP'ing must not
         replace a check-in code being typed (the count is refreshed with the next redraw)."""
-        return _key(
+        return panel_key(
             self.session.status,
             self.is_over,
             self.viewer_rsvped,
@@ -94,7 +93,7 @@ class RsvpPanel:
         )
 
 
-def rsvp_panel(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetime | None = None) -> RsvpPanel:
+def rsvp_summary(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetime | None = None) -> RsvpSummary:
     """The RSVP count and the viewer's own RSVP and check-in: one query."""
     now = now or timezone.now()
     attendance = _attendance(OuterRef("pk"), viewer)
@@ -109,7 +108,7 @@ def rsvp_panel(*, session: OfficeHoursSession, viewer: Membership, now: dt.datet
         .values("rsvp_count", "viewer_rsvped", "viewer_checked_in_at", "viewer_source")
         .get()
     )
-    return RsvpPanel(
+    return RsvpSummary(
         session=session,
         rsvp_count=row["rsvp_count"],
         viewer_rsvped=row["viewer_rsvped"],
@@ -149,7 +148,7 @@ class Roster:
         return [row for row in self.rows if row.present]
 
 
-def attendance_roster(*, session: OfficeHoursSession) -> Roster:
+def roster_for(*, session: OfficeHoursSession) -> Roster:
     """Every learner and mentor of the cohort with their RSVP and attendance for the session: one query."""
     attendance = _attendance(session, OuterRef("pk"))
     members = (
@@ -173,259 +172,19 @@ def attendance_roster(*, session: OfficeHoursSession) -> Roster:
             rsvp_at=m.rsvp_at,  # type: ignore[attr-defined]
             checked_in_at=m.checked_in_at,  # type: ignore[attr-defined]
             source=m.attendance_source or "",  # type: ignore[attr-defined]
-            marked_by_name=_display_name(m.marked_by_name, m.marked_by_email)  # type: ignore[attr-defined]
+            marked_by_name=display_name(m.marked_by_name, m.marked_by_email)  # type: ignore[attr-defined]
             if m.marked_by_email  # type: ignore[attr-defined]
             else "",
         )
         for m in members
     ]
-    key = _key(session.status, [(r.membership.pk, r.rsvp_at, r.checked_in_at, r.source) for r in rows])
+    key = panel_key(session.status, [(r.membership.pk, r.rsvp_at, r.checked_in_at, r.source) for r in rows])
     return Roster(rows=rows, key=key)
 
 
 def cohort_member(*, cohort: Cohort, membership_id: int) -> Membership | None:
     """A member of the cohort; another cohort's member is not found, as if it did not exist."""
     return Membership.objects.select_related("user").filter(cohort=cohort, pk=membership_id).first()
-
-
-# --- Help queue: a learner's view -------------------------------------------------------
-
-
-@dataclass
-class LearnerQueue:
-    """What a learner sees of the queue: their own place and the queue's length, never anyone else's request."""
-
-    mode: str  # "soon" (not live yet), "closed" (ended), "join", "waiting" or "helping"
-    waiting_count: int
-    position: int | None
-    description: str
-    helper_name: str
-    last_status: str  # the viewer's latest closed request in this session: "done", "left" or ""
-    poll: str
-    key: str
-    # About how long until the viewer's turn (or, before joining, until a newcomer's), in minutes; None: no data yet.
-    estimated_wait: int | None = None
-    help_room_url: str = ""
-
-
-def learner_queue(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetime | None = None) -> LearnerQueue:
-    """The viewer's place in the session's queue: one query of small columns.
-
-    Position counts the waiting requests that joined before the viewer's (ties by id),
-    the order leads see by default.
-    """
-    now = now or timezone.now()
-    rows = list(
-        HelpRequest.objects.filter(session=session)
-        .filter(Q(status__in=OPEN_STATUSES) | Q(membership=viewer) | Q(status=HelpRequestStatus.DONE))
-        .order_by("joined_at", "pk")
-        .values(
-            "membership_id",
-            "status",
-            "started_at",
-            "finished_at",
-            "helped_by_id",
-            "helped_by__name",
-            "helped_by__email",
-            # Only the viewer's own description leaves the database.
-            own_description=Case(
-                When(membership=viewer, then=F("description")), default=Value(""), output_field=CharField()
-            ),
-        )
-    )
-    helped_rows = [row for row in rows if row["status"] == HelpRequestStatus.DONE]
-    rows = [row for row in rows if row["status"] in OPEN_STATUSES or row["membership_id"] == viewer.pk]
-    waiting = [row for row in rows if row["status"] == HelpRequestStatus.WAITING]
-    mine = [row for row in rows if row["membership_id"] == viewer.pk]
-    own = next((row for row in mine if row["status"] in OPEN_STATUSES), None)
-    last = mine[-1] if mine and own is None else None
-    position = None
-    if own is not None and own["status"] == HelpRequestStatus.WAITING:
-        position = next(i for i, row in enumerate(waiting, start=1) if row["membership_id"] == viewer.pk)
-    if session.status == SessionStatus.ENDED or session_is_over(session, now):
-        mode = "closed"
-    elif session.status != SessionStatus.LIVE:
-        mode = "soon"
-    elif own is None:
-        mode = "join"
-    else:
-        mode = own["status"]
-    helper = _display_name(own["helped_by__name"], own["helped_by__email"]) if own and own["helped_by__email"] else ""
-    estimate = None
-    if mode in ("waiting", "join"):
-        helpers = len({row["helped_by_id"] for row in rows if row["status"] == HelpRequestStatus.HELPING}) or 1
-        ahead = position if position is not None else len(waiting) + 1
-        estimate = estimated_wait(
-            ahead=ahead, helpers=helpers, typical=typical_help_minutes(session=session, session_rows=helped_rows)
-        )
-    queue = LearnerQueue(
-        mode=mode,
-        waiting_count=len(waiting),
-        position=position,
-        description=own["own_description"] if own else (last["own_description"] if last else ""),
-        helper_name=helper,
-        last_status=last["status"] if last else "",
-        poll=poll_interval(session, now),
-        key="",
-        estimated_wait=estimate,
-        help_room_url=session.help_room_url or session.meeting_url,
-    )
-    queue.key = _key(
-        queue.mode,
-        queue.waiting_count,
-        queue.position,
-        queue.helper_name,
-        queue.last_status,
-        queue.poll,
-        queue.estimated_wait,
-        queue.help_room_url,
-    )
-    return queue
-
-
-# --- Estimated wait -----------------------------------------------------------------------
-
-# How many of the cohort's latest helps stand in for this session's when it has none yet.
-_PAST_HELPS = 40
-
-
-def _minutes(rows: Iterable[dict[str, object]]) -> list[float]:
-    return [
-        (row["finished_at"] - row["started_at"]).total_seconds() / 60  # type: ignore[operator]
-        for row in rows
-        if row["started_at"] and row["finished_at"] and row["finished_at"] >= row["started_at"]  # type: ignore[operator]
-    ]
-
-
-def typical_help_minutes(*, session: OfficeHoursSession, session_rows: list[dict[str, object]]) -> float | None:
-    """The median length of a help: this session's finished helps, else the cohort's latest past ones (one query).
-
-    None when nobody was ever helped in the cohort: no estimate beats a made-up one.
-    """
-    durations = _minutes(session_rows)
-    if not durations:
-        past = (
-            HelpRequest.objects.filter(
-                session__cohort_id=session.cohort_id, status=HelpRequestStatus.DONE, started_at__isnull=False
-            )
-            .exclude(session=session)
-            .order_by("-finished_at")
-            .values("started_at", "finished_at")[:_PAST_HELPS]
-        )
-        durations = _minutes(past)
-    return statistics.median(durations) if durations else None
-
-
-def estimated_wait(*, ahead: int, helpers: int, typical: float | None) -> int | None:
-    """Minutes until the person at place `ahead` is taken: the places before theirs, shared among the helpers.
-
-    Number 1 waits for the first helper to finish (half a help on average, rounded up to a minute).
-    """
-    if typical is None:
-        return None
-    before = max(ahead - 1, 0) + 0.5
-    return max(1, math.ceil(before * typical / max(helpers, 1)))
-
-
-# --- Help queue: what leads and mentors see ---------------------------------------------
-
-
-# Capsule fields as leads read them: (field, label, shown as a block of preformatted text).
-_CAPSULE_DISPLAY = [
-    ("capsule_os", "OS", False),
-    ("capsule_python", "Python", False),
-    ("capsule_compiler", "Compiler", False),
-    ("capsule_llama_cpp", "llama.cpp / llama-cpp-python", False),
-    ("capsule_model_file", "Model file", False),
-    ("capsule_model_sha256", "Model sha256", False),
-    ("capsule_command", "Command", True),
-    ("capsule_error_log", "Error output", True),
-]
-
-
-@dataclass
-class CapsuleItem:
-    label: str
-    value: str
-    block: bool
-
-
-def capsule_items(request: HelpRequest) -> list[CapsuleItem]:
-    """The filled-in capsule fields of a request, in the order a helper reads them."""
-    return [
-        CapsuleItem(label, getattr(request, name), block)
-        for name, label, block in _CAPSULE_DISPLAY
-        if getattr(request, name)
-    ]
-
-
-@dataclass
-class StaffQueue:
-    helping: list[HelpRequest] = field(default_factory=list)
-    waiting: list[HelpRequest] = field(default_factory=list)
-    finished: list[HelpRequest] = field(default_factory=list)
-    first_time_first: bool = False
-    poll: str = ""
-    key: str = ""
-
-
-def _staff_key(
-    state: list[tuple[object, ...]], session: OfficeHoursSession, first_time_first: bool, poll: str, now: dt.datetime
-) -> str:
-    # The minute is part of the key so "waiting 4 min" moves on even when nobody joins.
-    return _key(sorted(state), first_time_first, poll, session.status, int(now.timestamp()) // 60)
-
-
-_STATE_FIELDS = ("pk", "status", "helped_by_id", "finished_at")
-
-
-def staff_queue_key(
-    *, session: OfficeHoursSession, first_time_first: bool, now: dt.datetime | None = None
-) -> tuple[str, str]:
-    """(key, poll interval) of the staff view, from one query of ids and states (no capsules)."""
-    now = now or timezone.now()
-    state = list(HelpRequest.objects.filter(session=session).values_list(*_STATE_FIELDS))
-    poll = poll_interval(session, now)
-    return _staff_key(state, session, first_time_first, poll, now), poll
-
-
-def staff_queue(
-    *, session: OfficeHoursSession, first_time_first: bool = False, now: dt.datetime | None = None
-) -> StaffQueue:
-    """Every request of the session with its capsule, the open ones in queue order: one query.
-
-    Waiting requests come in join order; with `first_time_first`, first-time askers
-    come first, each group still in join order (a stable sort). Its key equals
-    `staff_queue_key` for the same rows.
-    """
-    now = now or timezone.now()
-    requests = list(
-        HelpRequest.objects.filter(session=session)
-        .select_related("membership__user", "helped_by")
-        .order_by("joined_at", "pk")
-    )
-    poll = poll_interval(session, now)
-    state = [tuple(getattr(r, name) for name in _STATE_FIELDS) for r in requests]
-    queue = StaffQueue(
-        first_time_first=first_time_first, poll=poll, key=_staff_key(state, session, first_time_first, poll, now)
-    )
-    for request in requests:
-        request.capsule = capsule_items(request)  # type: ignore[attr-defined]
-        request.waited_minutes = int((now - request.joined_at).total_seconds() // 60)  # type: ignore[attr-defined]
-        if request.status == HelpRequestStatus.WAITING:
-            queue.waiting.append(request)
-        elif request.status == HelpRequestStatus.HELPING:
-            queue.helping.append(request)
-        else:
-            queue.finished.append(request)
-    if first_time_first:
-        queue.waiting.sort(key=lambda request: not request.first_time)
-    queue.finished.sort(key=lambda request: request.finished_at or request.joined_at, reverse=True)
-    return queue
-
-
-def help_request_for(*, session: OfficeHoursSession, request_id: int) -> HelpRequest | None:
-    return HelpRequest.objects.filter(session=session, pk=request_id).first()
 
 
 # --- Attendance history -----------------------------------------------------------------
@@ -523,7 +282,7 @@ def announcements(*, session: OfficeHoursSession) -> Announcements:
         .select_related("author")
         .order_by("-created_at", "-pk")[:ANNOUNCEMENTS_SHOWN]
     )
-    return Announcements(items=items, key=_key([item.pk for item in items]))
+    return Announcements(items=items, key=panel_key([item.pk for item in items]))
 
 
 # --- Wait statistics (after the session; the lead home reads them too) --------------------
@@ -615,7 +374,7 @@ def pulse_interval(session: OfficeHoursSession, now: dt.datetime) -> str:
 
 def status_key(session: OfficeHoursSession, now: dt.datetime) -> str:
     """What the status line (badge, "live now" banner) depends on."""
-    return _key(session.status, session_is_over(session, now), session.meeting_url)
+    return panel_key(session.status, session_is_over(session, now), session.meeting_url)
 
 
 def live_key(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetime) -> str:
@@ -626,7 +385,7 @@ def live_key(*, session: OfficeHoursSession, viewer: Membership, now: dt.datetim
     interval, and for staff the minute ("waiting 4 min").
     """
     minute = int(now.timestamp()) // 60 if viewer.is_staff_role else 0
-    return _key(
+    return panel_key(
         session.live_version, session.status, session_is_over(session, now), pulse_interval(session, now), minute
     )
 

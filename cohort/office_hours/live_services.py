@@ -30,11 +30,12 @@ import re
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cohort.errors import Refused
 from cohort.models import (
     ANNOUNCEMENT_MAX_CHARS,
     HELP_DESCRIPTION_MAX_CHARS,
@@ -63,8 +64,8 @@ WRONG_CODES_ALLOWED = 10
 WRONG_CODES_WINDOW_SECONDS = 15 * 60
 
 
-class LiveSessionError(ValidationError):
-    """A request the rules refuse; the message is safe to show."""
+class LiveSessionError(Refused):
+    """An RSVP, check-in, help-queue or announcement the rules refuse."""
 
 
 # --- Shared checks ----------------------------------------------------------------------
@@ -94,7 +95,8 @@ def session_has_started(session: OfficeHoursSession, now: dt.datetime) -> bool:
     return session.status != SessionStatus.SCHEDULED or session.starts_at <= now
 
 
-def _check_member(session: OfficeHoursSession, membership: Membership) -> None:
+def check_member(session: OfficeHoursSession, membership: Membership) -> None:
+    """Refuse a membership of another cohort (views already answer 404; this guards every caller)."""
     if membership.cohort_id != session.cohort_id:
         raise PermissionDenied("That session belongs to another cohort.")
 
@@ -127,7 +129,7 @@ def _check_live_locked(session: OfficeHoursSession, action: str) -> None:
 @transaction.atomic
 def rsvp_add(*, session: OfficeHoursSession, membership: Membership, at: dt.datetime | None = None) -> bool:
     """The member says they will come; True if the RSVP is new."""
-    _check_member(session, membership)
+    check_member(session, membership)
     at = at or timezone.now()
     if session_is_over(session, at):
         raise LiveSessionError("This session is over, so it takes no more RSVPs.")
@@ -142,7 +144,7 @@ def rsvp_add(*, session: OfficeHoursSession, membership: Membership, at: dt.date
 @transaction.atomic
 def rsvp_cancel(*, session: OfficeHoursSession, membership: Membership, at: dt.datetime | None = None) -> bool:
     """Take the RSVP back; True if there was one. After the session it stays as a record."""
-    _check_member(session, membership)
+    check_member(session, membership)
     if session_is_over(session, at or timezone.now()):
         raise LiveSessionError("This session is over; its RSVPs are kept as a record.")
     deleted, _ = SessionRSVP.objects.filter(session=session, membership=membership).delete()
@@ -164,7 +166,7 @@ def attendance_check_in(
     *, session: OfficeHoursSession, membership: Membership, code: str, at: dt.datetime | None = None
 ) -> bool:
     """Check the member in with the session's code; True if newly present, False if they already were."""
-    _check_member(session, membership)
+    check_member(session, membership)
     _check_live(session, "check-in")
     typed = normalize_code(code)
     if not typed:
@@ -191,7 +193,7 @@ def attendance_mark(
     *, session: OfficeHoursSession, membership: Membership, by: User, at: dt.datetime | None = None
 ) -> bool:
     """A lead records that the member was there; True if new. A code check-in already there is kept as it is."""
-    _check_member(session, membership)
+    check_member(session, membership)
     at = at or timezone.now()
     if not session_has_started(session, at):
         raise LiveSessionError("Attendance can be marked once the session has started.")
@@ -209,7 +211,7 @@ def attendance_mark(
 @transaction.atomic
 def attendance_unmark(*, session: OfficeHoursSession, membership: Membership) -> bool:
     """A lead removes a wrong mark or check-in; True if there was one."""
-    _check_member(session, membership)
+    check_member(session, membership)
     deleted, _ = SessionAttendance.objects.filter(session=session, membership=membership).delete()
     if deleted:
         session_touch(session=session)
@@ -286,7 +288,7 @@ def help_request_join(
 
     A member already waiting or being helped keeps their place: nothing changes.
     """
-    _check_member(session, membership)
+    check_member(session, membership)
     _check_live_locked(session, "the help queue")
     existing = _open_request(session, membership)
     if existing is not None:
@@ -314,7 +316,7 @@ def help_request_join(
 @transaction.atomic
 def help_request_leave(*, session: OfficeHoursSession, membership: Membership, at: dt.datetime | None = None) -> bool:
     """The member gives up their open place; True if they had one."""
-    _check_member(session, membership)
+    check_member(session, membership)
     # The session row first, then the request: the order take and the end of a session use (no deadlock).
     session_touch(session=session)
     request = (

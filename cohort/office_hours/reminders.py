@@ -37,10 +37,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from cohort import tasks
 from cohort.mail import site_url
 from cohort.models import Cohort, Membership, OfficeHoursSession, SessionRSVP, SessionStatus, SessionTopic
-from config.celery import publish_or_leave_to_sweep
+from cohort.office_hours import tasks
+from cohort.zones import zone_or_utc
+from config.publish import publish_after_commit_or_leave_to_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +73,6 @@ def _verified_address(user_ref: str) -> Exists:
             user=OuterRef(user_ref), email__iexact=OuterRef(f"{user_ref}__email"), verified=True
         )
     )
-
-
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _when(session: OfficeHoursSession, zone: zoneinfo.ZoneInfo) -> str:
@@ -166,7 +160,7 @@ def _reminder_message(
 ) -> EmailMessage:
     session, user = rsvp.session, rsvp.membership.user
     cohort = session.cohort
-    member_zone, cohort_zone = _zone(user.timezone or cohort.timezone), _zone(cohort.timezone)
+    member_zone, cohort_zone = zone_or_utc(user.timezone or cohort.timezone), zone_or_utc(cohort.timezone)
     member_when = _when(session, member_zone)
     cohort_when = _when(session, cohort_zone)
     context = {
@@ -226,12 +220,8 @@ def reminders_send(*, now: dt.datetime | None = None) -> int:
 
 def recap_notification_enqueue(*, session_id: int) -> None:
     """Queue the cohort's email about a newly published recap, once the transaction commits."""
-    transaction.on_commit(lambda: _publish_recap_task(session_id=session_id))
-
-
-def _publish_recap_task(*, session_id: int) -> None:
     # A broker outage must not turn the lead's "Publish" into an error page: the sweep sends it later.
-    publish_or_leave_to_sweep(
+    publish_after_commit_or_leave_to_sweep(
         tasks.notify_recap_published, what=f"the recap email of session {session_id}", session_id=session_id
     )
 
@@ -276,7 +266,7 @@ def recap_notify(*, session_id: int, now: dt.datetime | None = None) -> int:
     context = {
         "session": session,
         "cohort": cohort,
-        "when": dateformat.format(session.starts_at.astimezone(_zone(cohort.timezone)), "D j M Y"),
+        "when": dateformat.format(session.starts_at.astimezone(zone_or_utc(cohort.timezone)), "D j M Y"),
         "recap_url": site_url(reverse("cohort:recap", args=[cohort.slug, session.number])),
         "recaps_url": site_url(reverse("cohort:recaps", args=[cohort.slug])),
         "topic_lines": _topic_lines(topics),

@@ -215,10 +215,6 @@ def recap_steps(*, cohort: Cohort) -> list[RoadmapStep]:
     )
 
 
-def step_for(*, cohort: Cohort, step_slug: str) -> RoadmapStep | None:
-    return RoadmapStep.objects.filter(cohort=cohort, slug=step_slug).first()
-
-
 def topics_for_step(*, step: RoadmapStep) -> list[SessionTopic]:
     """Session topics that covered a roadmap step, oldest session first: one query."""
     return list(

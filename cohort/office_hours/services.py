@@ -13,11 +13,12 @@ import logging
 import zoneinfo
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from cohort.errors import Refused
 from cohort.markdown import normalize_newlines
 from cohort.models import (
     QUESTION_MAX_CHARS,
@@ -35,7 +36,7 @@ from cohort.models import (
     SessionTopic,
     User,
 )
-from cohort.office_hours.live_services import help_queue_close, session_touch
+from cohort.office_hours.live_services import check_member, help_queue_close, session_touch
 from cohort.office_hours.reminders import recap_notification_enqueue
 from cohort.services import membership_touch
 
@@ -44,8 +45,8 @@ logger = logging.getLogger(__name__)
 SERIES_MAX_SESSIONS = 26
 
 
-class OfficeHoursError(ValidationError):
-    """A request the rules refuse; the message is safe to show."""
+class OfficeHoursError(Refused):
+    """A session, topic, question or recap change the rules refuse."""
 
 
 # --- Sessions ---------------------------------------------------------------------------
@@ -241,11 +242,6 @@ def _clean_body(body: str) -> str:
     return body
 
 
-def _check_member(session: OfficeHoursSession, membership: Membership) -> None:
-    if membership.cohort_id != session.cohort_id:
-        raise PermissionDenied("That session belongs to another cohort.")
-
-
 def _check_open(session: OfficeHoursSession) -> None:
     if not session.accepts_questions:
         raise OfficeHoursError("This session has ended; it no longer takes questions or votes.")
@@ -261,7 +257,7 @@ def _locked_question(question: SessionQuestion) -> SessionQuestion:
 
 @transaction.atomic
 def question_post(*, session: OfficeHoursSession, author: Membership, body: str) -> SessionQuestion:
-    _check_member(session, author)
+    check_member(session, author)
     _check_open(session)
     # The membership row is locked so two tabs posting at once cannot both pass the count.
     Membership.objects.select_for_update().filter(pk=author.pk).first()
@@ -300,7 +296,7 @@ def question_delete(*, question: SessionQuestion, author: Membership) -> None:
 def question_upvote(*, question: SessionQuestion, voter: Membership) -> bool:
     """Add the voter's one vote; True if it is new, False if they had already voted."""
     current = _locked_question(question)
-    _check_member(current.session, voter)
+    check_member(current.session, voter)
     _check_open(current.session)
     if current.author_id == voter.pk:
         raise OfficeHoursError("You cannot upvote your own question.")
@@ -312,7 +308,7 @@ def question_upvote(*, question: SessionQuestion, voter: Membership) -> bool:
 def question_withdraw_vote(*, question: SessionQuestion, voter: Membership) -> bool:
     """Take the voter's vote back; True if there was one."""
     current = _locked_question(question)
-    _check_member(current.session, voter)
+    check_member(current.session, voter)
     _check_open(current.session)
     deleted, _ = QuestionVote.objects.filter(question=current, voter=voter).delete()
     return deleted > 0

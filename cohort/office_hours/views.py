@@ -15,10 +15,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cohort.access import lead_or_403, member_or_404, session_or_404
+from cohort.access import lead_or_403, member_or_404
 from cohort.htmx import is_htmx
 from cohort.models import Membership, OfficeHoursSession, Role, SessionQuestion, SessionTopic
 from cohort.office_hours import selectors, services
+from cohort.office_hours.access import session_or_404
 from cohort.office_hours.forms import (
     AnswerForm,
     QuestionForm,
@@ -28,6 +29,8 @@ from cohort.office_hours.forms import (
     StatusForm,
     TopicForm,
 )
+from cohort.selectors import step_for
+from cohort.web import form_add_errors
 
 _TEMPLATES = "cohort/office_hours/"
 
@@ -55,11 +58,6 @@ def _own_question_or_404(session: OfficeHoursSession, membership: Membership, qu
 
 def _context(membership: Membership, **extra: object) -> dict[str, object]:
     return {"membership": membership, "cohort": membership.cohort, **extra}
-
-
-def _add_errors(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-def]
-    for message in exc.messages:
-        form.add_error(None, message)
 
 
 def _session_url(session: OfficeHoursSession, anchor: str = "") -> str:
@@ -137,7 +135,7 @@ def question_create(request: HttpRequest, cohort_slug: str, number: int) -> Http
         try:
             question = services.question_post(session=session, author=membership, body=form.cleaned_data["body"])
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_errors(form, exc)
         else:
             return _after_question_action(request, membership, session, anchor=f"question-{question.pk}")
     return _render_session(request, membership, session, form=form, status=400)
@@ -154,7 +152,7 @@ def question_edit(request: HttpRequest, cohort_slug: str, number: int, question_
         try:
             services.question_edit(question=question, author=membership, body=form.cleaned_data["body"])
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_errors(form, exc)
         else:
             messages.success(request, "Question updated.")
             return redirect(_session_url(session, f"question-{question.pk}"))
@@ -222,7 +220,7 @@ def session_create(request: HttpRequest, cohort_slug: str) -> HttpResponse:
         try:
             session = services.session_create(cohort=membership.cohort, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_errors(form, exc)
         else:
             messages.success(request, f"Session {session.number} scheduled. Add its topics next.")
             return redirect("cohort:session_topics", cohort_slug=cohort_slug, number=session.number)
@@ -242,7 +240,7 @@ def session_series(request: HttpRequest, cohort_slug: str) -> HttpResponse:
                 cohort=membership.cohort, first_starts_at=data.pop("starts_at"), **data
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_errors(form, exc)
         else:
             messages.success(request, f"Sessions {sessions[0].number}–{sessions[-1].number} scheduled, one a week.")
             return redirect("cohort:sessions", cohort_slug=cohort_slug)
@@ -260,7 +258,7 @@ def session_edit(request: HttpRequest, cohort_slug: str, number: int) -> HttpRes
         try:
             services.session_update(session=session, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_errors(form, exc)
         else:
             messages.success(request, f"Session {session.number} saved.")
             return redirect(_session_url(session))
@@ -295,7 +293,7 @@ def session_topics(request: HttpRequest, cohort_slug: str, number: int) -> HttpR
         try:
             topic = services.topic_create(session=session, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_errors(form, exc)
         else:
             messages.success(request, f"Topic {topic.position} added.")
             return redirect("cohort:session_topics", cohort_slug=cohort_slug, number=number)
@@ -315,7 +313,7 @@ def topic_edit(request: HttpRequest, cohort_slug: str, number: int, topic_id: in
         try:
             services.topic_update(topic=topic, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_errors(form, exc)
         else:
             messages.success(request, f"Topic {topic.position} saved.")
             return redirect("cohort:session_topics", cohort_slug=cohort_slug, number=number)
@@ -352,7 +350,7 @@ def recap_edit(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespo
                 session=session, recap_markdown=form.cleaned_data["recap_markdown"], publish=_RECAP_ACTIONS[action]
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_errors(form, exc)
         else:
             messages.success(request, "Recap published." if session.recap_is_published else "Recap saved as a draft.")
             return redirect("cohort:recap_edit", cohort_slug=cohort_slug, number=number)
@@ -375,7 +373,7 @@ def recap_detail(request: HttpRequest, cohort_slug: str, number: int) -> HttpRes
 def recap_list(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
     step_slug = request.GET.get("step", "")
-    step = selectors.step_for(cohort=membership.cohort, step_slug=step_slug) if step_slug else None
+    step = step_for(cohort=membership.cohort, step_slug=step_slug, with_resources=False) if step_slug else None
     steps = selectors.recap_steps(cohort=membership.cohort)
     search = request.GET.get("q", "").strip()[:100]
     recaps = selectors.published_recaps(cohort=membership.cohort, step=step, search=search)

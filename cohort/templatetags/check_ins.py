@@ -6,7 +6,7 @@ from django import template
 
 from cohort.check_ins import services as check_ins
 from cohort.check_ins import stuck
-from cohort.check_ins.forms import CheckInForm
+from cohort.check_ins.forms import CheckInPostForm
 from cohort.models import Role
 
 register = template.Library()
@@ -34,7 +34,7 @@ def check_in_card(context: template.Context, membership, roadmap=None, step=None
     return {
         **base,
         "show": bool(steps),
-        "form": CheckInForm(steps=steps, current=current, auto_id="check-in-%s"),
+        "form": CheckInPostForm(steps=steps, current=current, auto_id="check-in-%s"),
         "fixed_step": step,
         "recent": recent,
         "next_url": request.get_full_path() if request else "",

@@ -6,7 +6,6 @@ Each tag returns escaped HTML (`format_html`), so nothing here trusts learner te
 from __future__ import annotations
 
 import html
-import zoneinfo
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
@@ -15,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from cohort.models import ProgressStatus
+from cohort.zones import zone_or_utc
 
 register = template.Library()
 
@@ -90,18 +90,11 @@ def time_tag(value, zone: str, style: str = "short_tz") -> SafeString:  # type: 
     """`<time datetime="…">Mon 3 Mar, 17:00 GMT</time>` in `zone`; an empty string for no value."""
     if value is None:
         return SafeString("")
-    local = value.astimezone(_zone(zone))
+    local = value.astimezone(zone_or_utc(zone))
     return SafeString(f'<time datetime="{_esc(value.isoformat())}">{_esc(local.strftime(_FORMATS[style]))}</time>')
-
-
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 @register.simple_tag
 def tz_text(value, zone: str, style: str = "short") -> str:  # type: ignore[no-untyped-def]
     """The same formatting as `time_tag`, as plain text."""
-    return "" if value is None else value.astimezone(_zone(zone)).strftime(_FORMATS[style])
+    return "" if value is None else value.astimezone(zone_or_utc(zone)).strftime(_FORMATS[style])

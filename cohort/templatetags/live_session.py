@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString
 
 from cohort.models import Role, SessionStatus
 from cohort.office_hours import live_selectors as selectors
-from cohort.office_hours.live_forms import CheckInForm
+from cohort.office_hours.live_forms import AttendanceCodeForm
 
 register = template.Library()
 
@@ -42,8 +42,8 @@ def rsvp_panel(context: template.Context) -> dict[str, object]:
     session, membership = context["session"], context["membership"]
     return _panel(
         context,
-        panel=selectors.rsvp_panel(session=session, viewer=membership),
-        check_in_form=CheckInForm(),
+        panel=selectors.rsvp_summary(session=session, viewer=membership),
+        attendance_form=AttendanceCodeForm(),
         now=timezone.now(),
     )
 

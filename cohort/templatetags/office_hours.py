@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django import template
 from django.utils import dateformat
@@ -11,23 +10,17 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from cohort.office_hours import selectors
+from cohort.zones import zone_or_utc
 
 register = template.Library()
-
-
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 @register.simple_tag(takes_context=True)
 def session_time(context: template.Context, session, cohort) -> SafeString:  # type: ignore[no-untyped-def]
     """“Fri 13 Mar 2026, 17:00–18:00 GMT” on the viewer's clock, then the cohort's clock if it differs."""
     user = context.get("user")
-    viewer_zone = _zone(getattr(user, "timezone", "UTC"))
-    cohort_zone = _zone(cohort.timezone)
+    viewer_zone = zone_or_utc(getattr(user, "timezone", "UTC"))
+    cohort_zone = zone_or_utc(cohort.timezone)
     start, end = session.starts_at.astimezone(viewer_zone), session.ends_at.astimezone(viewer_zone)
     mine = f"{dateformat.format(start, 'D j M Y, H:i')}–{dateformat.format(end, 'H:i T')}"
     here = format_html('<time datetime="{}">{}</time>', session.starts_at.astimezone(dt.UTC).isoformat(), mine)

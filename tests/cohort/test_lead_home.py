@@ -24,9 +24,9 @@ from cohort.models import (
 )
 from exercises.models import Exercise, ExerciseCompletion, ExerciseKind, Submission, SubmissionState, TimelineEvent
 from inference.models import LabJob, LabKind, RunStatus, SandboxModel, SandboxRun
-from tests.cohort.test_stuck_queries import SIZES
-from tests.cohort.test_stuck_queries import _seed as seed_cohort
-from tests.factories import CohortFactory, MembershipFactory, StepFactory
+from tests.cohort.busy_cohort import SIZES
+from tests.cohort.busy_cohort import seed_busy_cohort as seed_cohort
+from tests.factories import CohortFactory, MembershipFactory, StepFactory, SubmissionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,12 +49,11 @@ def _waiting_pr(membership: Membership, step, number: int = 7, days: int = 4) ->
     exercise, _ = Exercise.objects.get_or_create(
         cohort=membership.cohort, slug="first-pr", defaults={"step": step, "title": "First pull request"}
     )
-    return Submission.objects.create(
+    return SubmissionFactory(
         membership=membership,
         exercise=exercise,
         repository="first-break-ai/practice",
         pr_number=number,
-        pr_url=f"https://github.com/first-break-ai/practice/pull/{number}",
         state=SubmissionState.OPEN,
         opened_at=timezone.now() - dt.timedelta(days=days),
     )

@@ -2,87 +2,24 @@
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import pytest
 from django.urls import reverse
 
 from cohort.markdown import render_markdown
 from tests.factories import StepFactory
-
-ATTACKS = {
-    "script": "<script>alert('xss-script')</script>",
-    "script in markdown": "Hello\n\n<script src=https://evil.example/x.js></script>\n\nbye",
-    "img onerror": '<img src="x.png" onerror="alert(\'xss-img\')">',
-    "markdown image onerror": '![pic](x.png" onerror="alert(1))',
-    "svg onload": "<svg onload=alert('xss-svg')></svg>",
-    "body onload": "<body onload=alert('xss-body')>",
-    "markdown javascript link": "[click](javascript:alert('xss-link'))",
-    "html javascript link": "<a href=\"javascript:alert('xss-a')\">click</a>",
-    "mixed case javascript link": '<a href="JaVaScRiPt:alert(1)">click</a>',
-    "entity javascript link": '<a href="&#106;avascript:alert(1)">click</a>',
-    "data link": '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">click</a>',
-    "iframe": '<iframe src="https://evil.example/frame"></iframe>',
-    "object": '<object data="https://evil.example/x.swf"></object>',
-    "style attribute": '<p style="background:url(javascript:alert(1))">styled</p>',
-    "form": '<form action="https://evil.example"><input name="password"></form>',
-}
-ACTIVE_TAGS = {
-    "script",
-    "iframe",
-    "frame",
-    "object",
-    "embed",
-    "svg",
-    "math",
-    "form",
-    "input",
-    "style",
-    "link",
-    "meta",
-    "base",
-    "body",
-}
-
-
-class _Elements(HTMLParser):
-    """Every element and attribute a browser would build from the HTML (entities decoded)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.elements: list[tuple[str, dict[str, str]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, {name: value or "" for name, value in attrs}))
-
-
-def _problems(html: str) -> list[str]:
-    """What in `html` could run script or load a frame: empty when the HTML is inert."""
-    parser = _Elements()
-    parser.feed(html)
-    problems = []
-    for tag, attrs in parser.elements:
-        if tag in ACTIVE_TAGS:
-            problems.append(f"<{tag}>")
-        for name, value in attrs.items():
-            if name.startswith("on") or name in {"style", "srcdoc", "formaction"}:
-                problems.append(f"<{tag} {name}>")
-            scheme = "".join(value.split()).lower().split(":", 1)[0] if ":" in value else ""
-            if name in {"href", "src", "action", "data"} and scheme not in {"", "http", "https", "mailto"}:
-                problems.append(f"<{tag} {name}={value!r}>")
-    return problems
+from tests.markup import ATTACKS, problems
 
 
 @pytest.mark.parametrize("source", ATTACKS.values(), ids=ATTACKS.keys())
 def test_render_markdown_attack_is_inert(source):
     html = render_markdown(source)
 
-    assert _problems(html) == []
+    assert problems(html) == []
 
 
 def test_problems_finder_sees_raw_attacks():
     # The checker itself must catch what the sanitizer removes.
-    found = [_problems(source) for source in ATTACKS.values() if source.startswith("<")]
+    found = [problems(source) for source in ATTACKS.values() if source.startswith("<")]
 
     assert all(found)
 
@@ -141,7 +78,7 @@ def test_step_page_renders_hostile_body_inert(world):
     assert response.status_code == 200
     page = response.content.decode()
     article = page.split('<article class="prose">', 1)[1].split("</article>", 1)[0]
-    assert _problems(article) == []
+    assert problems(article) == []
     assert "xss-script" not in page
     assert 'src="https://evil.example' not in page
     assert '<div class="codehilite">' in article
@@ -182,5 +119,5 @@ def test_a_repeated_text_comes_back_equally_sanitized():
 
     assert first == again
     # The refused link stays visible as text (markdown-it), never as a link.
-    assert "onerror" not in again and "href" not in again and _problems(again) == []
+    assert "onerror" not in again and "href" not in again and problems(again) == []
     assert "<strong>bold</strong>" in again

@@ -16,9 +16,8 @@ from django.urls import reverse
 from cohort.markdown import render_markdown
 from cohort.models import QUESTIONS_PER_LEARNER_PER_SESSION, OfficeHoursSession, SessionQuestion, SessionTopic
 from cohort.office_hours import services
-from tests.cohort.test_markdown import _problems
-from tests.cohort.test_office_hours import QuestionFactory, SessionFactory
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, QuestionFactory, SessionFactory
+from tests.markup import problems
 
 # Inputs that are slow (quadratic or worse) for backtracking Markdown parsers.
 PATHOLOGICAL = {
@@ -90,7 +89,7 @@ def test_highlighted_code_keeps_the_renderers_classes_and_can_be_scrolled_by_key
 def test_code_block_cannot_smuggle_html_through_the_placeholder():
     html = render_markdown("```\n</pre><script>alert(1)</script>\n```\n\n<img src=x onerror=alert(2)>")
 
-    assert _problems(html) == []
+    assert problems(html) == []
     assert "&lt;script&gt;" in html
 
 

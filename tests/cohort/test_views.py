@@ -9,14 +9,11 @@ from django.urls import reverse
 
 from cohort.models import Cohort, Invitation, Membership, Role, StepProgress, User
 from tests.factories import CohortFactory, MembershipFactory, StepFactory, UserFactory
+from tests.helpers import cohort_url
 
 pytestmark = pytest.mark.django_db
 
 LOGIN_URL = reverse("account_login")
-
-
-def _url(name: str, *args: str) -> str:
-    return reverse(f"cohort:{name}", args=args)
 
 
 def _assert_login_redirect(response) -> None:  # type: ignore[no-untyped-def]
@@ -57,7 +54,7 @@ POST_ACTIONS = [
 
 @pytest.mark.parametrize(("name", "args"), GET_PAGES, ids=[p[0] for p in GET_PAGES])
 def test_page_anonymous_get_redirects_to_login(world, name, args):
-    response = Client().get(_url(name, *args))
+    response = Client().get(cohort_url(name, *args))
 
     _assert_login_redirect(response)
 
@@ -66,7 +63,7 @@ def test_page_anonymous_get_redirects_to_login(world, name, args):
 def test_action_anonymous_post_redirects_to_login_and_changes_nothing(world, name, args):
     code_before = world.cohort.invite_code
 
-    response = Client().post(_url(name, *args))
+    response = Client().post(cohort_url(name, *args))
 
     _assert_login_redirect(response)
     world.cohort.refresh_from_db()
@@ -78,7 +75,7 @@ def test_action_anonymous_post_redirects_to_login_and_changes_nothing(world, nam
 
 
 def test_home_anonymous_shows_landing_page(world):
-    response = Client().get(_url("home"))
+    response = Client().get(cohort_url("home"))
 
     assert response.status_code == 200
     assert reverse("account_signup") in response.content.decode()
@@ -86,14 +83,14 @@ def test_home_anonymous_shows_landing_page(world):
 
 
 def test_home_learner_shows_own_cohort_dashboard(world):
-    response = world.client_for(world.alice).get(_url("home"))
+    response = world.client_for(world.alice).get(cohort_url("home"))
 
     assert response.status_code == 200
     assert response.context["membership"] == world.alice_membership
 
 
 def test_home_lead_shows_cohort_dashboard(world):
-    response = world.client_for(world.lead).get(_url("home"))
+    response = world.client_for(world.lead).get(cohort_url("home"))
 
     assert response.status_code == 200
     assert response.context["cohort"] == world.cohort
@@ -102,17 +99,17 @@ def test_home_lead_shows_cohort_dashboard(world):
 def test_home_user_without_cohort_redirects_to_join(db):
     user = UserFactory()
 
-    response = _client(user).get(_url("home"))
+    response = _client(user).get(cohort_url("home"))
 
     assert response.status_code == 302
-    assert response.url == _url("join")
+    assert response.url == cohort_url("join")
 
 
 # --- Join by code --------------------------------------------------------------------
 
 
 def test_join_get_shows_form(world):
-    response = world.client_for(world.outsider).get(_url("join"))
+    response = world.client_for(world.outsider).get(cohort_url("join"))
 
     assert response.status_code == 200
     assert 'name="invite_code"' in response.content.decode()
@@ -121,16 +118,16 @@ def test_join_get_shows_form(world):
 def test_join_valid_code_creates_learner_membership(world):
     client = world.client_for(world.outsider)
 
-    response = client.post(_url("join"), {"invite_code": world.cohort.invite_code.lower()})
+    response = client.post(cohort_url("join"), {"invite_code": world.cohort.invite_code.lower()})
 
     assert response.status_code == 302
-    assert response.url == _url("dashboard", "cohort-a")
+    assert response.url == cohort_url("dashboard", "cohort-a")
     membership = Membership.objects.get(user=world.outsider, cohort=world.cohort)
     assert membership.role == Role.LEARNER
 
 
 def test_join_invalid_code_returns_400_with_form_error(world):
-    response = world.client_for(world.outsider).post(_url("join"), {"invite_code": "NOPE000000"})
+    response = world.client_for(world.outsider).post(cohort_url("join"), {"invite_code": "NOPE000000"})
 
     assert response.status_code == 400
     assert "does not match any cohort" in response.context["form"].errors["invite_code"][0]
@@ -138,7 +135,7 @@ def test_join_invalid_code_returns_400_with_form_error(world):
 
 
 def test_join_empty_code_returns_200_with_required_error(world):
-    response = world.client_for(world.outsider).post(_url("join"), {"invite_code": ""})
+    response = world.client_for(world.outsider).post(cohort_url("join"), {"invite_code": ""})
 
     assert response.context["form"].errors["invite_code"]
     assert not Membership.objects.filter(user=world.outsider, cohort=world.cohort).exists()
@@ -147,7 +144,7 @@ def test_join_empty_code_returns_200_with_required_error(world):
 def test_join_closed_invites_returns_400_and_no_membership(world):
     Cohort.objects.filter(pk=world.cohort.pk).update(invites_open=False)
 
-    response = world.client_for(world.outsider).post(_url("join"), {"invite_code": world.cohort.invite_code})
+    response = world.client_for(world.outsider).post(cohort_url("join"), {"invite_code": world.cohort.invite_code})
 
     assert response.status_code == 400
     assert "not taking new members" in response.context["form"].errors["invite_code"][0]
@@ -157,7 +154,7 @@ def test_join_closed_invites_returns_400_and_no_membership(world):
 def test_join_existing_member_keeps_one_membership_and_role(world):
     client = world.client_for(world.lead)
 
-    response = client.post(_url("join"), {"invite_code": world.cohort.invite_code})
+    response = client.post(cohort_url("join"), {"invite_code": world.cohort.invite_code})
 
     assert response.status_code == 302
     memberships = Membership.objects.filter(user=world.lead, cohort=world.cohort)
@@ -168,7 +165,7 @@ def test_join_existing_member_keeps_one_membership_and_role(world):
 
 
 def test_join_link_get_shows_cohort(world):
-    response = world.client_for(world.outsider).get(_url("join_link", world.cohort.invite_code))
+    response = world.client_for(world.outsider).get(cohort_url("join_link", world.cohort.invite_code))
 
     assert response.status_code == 200
     assert "Join Cohort A" in response.content.decode()
@@ -176,7 +173,7 @@ def test_join_link_get_shows_cohort(world):
 
 
 def test_join_link_get_unknown_code_says_link_does_not_work(world):
-    response = world.client_for(world.outsider).get(_url("join_link", "UNKNOWN123"))
+    response = world.client_for(world.outsider).get(cohort_url("join_link", "UNKNOWN123"))
 
     assert response.status_code == 200
     assert "This invite link does not work" in response.content.decode()
@@ -185,21 +182,21 @@ def test_join_link_get_unknown_code_says_link_does_not_work(world):
 def test_join_link_get_closed_invites_says_link_does_not_work(world):
     Cohort.objects.filter(pk=world.cohort.pk).update(invites_open=False)
 
-    response = world.client_for(world.outsider).get(_url("join_link", world.cohort.invite_code))
+    response = world.client_for(world.outsider).get(cohort_url("join_link", world.cohort.invite_code))
 
     assert "This invite link does not work" in response.content.decode()
 
 
 def test_join_link_post_creates_membership(world):
-    response = world.client_for(world.outsider).post(_url("join_link", world.cohort.invite_code))
+    response = world.client_for(world.outsider).post(cohort_url("join_link", world.cohort.invite_code))
 
     assert response.status_code == 302
-    assert response.url == _url("dashboard", "cohort-a")
+    assert response.url == cohort_url("dashboard", "cohort-a")
     assert Membership.objects.filter(user=world.outsider, cohort=world.cohort, role=Role.LEARNER).exists()
 
 
 def test_join_link_post_unknown_code_returns_400(world):
-    response = world.client_for(world.outsider).post(_url("join_link", "UNKNOWN123"))
+    response = world.client_for(world.outsider).post(cohort_url("join_link", "UNKNOWN123"))
 
     assert response.status_code == 400
     assert "does not match any cohort" in response.content.decode()
@@ -208,7 +205,7 @@ def test_join_link_post_unknown_code_returns_400(world):
 def test_join_link_post_closed_invites_returns_400(world):
     Cohort.objects.filter(pk=world.cohort.pk).update(invites_open=False)
 
-    response = world.client_for(world.outsider).post(_url("join_link", world.cohort.invite_code))
+    response = world.client_for(world.outsider).post(cohort_url("join_link", world.cohort.invite_code))
 
     assert response.status_code == 400
     assert not Membership.objects.filter(user=world.outsider, cohort=world.cohort).exists()
@@ -221,24 +218,24 @@ def test_rotate_invite_lead_post_replaces_code_and_old_code_stops_working(world)
     old_code = world.cohort.invite_code
     newcomer = UserFactory()
 
-    response = world.client_for(world.lead).post(_url("lead_rotate_invite", "cohort-a"))
+    response = world.client_for(world.lead).post(cohort_url("lead_rotate_invite", "cohort-a"))
 
     assert response.status_code == 302
-    assert response.url == _url("lead_overview", "cohort-a")
+    assert response.url == cohort_url("lead_overview", "cohort-a")
     world.cohort.refresh_from_db()
     assert world.cohort.invite_code != old_code
     newcomer_client = _client(newcomer)
-    assert newcomer_client.post(_url("join"), {"invite_code": old_code}).status_code == 400
-    assert newcomer_client.post(_url("join_link", old_code)).status_code == 400
-    assert "does not work" in newcomer_client.get(_url("join_link", old_code)).content.decode()
-    assert newcomer_client.post(_url("join"), {"invite_code": world.cohort.invite_code}).status_code == 302
+    assert newcomer_client.post(cohort_url("join"), {"invite_code": old_code}).status_code == 400
+    assert newcomer_client.post(cohort_url("join_link", old_code)).status_code == 400
+    assert "does not work" in newcomer_client.get(cohort_url("join_link", old_code)).content.decode()
+    assert newcomer_client.post(cohort_url("join"), {"invite_code": world.cohort.invite_code}).status_code == 302
     assert Membership.objects.filter(user=newcomer, cohort=world.cohort).exists()
 
 
 def test_rotate_invite_get_not_allowed(world):
     old_code = world.cohort.invite_code
 
-    response = world.client_for(world.lead).get(_url("lead_rotate_invite", "cohort-a"))
+    response = world.client_for(world.lead).get(cohort_url("lead_rotate_invite", "cohort-a"))
 
     assert response.status_code == 405
     world.cohort.refresh_from_db()
@@ -248,7 +245,7 @@ def test_rotate_invite_get_not_allowed(world):
 def test_rotate_invite_learner_gets_403(world):
     old_code = world.cohort.invite_code
 
-    response = world.client_for(world.alice).post(_url("lead_rotate_invite", "cohort-a"))
+    response = world.client_for(world.alice).post(cohort_url("lead_rotate_invite", "cohort-a"))
 
     assert response.status_code == 403
     world.cohort.refresh_from_db()
@@ -258,7 +255,7 @@ def test_rotate_invite_learner_gets_403(world):
 def test_rotate_invite_mentor_gets_403(world):
     mentor = MembershipFactory(cohort=world.cohort, role=Role.MENTOR).user
 
-    response = world.client_for(mentor).post(_url("lead_rotate_invite", "cohort-a"))
+    response = world.client_for(mentor).post(cohort_url("lead_rotate_invite", "cohort-a"))
 
     assert response.status_code == 403
 
@@ -266,7 +263,7 @@ def test_rotate_invite_mentor_gets_403(world):
 def test_rotate_invite_outsider_gets_404(world):
     old_code = world.cohort.invite_code
 
-    response = world.client_for(world.outsider).post(_url("lead_rotate_invite", "cohort-a"))
+    response = world.client_for(world.outsider).post(cohort_url("lead_rotate_invite", "cohort-a"))
 
     assert response.status_code == 404
     world.cohort.refresh_from_db()
@@ -281,14 +278,14 @@ def _profile_data(**overrides: str) -> dict[str, str]:
 
 
 def test_profile_get_shows_own_values(world):
-    response = world.client_for(world.alice).get(_url("profile"))
+    response = world.client_for(world.alice).get(cohort_url("profile"))
 
     assert response.status_code == 200
     assert response.context["form"].initial["github_username"] == world.alice.github_username
 
 
 def test_profile_post_saves_and_strips_at_sign(world):
-    response = world.client_for(world.alice).post(_url("profile"), _profile_data(github_username="@alice-gh"))
+    response = world.client_for(world.alice).post(cohort_url("profile"), _profile_data(github_username="@alice-gh"))
 
     assert response.status_code == 302
     world.alice.refresh_from_db()
@@ -302,7 +299,7 @@ def test_profile_post_saves_and_strips_at_sign(world):
 def test_profile_post_only_changes_own_account(world):
     bob_before = User.objects.values().get(pk=world.bob.pk)
 
-    world.client_for(world.alice).post(_url("profile"), _profile_data())
+    world.client_for(world.alice).post(cohort_url("profile"), _profile_data())
 
     assert User.objects.values().get(pk=world.bob.pk) == bob_before
 
@@ -311,7 +308,7 @@ def test_profile_post_only_changes_own_account(world):
 def test_profile_post_invalid_github_username_returns_400_field_error(world, username):
     before = world.alice.github_username
 
-    response = world.client_for(world.alice).post(_url("profile"), _profile_data(github_username=username))
+    response = world.client_for(world.alice).post(cohort_url("profile"), _profile_data(github_username=username))
 
     assert response.status_code == 400
     assert response.context["form"].errors["github_username"]
@@ -322,7 +319,7 @@ def test_profile_post_invalid_github_username_returns_400_field_error(world, use
 def test_profile_post_duplicate_github_username_any_case_returns_400_field_error(world):
     User.objects.filter(pk=world.bob.pk).update(github_username="Bob-Builder")
 
-    response = world.client_for(world.alice).post(_url("profile"), _profile_data(github_username="bob-builder"))
+    response = world.client_for(world.alice).post(cohort_url("profile"), _profile_data(github_username="bob-builder"))
 
     assert response.status_code == 400
     assert "Another account already uses" in response.context["form"].errors["github_username"][0]
@@ -333,7 +330,7 @@ def test_profile_post_duplicate_github_username_any_case_returns_400_field_error
 def test_profile_post_own_username_in_other_case_is_allowed(world):
     User.objects.filter(pk=world.alice.pk).update(github_username="alice-gh")
 
-    response = world.client_for(world.alice).post(_url("profile"), _profile_data(github_username="Alice-GH"))
+    response = world.client_for(world.alice).post(cohort_url("profile"), _profile_data(github_username="Alice-GH"))
 
     assert response.status_code == 302
     world.alice.refresh_from_db()
@@ -341,7 +338,7 @@ def test_profile_post_own_username_in_other_case_is_allowed(world):
 
 
 def test_profile_post_unknown_timezone_returns_400(world):
-    response = world.client_for(world.alice).post(_url("profile"), _profile_data(timezone="Mars/Olympus"))
+    response = world.client_for(world.alice).post(cohort_url("profile"), _profile_data(timezone="Mars/Olympus"))
 
     assert response.status_code == 400
     assert response.context["form"].errors["timezone"]
@@ -351,7 +348,7 @@ def test_profile_post_unknown_timezone_returns_400(world):
 
 
 def test_dashboard_learner_sees_own_progress(world):
-    response = world.client_for(world.alice).get(_url("dashboard", "cohort-a"))
+    response = world.client_for(world.alice).get(cohort_url("dashboard", "cohort-a"))
 
     assert response.status_code == 200
     assert response.context["membership"] == world.alice_membership
@@ -363,7 +360,7 @@ def test_dashboard_other_learner_sees_their_own_progress_not_alices(world):
         membership=world.alice_membership, step=world.steps[0], completed_at="2026-03-05T10:00Z"
     )
 
-    response = world.client_for(world.bob).get(_url("dashboard", "cohort-a"))
+    response = world.client_for(world.bob).get(cohort_url("dashboard", "cohort-a"))
 
     assert response.status_code == 200
     assert response.context["membership"] == world.bob_membership
@@ -371,19 +368,19 @@ def test_dashboard_other_learner_sees_their_own_progress_not_alices(world):
 
 
 def test_dashboard_outsider_gets_404(world):
-    response = world.client_for(world.outsider).get(_url("dashboard", "cohort-a"))
+    response = world.client_for(world.outsider).get(cohort_url("dashboard", "cohort-a"))
 
     assert response.status_code == 404
 
 
 def test_dashboard_unknown_cohort_gets_404(world):
-    response = world.client_for(world.alice).get(_url("dashboard", "no-such-cohort"))
+    response = world.client_for(world.alice).get(cohort_url("dashboard", "no-such-cohort"))
 
     assert response.status_code == 404
 
 
 def test_dashboard_lead_gets_200(world):
-    response = world.client_for(world.lead).get(_url("dashboard", "cohort-a"))
+    response = world.client_for(world.lead).get(cohort_url("dashboard", "cohort-a"))
 
     assert response.status_code == 200
 
@@ -392,7 +389,7 @@ def test_dashboard_lead_gets_200(world):
 
 
 def test_step_learner_gets_200(world):
-    response = world.client_for(world.alice).get(_url("step", "cohort-a", "step-2"))
+    response = world.client_for(world.alice).get(cohort_url("step", "cohort-a", "step-2"))
 
     assert response.status_code == 200
     assert response.context["step"] == world.steps[1]
@@ -401,14 +398,14 @@ def test_step_learner_gets_200(world):
 def test_step_other_learner_sees_own_status(world):
     StepProgress.objects.create(membership=world.alice_membership, step=world.steps[1], started_at="2026-03-05T10:00Z")
 
-    response = world.client_for(world.bob).get(_url("step", "cohort-a", "step-2"))
+    response = world.client_for(world.bob).get(cohort_url("step", "cohort-a", "step-2"))
 
     assert response.status_code == 200
     assert response.context["progress"].status == "not_started"
 
 
 def test_step_outsider_gets_404(world):
-    response = world.client_for(world.outsider).get(_url("step", "cohort-a", "step-1"))
+    response = world.client_for(world.outsider).get(cohort_url("step", "cohort-a", "step-1"))
 
     assert response.status_code == 404
 
@@ -416,13 +413,13 @@ def test_step_outsider_gets_404(world):
 def test_step_of_another_cohort_gets_404(world):
     StepFactory(cohort=world.outsider.memberships.get().cohort, slug="elsewhere")
 
-    response = world.client_for(world.alice).get(_url("step", "cohort-a", "elsewhere"))
+    response = world.client_for(world.alice).get(cohort_url("step", "cohort-a", "elsewhere"))
 
     assert response.status_code == 404
 
 
 def test_step_lead_gets_200(world):
-    response = world.client_for(world.lead).get(_url("step", "cohort-a", "step-1"))
+    response = world.client_for(world.lead).get(cohort_url("step", "cohort-a", "step-1"))
 
     assert response.status_code == 200
 
@@ -431,10 +428,10 @@ def test_step_lead_gets_200(world):
 
 
 def test_step_focus_learner_post_makes_step_current(world):
-    response = world.client_for(world.alice).post(_url("step_focus", "cohort-a", "step-2"))
+    response = world.client_for(world.alice).post(cohort_url("step_focus", "cohort-a", "step-2"))
 
     assert response.status_code == 302
-    assert response.url == _url("step", "cohort-a", "step-2")
+    assert response.url == cohort_url("step", "cohort-a", "step-2")
     progress = StepProgress.objects.get(membership=world.alice_membership)
     assert progress.step == world.steps[1]
     assert progress.focused_at is not None
@@ -443,7 +440,7 @@ def test_step_focus_learner_post_makes_step_current(world):
 
 def test_step_focus_htmx_returns_fragment(world):
     response = world.client_for(world.alice).post(
-        _url("step_focus", "cohort-a", "step-2"), headers={"HX-Request": "true"}
+        cohort_url("step_focus", "cohort-a", "step-2"), headers={"HX-Request": "true"}
     )
 
     assert response.status_code == 200
@@ -455,21 +452,21 @@ def test_step_focus_htmx_returns_fragment(world):
 
 
 def test_step_focus_get_not_allowed(world):
-    response = world.client_for(world.alice).get(_url("step_focus", "cohort-a", "step-2"))
+    response = world.client_for(world.alice).get(cohort_url("step_focus", "cohort-a", "step-2"))
 
     assert response.status_code == 405
     assert not StepProgress.objects.exists()
 
 
 def test_step_focus_other_learner_changes_only_own_progress(world):
-    world.client_for(world.bob).post(_url("step_focus", "cohort-a", "step-3"))
+    world.client_for(world.bob).post(cohort_url("step_focus", "cohort-a", "step-3"))
 
     assert not StepProgress.objects.filter(membership=world.alice_membership).exists()
     assert StepProgress.objects.filter(membership=world.bob_membership, step=world.steps[2]).exists()
 
 
 def test_step_focus_outsider_gets_404(world):
-    response = world.client_for(world.outsider).post(_url("step_focus", "cohort-a", "step-1"))
+    response = world.client_for(world.outsider).post(cohort_url("step_focus", "cohort-a", "step-1"))
 
     assert response.status_code == 404
     assert not StepProgress.objects.exists()
@@ -480,8 +477,8 @@ def test_step_focus_step_of_another_cohort_gets_404(world):
     StepFactory(cohort=other_cohort, slug="elsewhere")
     client = world.client_for(world.alice)
 
-    through_own_cohort = client.post(_url("step_focus", "cohort-a", "elsewhere"))
-    through_other_cohort = client.post(_url("step_focus", other_cohort.slug, "elsewhere"))
+    through_own_cohort = client.post(cohort_url("step_focus", "cohort-a", "elsewhere"))
+    through_other_cohort = client.post(cohort_url("step_focus", other_cohort.slug, "elsewhere"))
 
     assert through_own_cohort.status_code == 404
     assert through_other_cohort.status_code == 404
@@ -489,7 +486,7 @@ def test_step_focus_step_of_another_cohort_gets_404(world):
 
 
 def test_step_focus_lead_post_is_allowed(world):
-    response = world.client_for(world.lead).post(_url("step_focus", "cohort-a", "step-1"))
+    response = world.client_for(world.lead).post(cohort_url("step_focus", "cohort-a", "step-1"))
 
     assert response.status_code == 302
 
@@ -498,7 +495,7 @@ def test_step_focus_lead_post_is_allowed(world):
 
 
 def test_lead_overview_lead_gets_200_with_learners(world):
-    response = world.client_for(world.lead).get(_url("lead_overview", "cohort-a"))
+    response = world.client_for(world.lead).get(cohort_url("lead_overview", "cohort-a"))
 
     assert response.status_code == 200
     assert [r.membership.user for r in response.context["overview"].rows] == [world.alice, world.bob]
@@ -508,33 +505,33 @@ def test_lead_overview_lead_gets_200_with_learners(world):
 def test_lead_overview_mentor_gets_200_without_invite_controls(world):
     mentor = MembershipFactory(cohort=world.cohort, role=Role.MENTOR).user
 
-    response = world.client_for(mentor).get(_url("lead_overview", "cohort-a"))
+    response = world.client_for(mentor).get(cohort_url("lead_overview", "cohort-a"))
 
     assert response.status_code == 200
     assert world.cohort.invite_code not in response.content.decode()
 
 
 def test_lead_overview_learner_gets_403(world):
-    response = world.client_for(world.alice).get(_url("lead_overview", "cohort-a"))
+    response = world.client_for(world.alice).get(cohort_url("lead_overview", "cohort-a"))
 
     assert response.status_code == 403
 
 
 def test_lead_overview_outsider_gets_404(world):
-    response = world.client_for(world.outsider).get(_url("lead_overview", "cohort-a"))
+    response = world.client_for(world.outsider).get(cohort_url("lead_overview", "cohort-a"))
 
     assert response.status_code == 404
 
 
 def test_lead_overview_search_and_sort_from_query_string(world):
-    response = world.client_for(world.lead).get(_url("lead_overview", "cohort-a"), {"q": "bob", "sort": "bogus"})
+    response = world.client_for(world.lead).get(cohort_url("lead_overview", "cohort-a"), {"q": "bob", "sort": "bogus"})
 
     assert [r.membership.user for r in response.context["overview"].rows] == [world.bob]
     assert response.context["sort"] == "name"
 
 
 def test_lead_overview_htmx_returns_table_fragment(world):
-    response = world.client_for(world.lead).get(_url("lead_overview", "cohort-a"), headers={"HX-Request": "true"})
+    response = world.client_for(world.lead).get(cohort_url("lead_overview", "cohort-a"), headers={"HX-Request": "true"})
 
     assert response.status_code == 200
     assert "<html" not in response.content.decode()
@@ -545,7 +542,7 @@ def test_lead_overview_htmx_returns_table_fragment(world):
 
 
 def test_roster_get_lead_gets_form(world):
-    response = world.client_for(world.lead).get(_url("lead_roster", "cohort-a"))
+    response = world.client_for(world.lead).get(cohort_url("lead_roster", "cohort-a"))
 
     assert response.status_code == 200
     assert 'type="file"' in response.content.decode()
@@ -560,10 +557,10 @@ def test_roster_post_good_file_imports_and_redirects(world):
         "alice@example.com,Alice,,mentor\n"
     )
 
-    response = world.client_for(world.lead).post(_url("lead_roster", "cohort-a"), {"file": upload})
+    response = world.client_for(world.lead).post(cohort_url("lead_roster", "cohort-a"), {"file": upload})
 
     assert response.status_code == 302
-    assert response.url == _url("lead_overview", "cohort-a")
+    assert response.url == cohort_url("lead_overview", "cohort-a")
     # An existing account is invited like a new address: nobody is added without consent.
     assert not Membership.objects.filter(user=existing, cohort=world.cohort).exists()
     assert Membership.objects.get(user=world.alice, cohort=world.cohort).role == Role.MENTOR
@@ -579,7 +576,7 @@ def test_roster_post_bad_rows_returns_400_with_line_numbers_and_imports_nothing(
     existing = UserFactory(email="existing@example.com")
     upload = _csv("email,role\nexisting@example.com,learner\nnot-an-email,learner\nnew@example.com,boss\n")
 
-    response = world.client_for(world.lead).post(_url("lead_roster", "cohort-a"), {"file": upload})
+    response = world.client_for(world.lead).post(cohort_url("lead_roster", "cohort-a"), {"file": upload})
 
     assert response.status_code == 400
     body = response.content.decode()
@@ -591,7 +588,7 @@ def test_roster_post_bad_rows_returns_400_with_line_numbers_and_imports_nothing(
 
 
 def test_roster_post_without_file_returns_400(world):
-    response = world.client_for(world.lead).post(_url("lead_roster", "cohort-a"), {"file": ""})
+    response = world.client_for(world.lead).post(cohort_url("lead_roster", "cohort-a"), {"file": ""})
 
     assert response.status_code == 400
     assert response.context["form"].errors["file"]
@@ -600,8 +597,8 @@ def test_roster_post_without_file_returns_400(world):
 def test_roster_learner_gets_403_and_nothing_imported(world):
     client = world.client_for(world.alice)
 
-    get_response = client.get(_url("lead_roster", "cohort-a"))
-    post_response = client.post(_url("lead_roster", "cohort-a"), {"file": _csv("email\nnew@example.com\n")})
+    get_response = client.get(cohort_url("lead_roster", "cohort-a"))
+    post_response = client.post(cohort_url("lead_roster", "cohort-a"), {"file": _csv("email\nnew@example.com\n")})
 
     assert get_response.status_code == 403
     assert post_response.status_code == 403
@@ -612,7 +609,7 @@ def test_roster_mentor_gets_403(world):
     mentor = MembershipFactory(cohort=world.cohort, role=Role.MENTOR).user
 
     response = world.client_for(mentor).post(
-        _url("lead_roster", "cohort-a"), {"file": _csv("email\nnew@example.com\n")}
+        cohort_url("lead_roster", "cohort-a"), {"file": _csv("email\nnew@example.com\n")}
     )
 
     assert response.status_code == 403
@@ -621,7 +618,7 @@ def test_roster_mentor_gets_403(world):
 
 def test_roster_outsider_gets_404(world):
     response = world.client_for(world.outsider).post(
-        _url("lead_roster", "cohort-a"), {"file": _csv("email\nnew@example.com\n")}
+        cohort_url("lead_roster", "cohort-a"), {"file": _csv("email\nnew@example.com\n")}
     )
 
     assert response.status_code == 404
@@ -632,7 +629,7 @@ def test_roster_lead_of_another_cohort_gets_404(world):
     other_lead = MembershipFactory(cohort=CohortFactory(), role=Role.LEAD).user
 
     response = world.client_for(other_lead).post(
-        _url("lead_roster", "cohort-a"), {"file": _csv("email\nnew@example.com\n")}
+        cohort_url("lead_roster", "cohort-a"), {"file": _csv("email\nnew@example.com\n")}
     )
 
     assert response.status_code == 404
@@ -652,7 +649,7 @@ def test_post_without_csrf_token_gets_403(world, name, args):
     client.force_login(world.lead)
     old_code = world.cohort.invite_code
 
-    response = client.post(_url(name, *args), {"name": "Changed", "timezone": "UTC", "github_username": ""})
+    response = client.post(cohort_url(name, *args), {"name": "Changed", "timezone": "UTC", "github_username": ""})
 
     assert response.status_code == 403
     world.cohort.refresh_from_db()
@@ -666,7 +663,7 @@ def test_join_post_without_csrf_token_gets_403(world):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.outsider)
 
-    response = client.post(_url("join"), {"invite_code": world.cohort.invite_code})
+    response = client.post(cohort_url("join"), {"invite_code": world.cohort.invite_code})
 
     assert response.status_code == 403
     assert not Membership.objects.filter(user=world.outsider, cohort=world.cohort).exists()

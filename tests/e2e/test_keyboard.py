@@ -14,8 +14,8 @@ from playwright.sync_api import Page, expect
 from cohort.models import SessionStatus
 from cohort.office_hours import services as office_hours
 from inference.models import LabJob
-from tests.cohort.test_office_hours import SessionFactory
 from tests.e2e.axe import assert_no_axe_violations, assert_no_csp_violations, watch_csp
+from tests.factories import SessionFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -167,7 +167,7 @@ def test_gives_up_after_the_window_and_shows_failed(github, confirmed_submission
 
 def test_sweep_publishes_only_comments_that_are_due(github, confirmed_submission, monkeypatch):
     published = []
-    monkeypatch.setattr(tasks.post_comment, "delay", lambda **kw: published.append(kw["comment_id"]))
+    monkeypatch.setattr(tasks.post_comment, "apply_async", lambda kwargs, **kw: published.append(kwargs["comment_id"]))
     comment = _linked(confirmed_submission)
 
     assert comments_sweep() == 0  # just created: its own task has it

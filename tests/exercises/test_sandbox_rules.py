@@ -129,3 +129,28 @@ def test_completing_the_steps_only_exercise_marks_the_step_done(world, make_exer
     assert (
         StepProgress.objects.get(membership=world.alice_membership, step=world.steps[1]).status == ProgressStatus.DONE
     )
+
+
+# Transactional: the worker announces in autocommit, where the task is published at once.
+@pytest.mark.django_db(transaction=True)
+def test_finished_sandbox_work_queues_the_exercise_check_through_the_signal(world, monkeypatch):
+    from exercises import tasks
+    from inference.services import announce_finished_work
+
+    published = []
+    monkeypatch.setattr(tasks.check_sandbox_exercises, "apply_async", lambda kwargs, **kw: published.append(kwargs))
+    announce_finished_work(membership_id=world.alice_membership.pk)
+    assert published == [{"membership_id": world.alice_membership.pk}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_after_sandbox_work_is_logged_and_does_not_fail_the_run(world, monkeypatch, caplog):
+    from exercises import tasks
+    from inference.services import announce_finished_work
+
+    def broker_down(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(tasks.check_sandbox_exercises, "apply_async", broker_down)
+    announce_finished_work(membership_id=world.alice_membership.pk)
+    assert "check_sandbox_exercises_after_work failed" in caplog.text

@@ -181,7 +181,7 @@ def test_admin_lists_comments_and_retries_a_failed_one(
     from tests.factories import UserFactory
 
     published = []
-    monkeypatch.setattr(tasks.post_comment, "delay", lambda **kw: published.append(kw["comment_id"]))
+    monkeypatch.setattr(tasks.post_comment, "apply_async", lambda kwargs, **kw: published.append(kwargs["comment_id"]))
     comment = PullRequestComment.objects.create(
         submission=alice_submission, kind="linked", status=CommentStatus.FAILED, next_attempt_at=timezone.now(),
         attempts=6, error="Gave up after 6 attempts: GitHub answered 502",

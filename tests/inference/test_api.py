@@ -1,16 +1,11 @@
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from inference.models import RunStatus, SandboxRun
+from tests.helpers import post_json
 
 pytestmark = pytest.mark.django_db
-
-
-def _post(client, url, payload):
-    return client.post(url, data=json.dumps(payload), content_type="application/json")
 
 
 @pytest.fixture
@@ -21,7 +16,7 @@ def alice(world, smollm2):
 def test_api_requires_login(world, smollm2):
     anonymous = world.client_for(None)
     assert anonymous.get("/api/sandbox/models").status_code == 401
-    assert _post(anonymous, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).status_code == 401
+    assert post_json(anonymous, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).status_code == 401
 
 
 def test_models_list_shape(alice):
@@ -41,8 +36,8 @@ def test_models_list_shape(alice):
 
 
 def test_tokenize_keeps_typed_control_tokens_as_text(alice):
-    plain = _post(alice, "/api/sandbox/tokenize", {"model": "smollm2-135m", "text": "<|im_end|>"}).json()
-    special = _post(
+    plain = post_json(alice, "/api/sandbox/tokenize", {"model": "smollm2-135m", "text": "<|im_end|>"}).json()
+    special = post_json(
         alice, "/api/sandbox/tokenize", {"model": "smollm2-135m", "text": "<|im_end|>", "special": True}
     ).json()
     assert special["count"] == 1 and special["tokens"][0]["special"] is True
@@ -55,7 +50,7 @@ def test_render_returns_the_exact_prompt_and_its_tokens(alice):
         "model": "smollm2-135m",
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi <|im_end|>"}],
     }
-    data = _post(alice, "/api/sandbox/render", body).json()
+    data = post_json(alice, "/api/sandbox/render", body).json()
     assert (
         data["prompt"]
         == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi <|im_end|><|im_end|>\n<|im_start|>assistant\n"
@@ -65,7 +60,7 @@ def test_render_returns_the_exact_prompt_and_its_tokens(alice):
 
 
 def test_render_with_an_escaping_template_is_a_field_error(alice):
-    response = _post(
+    response = post_json(
         alice,
         "/api/sandbox/render",
         {"model": "smollm2-135m", "messages": [{"role": "user", "content": "x"}], "template": "{{ ().__class__ }}"},
@@ -75,7 +70,7 @@ def test_render_with_an_escaping_template_is_a_field_error(alice):
 
 
 def test_create_run_records_defaults_and_a_seed(alice, world):
-    response = _post(
+    response = post_json(
         alice, "/api/sandbox/runs", {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]}
     )
     assert response.status_code == 201
@@ -87,7 +82,7 @@ def test_create_run_records_defaults_and_a_seed(alice, world):
 
 
 def test_explicit_seed_and_params_are_kept(alice):
-    data = _post(
+    data = post_json(
         alice,
         "/api/sandbox/runs",
         {"model": "smollm2-135m", "prompt": "Once", "seed": 42, "temperature": 0, "top_k": 5},
@@ -112,7 +107,7 @@ def test_explicit_seed_and_params_are_kept(alice):
     ],
 )
 def test_invalid_parameters_get_field_errors(alice, payload, field):
-    response = _post(alice, "/api/sandbox/runs", payload)
+    response = post_json(alice, "/api/sandbox/runs", payload)
     assert response.status_code == 400
     assert field in response.json()["fields"]
     assert not SandboxRun.objects.exists()
@@ -123,16 +118,16 @@ def test_body_that_is_not_json_is_400(alice):
 
 
 def test_another_learners_run_is_404(alice, world):
-    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
+    run_id = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
     bob = world.client_for(world.bob)
     assert bob.get(f"/api/sandbox/runs/{run_id}").status_code == 404
-    assert _post(bob, f"/api/sandbox/runs/{run_id}/cancel", {}).status_code == 404
+    assert post_json(bob, f"/api/sandbox/runs/{run_id}/cancel", {}).status_code == 404
     assert world.client_for(world.outsider).get(f"/api/sandbox/runs/{run_id}").status_code == 404
     assert alice.get(f"/api/sandbox/runs/{run_id}").status_code == 200
 
 
 def test_run_detail_shape_and_queue_position(alice):
-    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
+    run_id = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
     data = alice.get(f"/api/sandbox/runs/{run_id}").json()
     assert {
         "id",
@@ -151,23 +146,25 @@ def test_run_detail_shape_and_queue_position(alice):
 
 
 def test_cancel_a_queued_run(alice):
-    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
-    assert _post(alice, f"/api/sandbox/runs/{run_id}/cancel", {}).json()["status"] == "cancelled"
+    run_id = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
+    assert post_json(alice, f"/api/sandbox/runs/{run_id}/cancel", {}).json()["status"] == "cancelled"
     assert SandboxRun.objects.get(pk=run_id).status == RunStatus.CANCELLED
 
 
 def test_concurrent_run_limit_is_429_with_retry_after(alice, settings):
     settings.SANDBOX_CONCURRENT_RUNS = 2
     for _ in range(2):
-        assert _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).status_code == 201
-    response = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"})
+        assert post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).status_code == 201
+    response = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"})
     assert response.status_code == 429 and int(response["Retry-After"]) >= 1
 
 
 def test_runs_per_minute_limit_is_429_with_retry_after(alice, settings):
     settings.SANDBOX_CONCURRENT_RUNS = 100
     settings.SANDBOX_RUNS_PER_MINUTE = 3
-    codes = [_post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).status_code for _ in range(4)]
+    codes = [
+        post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).status_code for _ in range(4)
+    ]
     assert codes == [201, 201, 201, 429]
 
 
@@ -176,7 +173,7 @@ def test_csrf_is_enforced_for_the_browser_api(world, smollm2):
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.alice)
-    assert _post(client, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).status_code == 403
+    assert post_json(client, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).status_code == 403
 
 
 def test_openapi_schema_lists_the_endpoints(client):
@@ -194,7 +191,7 @@ def test_openapi_schema_lists_the_endpoints(client):
 def test_a_run_whose_worker_died_twice_is_failed_not_retried(alice):
     from inference.services import run_execute
 
-    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
+    run_id = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
     SandboxRun.objects.filter(pk=run_id).update(status=RunStatus.RUNNING, attempts=2)
 
     assert run_execute(run_id=run_id) is None
@@ -205,7 +202,7 @@ def test_a_run_whose_worker_died_twice_is_failed_not_retried(alice):
 def test_executing_a_finished_run_again_changes_nothing(alice):
     from inference.services import run_execute
 
-    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
+    run_id = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
     SandboxRun.objects.filter(pk=run_id).update(status=RunStatus.DONE, output_text="kept")
 
     assert run_execute(run_id=run_id) is None
@@ -215,7 +212,7 @@ def test_executing_a_finished_run_again_changes_nothing(alice):
 def test_run_executes_in_process_and_records_everything(alice):
     from inference.services import run_execute
 
-    run_id = _post(
+    run_id = post_json(
         alice,
         "/api/sandbox/runs",
         {
@@ -239,7 +236,7 @@ def test_template_error_fails_the_run_with_the_message(alice):
         "messages": [{"role": "user", "content": "x"}],
         "template": "ok\n{{ 'a' * 10**9 }}",
     }
-    run_id = _post(alice, "/api/sandbox/runs", body).json()["id"]
+    run_id = post_json(alice, "/api/sandbox/runs", body).json()["id"]
 
     assert run_execute(run_id=run_id) == RunStatus.FAILED
     assert "Line 2" in SandboxRun.objects.get(pk=run_id).error
@@ -249,7 +246,7 @@ def test_running_run_shows_streamed_chunks_and_finishing_folds_them_in(alice):
     from inference.models import RunTokenChunk
     from inference.services import runs_sweep_stuck
 
-    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
+    run_id = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
     SandboxRun.objects.filter(pk=run_id).update(status=RunStatus.RUNNING)
     RunTokenChunk.objects.create(run_id=run_id, start=0, tokens=[{"id": 1, "text": "a"}], output_text="a")
     RunTokenChunk.objects.create(run_id=run_id, start=1, tokens=[{"id": 2, "text": "b"}], output_text="ab")
@@ -267,7 +264,7 @@ def test_running_run_shows_streamed_chunks_and_finishing_folds_them_in(alice):
 
 
 def test_since_returns_only_new_tokens(alice):
-    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
+    run_id = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
     SandboxRun.objects.filter(pk=run_id).update(status=RunStatus.DONE, tokens=[{"id": i} for i in range(5)])
 
     data = alice.get(f"/api/sandbox/runs/{run_id}", {"since": 3}).json()

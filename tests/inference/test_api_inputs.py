@@ -15,17 +15,13 @@ from django.test import Client
 from cohort.models import User
 from inference.models import LabJob, RunStatus, SandboxRun
 from tests.factories import UserFactory
+from tests.helpers import post_json
 
 pytestmark = pytest.mark.django_db
 
 RUN = {"model": "smollm2-135m", "prompt": "x"}
 CHAT = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]}
 SWEEP = {"model": "smollm2-135m", "prompt": "x", "seeds": 1, "max_tokens": 2}
-
-
-def _post(client, url, payload):
-    body = payload if isinstance(payload, str | bytes) else json.dumps(payload)
-    return client.post(url, data=body, content_type="application/json")
 
 
 @pytest.fixture
@@ -86,14 +82,14 @@ def _assert_field_error(response, field: str) -> str:
 
 def test_lone_surrogate_in_tokenize_text_is_a_field_error(alice):
     # json.dumps writes the lone surrogate as the escape "\ud800", as a client would.
-    response = _post(alice, "/api/sandbox/tokenize", {"model": "smollm2-135m", "text": "a\ud800b"})
+    response = post_json(alice, "/api/sandbox/tokenize", {"model": "smollm2-135m", "text": "a\ud800b"})
     assert "surrogate" in _assert_field_error(response, "text")
 
 
 @pytest.mark.parametrize("url", ["/api/sandbox/runs", "/api/sandbox/render"])
 def test_lone_surrogate_in_message_content_is_a_field_error(alice, url):
     body = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "\udfff"}]}
-    assert "surrogate" in _assert_field_error(_post(alice, url, body), "messages")
+    assert "surrogate" in _assert_field_error(post_json(alice, url, body), "messages")
     assert not SandboxRun.objects.exists()
 
 
@@ -107,14 +103,14 @@ def test_lone_surrogate_in_message_content_is_a_field_error(alice, url):
 )
 def test_nul_characters_are_a_field_error_before_any_database_sees_them(alice, body, field):
     # PostgreSQL refuses NUL in text and jsonb; the API refuses it first on every database.
-    assert "NUL" in _assert_field_error(_post(alice, "/api/sandbox/runs", body), field)
+    assert "NUL" in _assert_field_error(post_json(alice, "/api/sandbox/runs", body), field)
     assert not SandboxRun.objects.exists()
 
 
 def test_deeply_nested_json_is_400_on_every_endpoint_with_a_body(alice, finished_run):
     nested = "[" * 100_000 + "]" * 100_000
     for url in _body_endpoints(finished_run.pk):
-        response = _post(alice, url, nested)
+        response = post_json(alice, url, nested)
         assert response.status_code == 400, (url, response.content)
         assert response.json() == {"error": "The body is nested too deeply."}
 
@@ -123,7 +119,7 @@ def test_nesting_that_parses_is_refused_by_the_schema(alice):
     value: object = "x"
     for _ in range(500):
         value = [value]
-    response = _post(alice, "/api/sandbox/runs", {**RUN, "prompt": value})
+    response = post_json(alice, "/api/sandbox/runs", {**RUN, "prompt": value})
     _assert_field_error(response, "prompt")
 
 
@@ -136,23 +132,23 @@ def test_since_must_be_ascii_digits(alice, finished_run):
 @pytest.mark.parametrize("temperature", ["1" + "0" * 400, "1e400", "NaN", "Infinity"])
 def test_overflowing_or_non_finite_sweep_temperature_is_a_field_error(alice, temperature):
     raw = '{"model": "smollm2-135m", "prompt": "x", "temperatures": [%s]}' % temperature  # noqa: UP031
-    _assert_field_error(_post(alice, "/api/sandbox/labs/sweep", raw), "temperatures")
+    _assert_field_error(post_json(alice, "/api/sandbox/labs/sweep", raw), "temperatures")
     assert not LabJob.objects.exists()
 
 
 @pytest.mark.parametrize("url", ["/api/sandbox/runs", "/api/sandbox/render"])
 def test_a_list_where_a_string_belongs_is_refused_not_treated_as_empty(alice, url):
-    assert "text" in _assert_field_error(_post(alice, url, {**CHAT, "template": ["x"]}), "template")
-    _assert_field_error(_post(alice, url, {**CHAT, "model": ["smollm2-135m"]}), "model")
+    assert "text" in _assert_field_error(post_json(alice, url, {**CHAT, "template": ["x"]}), "template")
+    _assert_field_error(post_json(alice, url, {**CHAT, "model": ["smollm2-135m"]}), "model")
 
 
 def test_max_tokens_error_states_the_limit(alice, settings):
-    message = _assert_field_error(_post(alice, "/api/sandbox/runs", {**RUN, "max_tokens": 100_000}), "max_tokens")
+    message = _assert_field_error(post_json(alice, "/api/sandbox/runs", {**RUN, "max_tokens": 100_000}), "max_tokens")
     assert message == f"Ensure this value is less than or equal to {settings.SANDBOX_MAX_TOKENS}."
 
 
 def test_tokenizing_an_empty_text_gives_no_tokens(alice):
-    response = _post(alice, "/api/sandbox/tokenize", {"model": "smollm2-135m", "text": ""})
+    response = post_json(alice, "/api/sandbox/tokenize", {"model": "smollm2-135m", "text": ""})
     assert response.status_code == 200 and response.json() == {"tokens": [], "count": 0}
 
 
@@ -160,7 +156,7 @@ def test_tokenizing_an_empty_text_gives_no_tokens(alice):
 
 
 def test_unknown_fields_are_refused_by_name(alice):
-    message = _assert_field_error(_post(alice, "/api/sandbox/runs", {**RUN, "temprature": 0.5}), "temprature")
+    message = _assert_field_error(post_json(alice, "/api/sandbox/runs", {**RUN, "temprature": 0.5}), "temprature")
     assert "Unknown field" in message
     assert not SandboxRun.objects.exists()
 
@@ -169,12 +165,12 @@ def test_unknown_fields_are_refused_by_name(alice):
     ("value", "field"), [("5", "max_tokens"), (1.5, "max_tokens"), (True, "seed"), (1, "parse_special")]
 )
 def test_types_are_strict(alice, value, field):
-    _assert_field_error(_post(alice, "/api/sandbox/runs", {**RUN, field: value}), field)
+    _assert_field_error(post_json(alice, "/api/sandbox/runs", {**RUN, field: value}), field)
 
 
 @pytest.mark.parametrize("body", ["[1, 2]", '"text"', "null", "{nope"])
 def test_a_body_that_is_not_a_json_object_is_400(alice, body):
-    response = _post(alice, "/api/sandbox/runs", body)
+    response = post_json(alice, "/api/sandbox/runs", body)
     assert response.status_code == 400 and response.json()["error"].startswith("The body")
 
 
@@ -186,7 +182,7 @@ def test_a_form_encoded_body_is_415_json(world, smollm2):
 
 def test_the_error_of_a_nested_field_says_where(alice):
     body = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "x"}, {"role": "wizard", "content": "y"}]}
-    message = _assert_field_error(_post(alice, "/api/sandbox/runs", body), "messages")
+    message = _assert_field_error(post_json(alice, "/api/sandbox/runs", body), "messages")
     assert message.startswith("Item 2, role: Choose one of")
 
 
@@ -204,7 +200,7 @@ def _csrf_client(user: User) -> Client:
 def test_a_csrf_failure_answers_json_403(world, smollm2):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.alice)
-    response = _post(client, "/api/sandbox/runs", RUN)
+    response = post_json(client, "/api/sandbox/runs", RUN)
     assert response.status_code == 403 and response["Content-Type"].startswith("application/json")
     assert "CSRF" in response.json()["error"]
     assert not SandboxRun.objects.exists()
@@ -239,8 +235,8 @@ def test_a_lead_reads_their_own_runs_only(world, finished_run):
 
 def test_labs_at_once_limit_is_429_with_retry_after(alice, settings):
     settings.SANDBOX_CONCURRENT_LABS = 2
-    codes = [_post(alice, "/api/sandbox/labs/sweep", SWEEP).status_code for _ in range(2)]
-    response = _post(alice, "/api/sandbox/labs/sweep", SWEEP)
+    codes = [post_json(alice, "/api/sandbox/labs/sweep", SWEEP).status_code for _ in range(2)]
+    response = post_json(alice, "/api/sandbox/labs/sweep", SWEEP)
     assert codes == [201, 201] and response.status_code == 429 and int(response["Retry-After"]) >= 1
     assert "labs waiting or running" in response.json()["error"]
     assert LabJob.objects.count() == 2
@@ -249,22 +245,22 @@ def test_labs_at_once_limit_is_429_with_retry_after(alice, settings):
 def test_labs_per_minute_limit_is_429_with_retry_after(alice, settings):
     settings.SANDBOX_CONCURRENT_LABS = 100
     settings.SANDBOX_LABS_PER_MINUTE = 3
-    codes = [_post(alice, "/api/sandbox/labs/sweep", SWEEP).status_code for _ in range(4)]
+    codes = [post_json(alice, "/api/sandbox/labs/sweep", SWEEP).status_code for _ in range(4)]
     assert codes == [201, 201, 201, 429]
 
 
 def test_twelve_sweeps_in_a_row_are_not_all_accepted(alice):
-    codes = [_post(alice, "/api/sandbox/labs/sweep", SWEEP).status_code for _ in range(12)]
+    codes = [post_json(alice, "/api/sandbox/labs/sweep", SWEEP).status_code for _ in range(12)]
     assert codes.count(201) == 2 and set(codes[2:]) == {429}
 
 
 def test_preview_budget_covers_render_and_tokenize(alice, settings):
     settings.SANDBOX_PREVIEWS_PER_MINUTE = 3
     codes = [
-        _post(alice, "/api/sandbox/tokenize", {"model": "smollm2-135m", "text": "x"}).status_code for _ in range(2)
+        post_json(alice, "/api/sandbox/tokenize", {"model": "smollm2-135m", "text": "x"}).status_code for _ in range(2)
     ]
-    codes.append(_post(alice, "/api/sandbox/render", CHAT).status_code)
-    response = _post(alice, "/api/sandbox/render", CHAT)
+    codes.append(post_json(alice, "/api/sandbox/render", CHAT).status_code)
+    response = post_json(alice, "/api/sandbox/render", CHAT)
     assert codes == [200, 200, 200] and response.status_code == 429 and int(response["Retry-After"]) >= 1
 
 
@@ -272,8 +268,8 @@ def test_preview_budget_is_per_learner(world, smollm2, settings):
     settings.SANDBOX_PREVIEWS_PER_MINUTE = 1
     alice, bob = world.client_for(world.alice), world.client_for(world.bob)
     body = {"model": "smollm2-135m", "text": "x"}
-    assert [_post(alice, "/api/sandbox/tokenize", body).status_code for _ in range(2)] == [200, 429]
-    assert _post(bob, "/api/sandbox/tokenize", body).status_code == 200
+    assert [post_json(alice, "/api/sandbox/tokenize", body).status_code for _ in range(2)] == [200, 429]
+    assert post_json(bob, "/api/sandbox/tokenize", body).status_code == 200
 
 
 # --- Outages --------------------------------------------------------------------------------------
@@ -288,7 +284,7 @@ def test_broker_down_answers_json_503_and_the_run_stays_queued(world, smollm2):
     # Nothing listens on port 1; the pools are dropped so the publish really connects there.
     app.conf.broker_url, app._pool, app.amqp._producer_pool = "redis://127.0.0.1:1/0", None, None
     try:
-        response = _post(client, "/api/sandbox/runs", RUN)
+        response = post_json(client, "/api/sandbox/runs", RUN)
     finally:
         app.conf.broker_url, app._pool, app.amqp._producer_pool = original
 
@@ -301,7 +297,7 @@ def test_cache_down_answers_json_503_and_nothing_is_stored(alice, settings):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
     }
-    response = _post(alice, "/api/sandbox/runs", RUN)
+    response = post_json(alice, "/api/sandbox/runs", RUN)
     assert response.status_code == 503 and response.json()["error"]
     assert not SandboxRun.objects.exists()
 
@@ -329,7 +325,7 @@ def test_interactive_docs_are_for_signed_in_users_and_load_no_cdn(world, client)
 
 
 def test_range_messages_read_like_the_form_inputs(alice):
-    response = _post(alice, "/api/sandbox/runs", {**RUN, "temperature": 5, "top_p": 0})
+    response = post_json(alice, "/api/sandbox/runs", {**RUN, "temperature": 5, "top_p": 0})
     fields = response.json()["fields"]
     assert fields["temperature"] == ["Ensure this value is less than or equal to 2."]
     assert fields["top_p"] == ["Ensure this value is greater than or equal to 0.01."]
@@ -337,5 +333,5 @@ def test_range_messages_read_like_the_form_inputs(alice):
 
 def test_a_body_over_the_size_limit_is_413_json(alice, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    response = _post(alice, "/api/sandbox/runs", {**RUN, "prompt": "x" * 2000})
+    response = post_json(alice, "/api/sandbox/runs", {**RUN, "prompt": "x" * 2000})
     assert response.status_code == 413 and "1,000 bytes" in response.json()["error"]

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from inference.models import RunStatus, SandboxRun
 from inference.services import run_execute
+from tests.helpers import post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -20,14 +19,10 @@ PARAMS = {
 }
 
 
-def _post(client, url, payload):
-    return client.post(url, data=json.dumps(payload), content_type="application/json")
-
-
 @pytest.fixture
 def finished_run(world, smollm2):
     client = world.client_for(world.alice)
-    run_id = _post(client, "/api/sandbox/runs", {"model": "smollm2-135m", **PARAMS}).json()["id"]
+    run_id = post_json(client, "/api/sandbox/runs", {"model": "smollm2-135m", **PARAMS}).json()["id"]
     assert run_execute(run_id=run_id) == RunStatus.DONE
     return SandboxRun.objects.get(pk=run_id)
 
@@ -39,7 +34,7 @@ def test_branch_equals_a_fresh_run_forced_through_the_same_tokens(world, finishe
         c["id"] for c in finished_run.tokens[step]["top_model"] if c["id"] != finished_run.tokens[step]["id"]
     )
 
-    response = _post(client, f"/api/sandbox/runs/{finished_run.pk}/branch", {"step": step, "token_id": alternative})
+    response = post_json(client, f"/api/sandbox/runs/{finished_run.pk}/branch", {"step": step, "token_id": alternative})
     assert response.status_code == 201
     branch_id = response.json()["id"]
     assert run_execute(run_id=branch_id) == RunStatus.DONE
@@ -69,13 +64,13 @@ def test_branch_equals_a_fresh_run_forced_through_the_same_tokens(world, finishe
 
 def test_tree_shows_branches_nested(world, finished_run):
     client = world.client_for(world.alice)
-    first = _post(
+    first = post_json(
         client,
         f"/api/sandbox/runs/{finished_run.pk}/branch",
         {"step": 1, "token_id": finished_run.tokens[1]["top_model"][1]["id"]},
     ).json()["id"]
     run_execute(run_id=first)
-    nested = _post(client, f"/api/sandbox/runs/{first}/branch", {"step": 4, "token_id": 13}).json()["id"]
+    nested = post_json(client, f"/api/sandbox/runs/{first}/branch", {"step": 4, "token_id": 13}).json()["id"]
 
     tree = client.get(f"/api/sandbox/runs/{nested}/tree").json()
 
@@ -93,17 +88,17 @@ def test_tree_shows_branches_nested(world, finished_run):
     ],
 )
 def test_bad_branch_requests_are_400(world, finished_run, payload, message):
-    response = _post(world.client_for(world.alice), f"/api/sandbox/runs/{finished_run.pk}/branch", payload)
+    response = post_json(world.client_for(world.alice), f"/api/sandbox/runs/{finished_run.pk}/branch", payload)
     assert response.status_code == 400 and message in response.json()["error"]
 
 
 def test_unfinished_run_cannot_be_branched(world, smollm2):
     client = world.client_for(world.alice)
-    run_id = _post(client, "/api/sandbox/runs", {"model": "smollm2-135m", **PARAMS}).json()["id"]
-    assert _post(client, f"/api/sandbox/runs/{run_id}/branch", {"step": 0, "token_id": 1}).status_code == 400
+    run_id = post_json(client, "/api/sandbox/runs", {"model": "smollm2-135m", **PARAMS}).json()["id"]
+    assert post_json(client, f"/api/sandbox/runs/{run_id}/branch", {"step": 0, "token_id": 1}).status_code == 400
 
 
 def test_another_learners_run_cannot_be_branched_or_seen(world, finished_run):
     bob = world.client_for(world.bob)
-    assert _post(bob, f"/api/sandbox/runs/{finished_run.pk}/branch", {"step": 0, "token_id": 1}).status_code == 404
+    assert post_json(bob, f"/api/sandbox/runs/{finished_run.pk}/branch", {"step": 0, "token_id": 1}).status_code == 404
     assert bob.get(f"/api/sandbox/runs/{finished_run.pk}/tree").status_code == 404

@@ -1,19 +1,14 @@
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from inference.labs import lab_execute, stored_logits, temperature_distribution
 from inference.models import LabJob, RunStatus, SandboxRun
 from inference.services import run_execute
+from tests.helpers import post_json
 
 pytestmark = pytest.mark.django_db
-
-
-def _post(client, url, payload):
-    return client.post(url, data=json.dumps(payload), content_type="application/json")
 
 
 @pytest.fixture
@@ -30,7 +25,7 @@ def test_sweep_distributions_equal_softmax_of_the_stored_logits(alice):
         "max_tokens": 6,
         "step": 1,
     }
-    response = _post(alice, "/api/sandbox/labs/sweep", body)
+    response = post_json(alice, "/api/sandbox/labs/sweep", body)
     assert response.status_code == 201
     job_id = response.json()["id"]
 
@@ -59,7 +54,7 @@ def test_temperature_distribution_helper_is_the_definition():
 
 
 def test_pipeline_reports_every_stage_and_where_the_token_sat(alice):
-    run_id = _post(
+    run_id = post_json(
         alice,
         "/api/sandbox/runs",
         {
@@ -76,7 +71,7 @@ def test_pipeline_reports_every_stage_and_where_the_token_sat(alice):
     assert run_execute(run_id=run_id) == RunStatus.DONE
     run = SandboxRun.objects.get(pk=run_id)
 
-    job_id = _post(alice, "/api/sandbox/labs/pipeline", {"run": run_id, "step": 2}).json()["id"]
+    job_id = post_json(alice, "/api/sandbox/labs/pipeline", {"run": run_id, "step": 2}).json()["id"]
     assert lab_execute(job_id=job_id) == RunStatus.DONE
 
     result = LabJob.objects.get(pk=job_id).result
@@ -102,30 +97,33 @@ def test_pipeline_reports_every_stage_and_where_the_token_sat(alice):
     ],
 )
 def test_bad_sweeps_are_400(alice, payload):
-    response = _post(alice, "/api/sandbox/labs/sweep", {"model": "smollm2-135m", "prompt": "x", **payload})
+    response = post_json(alice, "/api/sandbox/labs/sweep", {"model": "smollm2-135m", "prompt": "x", **payload})
     assert response.status_code == 400
     assert not LabJob.objects.exists()
 
 
 def test_labs_are_private_until_shared_then_open_to_the_cohort_only(alice, world):
-    job_id = _post(
+    job_id = post_json(
         alice, "/api/sandbox/labs/sweep", {"model": "smollm2-135m", "prompt": "x", "seeds": 1, "max_tokens": 2}
     ).json()["id"]
     bob, outsider = world.client_for(world.bob), world.client_for(world.outsider)
     assert bob.get(f"/api/sandbox/labs/{job_id}").status_code == 404
-    assert _post(bob, f"/api/sandbox/labs/{job_id}/share", {}).status_code == 404
+    assert post_json(bob, f"/api/sandbox/labs/{job_id}/share", {}).status_code == 404
 
-    assert _post(alice, f"/api/sandbox/labs/{job_id}/share", {}).json()["shared"] is True
+    assert post_json(alice, f"/api/sandbox/labs/{job_id}/share", {}).json()["shared"] is True
 
     assert bob.get(f"/api/sandbox/labs/{job_id}").status_code == 200
     assert outsider.get(f"/api/sandbox/labs/{job_id}").status_code == 404
-    assert _post(bob, f"/api/sandbox/labs/{job_id}/share", {}).status_code == 404
+    assert post_json(bob, f"/api/sandbox/labs/{job_id}/share", {}).status_code == 404
 
 
 def test_pipeline_of_another_learners_run_is_404(alice, world):
-    run_id = _post(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x", "max_tokens": 2}).json()["id"]
+    run_id = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x", "max_tokens": 2}).json()[
+        "id"
+    ]
     assert (
-        _post(world.client_for(world.bob), "/api/sandbox/labs/pipeline", {"run": run_id, "step": 0}).status_code == 404
+        post_json(world.client_for(world.bob), "/api/sandbox/labs/pipeline", {"run": run_id, "step": 0}).status_code
+        == 404
     )
 
 
@@ -140,7 +138,7 @@ def test_speculative_lab_greedy_matches_plain_and_reports_steps(alice):
         "max_tokens": 16,
         "seed": 1,
     }
-    response = _post(alice, "/api/sandbox/labs/speculative", body)
+    response = post_json(alice, "/api/sandbox/labs/speculative", body)
     assert response.status_code == 201, response.content
 
     assert lab_execute(job_id=response.json()["id"]) == RunStatus.DONE
@@ -161,7 +159,7 @@ def test_speculative_lab_prompt_lookup(alice):
         "k": 4,
         "max_tokens": 12,
     }
-    job_id = _post(alice, "/api/sandbox/labs/speculative", body).json()["id"]
+    job_id = post_json(alice, "/api/sandbox/labs/speculative", body).json()["id"]
 
     assert lab_execute(job_id=job_id) == RunStatus.DONE
     assert LabJob.objects.get(pk=job_id).result["same_as_plain"] is True
@@ -177,5 +175,5 @@ def test_speculative_lab_prompt_lookup(alice):
     ],
 )
 def test_bad_speculative_requests(alice, payload, status):
-    response = _post(alice, "/api/sandbox/labs/speculative", {"model": "smollm2-135m", "prompt": "x", **payload})
+    response = post_json(alice, "/api/sandbox/labs/speculative", {"model": "smollm2-135m", "prompt": "x", **payload})
     assert response.status_code == status

@@ -23,7 +23,9 @@ def published(monkeypatch):
         sent.append((task.name, kwargs))
         return True
 
-    monkeypatch.setattr("config.celery.publish_or_leave_to_sweep", publish)
+    # The sweep publishes at once; a requeue publishes after its commit (through the same function).
+    monkeypatch.setattr("inference.services.publish_now_or_leave_to_sweep", publish)
+    monkeypatch.setattr("config.publish.publish_now_or_leave_to_sweep", publish)
     return sent
 
 
