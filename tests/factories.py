@@ -38,7 +38,16 @@ from exercises.models import (
     TimelineEvent,
     WebhookDelivery,
 )
-from inference.models import LabJob, LabKind, ModelVariant, RunTokenChunk, SandboxModel, SandboxRun
+from inference.models import (
+    Experiment,
+    ExperimentRun,
+    LabJob,
+    LabKind,
+    ModelVariant,
+    RunTokenChunk,
+    SandboxModel,
+    SandboxRun,
+)
 
 PASSWORD = "correct-horse-battery"
 
@@ -346,3 +355,34 @@ class ModelVariantFactory(factory.django.DjangoModelFactory):
     source = factory.SelfAttribute("lab.model")
     quantization = "Q8_0"
     path = factory.LazyAttribute(lambda o: f"/nonexistent/{o.source.slug}-{o.quantization}.gguf")
+
+
+class ExperimentFactory(factory.django.DjangoModelFactory):
+    """A lead's open experiment with two arms (temperatures 0 and 1)."""
+
+    class Meta:
+        model = Experiment
+
+    cohort = factory.SubFactory(CohortFactory)
+    created_by = factory.SubFactory(MembershipFactory, cohort=factory.SelfAttribute("..cohort"), role=Role.LEAD)
+    title = factory.Sequence(lambda n: f"Experiment {n}")
+    model = factory.SubFactory(SandboxModelFactory)
+    request = factory.LazyFunction(lambda: {"prompt": "The sky is"})
+    params = factory.LazyFunction(lambda: {"max_tokens": 4})
+    temperatures = factory.LazyFunction(lambda: [0.0, 1.0])
+
+
+class ExperimentRunFactory(factory.django.DjangoModelFactory):
+    """One learner's run of an experiment, in arm 0, still queued."""
+
+    class Meta:
+        model = ExperimentRun
+
+    experiment = factory.SubFactory(ExperimentFactory)
+    membership = factory.SubFactory(MembershipFactory, cohort=factory.SelfAttribute("..experiment.cohort"))
+    run = factory.SubFactory(
+        SandboxRunFactory,
+        membership=factory.SelfAttribute("..membership"),
+        model=factory.SelfAttribute("..experiment.model"),
+    )
+    arm = 0

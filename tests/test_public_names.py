@@ -3,7 +3,7 @@
 The fixture is the dump taken before office hours and check-ins moved into packages.
 New names may be added (other features keep growing); every name in the fixture
 must still exist, with the same route or task. Regenerate the fixture after a
-deliberate rename: `DEBUG=true .venv/bin/python -m tests.public_names > tests/fixtures/public_names.json`.
+deliberate rename (or a one-use fragment folded into a {% partialdef %}, as five office-hours fragments were): `DEBUG=true .venv/bin/python -m tests.public_names > tests/fixtures/public_names.json`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Office hours in a real Chromium: questions and votes through htmx, recap diagrams drawn by mermaid.
 
-The browser fixtures (`page_for`) come from tests/cohort/conftest.py.
+The browser fixtures (`page_for`) come from tests/browser.py.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ upvote, the lead starting the session, check-in with the spoken code, the help
 queue (learner A behind learner B, A's position moving from 2 to 1 on its own
 when the lead takes B), then the recap the learners read.
 
-The browser fixtures (`page_for`) come from tests/cohort/conftest.py.
+The browser fixtures (`page_for`) come from tests/browser.py.
 """
 
 from __future__ import annotations
