@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from inference.batching import BatchEngine, Job, copy_prefix
+from inference.batching import BatchEngine, Job, _canonical_top, _top_threshold, copy_prefix
 from inference.sampling import SamplerParams
 from tests.inference.model_fixtures import SMOLLM2_PATH
 
@@ -175,6 +175,29 @@ def test_copied_prefix_gives_the_same_logits_as_evaluating_it():
     engine._decode([(next_token, len(ids), 1, True), (next_token, len(ids), 2, True)])
     copied_row, evaluated_row = engine._logits_rows(2)
     assert np.array_equal(copied_row, evaluated_row)
+
+
+@pytest.mark.parametrize("n_vocab", [7, 1000, 49152, 151936])
+def test_the_top_candidates_are_those_of_a_full_sort_ties_included(n_vocab):
+    """The sampler finds a row's top k without sorting the row; it must pick the same ids
+    in the same order as a full sort by (logit descending, id), ties at the cut included."""
+    rng = np.random.default_rng(n_vocab)
+    for trial in range(4):
+        row = np.round(rng.standard_normal(n_vocab) * 2, 1).astype(np.float32)  # many ties
+        if trial == 1:
+            row[rng.integers(0, n_vocab, 5)] = row.max()  # several tokens share the top logit
+        if trial == 2:
+            row = np.full(n_vocab, -1.5, dtype=np.float32)  # every logit equal
+        full = np.lexsort((np.arange(n_vocab), -row))
+        for k in (1, 2, 20, 41, 1024, n_vocab - 1, n_vocab):
+            if 0 < k < n_vocab:
+                threshold = _top_threshold(row, k)
+                assert threshold <= row[full[k - 1]]  # none of the top k is left out
+                if trial != 2:  # and few others are sorted with them
+                    assert (row >= threshold).sum() < max(16 * k, 2000)
+            if 0 < k <= n_vocab:
+                assert np.array_equal(_canonical_top(row, k), full[:k]), (trial, k)
+                assert np.array_equal(_canonical_top(row.astype(np.float64), k), full[:k]), (trial, k)
 
 
 def test_a_learner_gets_at_most_the_cap_and_a_newcomer_goes_first(settings):
