@@ -130,3 +130,10 @@ def test_check_celery_limits_out_of_order_fail(tmp_path):
 
     assert result.returncode != 0
     assert "CELERY_VISIBILITY_TIMEOUT must be above CELERY_TASK_HARD_TIME_LIMIT" in result.stderr
+
+
+def test_favicon_ico_redirects_to_the_site_icon(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
