@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -43,7 +43,7 @@ def _render_page(request: HttpRequest, membership: Membership, form: CheckInForm
     return render(request, "cohort/check_ins/page.html", context, status=status)
 
 
-def _form(membership: Membership, data=None) -> CheckInForm:  # type: ignore[no-untyped-def]
+def _form(membership: Membership, data: QueryDict | None = None) -> CheckInForm:
     roadmap = selectors.roadmap_for(membership=membership)
     current = roadmap.current.step if roadmap.current else None
     return CheckInForm(data, steps=[item.step for item in roadmap.steps], current=current, auto_id="check-in-%s")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.db import models, transaction
 
 from cohort.demo import LEAD_EMAIL
 from cohort.models import (
@@ -281,7 +281,7 @@ follows every call from `from_pretrained()` down to the Triton kernels.
 """
 
 
-def _set_if_changed(obj, **fields) -> None:  # type: ignore[no-untyped-def]
+def _set_if_changed(obj: models.Model, **fields: object) -> None:
     changed = [name for name, value in fields.items() if getattr(obj, name) != value]
     for name in changed:
         setattr(obj, name, fields[name])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -29,6 +30,7 @@ from cohort import live_session_selectors as selectors
 from cohort import live_sessions as services
 from cohort.access import lead_or_403, member_or_404, session_or_404, staff_or_403
 from cohort.htmx import is_htmx
+from cohort.http import AuthedRequest
 from cohort.live_session_forms import (
     AnnouncementForm,
     CheckInForm,
@@ -84,7 +86,7 @@ def _after_plain_post(
 # --- Panel contexts (shared by the panel endpoints and the live page) ---------------------------
 
 
-def _base(request: HttpRequest, membership: Membership, session: OfficeHoursSession) -> dict[str, object]:
+def _base(request: HttpRequest, membership: Membership, session: OfficeHoursSession) -> dict[str, Any]:
     return {"membership": membership, "cohort": membership.cohort, "session": session, "now": timezone.now()}
 
 
@@ -96,7 +98,7 @@ def _rsvp_context(
     form: CheckInForm | None = None,
     error: str = "",
     notice: str = "",
-) -> dict[str, object]:
+) -> dict[str, Any]:
     return {
         **_base(request, membership, session),
         "panel": selectors.rsvp_panel(session=session, viewer=membership),
@@ -108,12 +110,12 @@ def _rsvp_context(
 
 def _roster_context(
     request: HttpRequest, membership: Membership, session: OfficeHoursSession, *, error: str = ""
-) -> dict[str, object]:
+) -> dict[str, Any]:
     context = _base(request, membership, session)
     return {
         **context,
         "roster": selectors.attendance_roster(session=session),
-        "can_mark": services.session_has_started(session, context["now"]),  # type: ignore[arg-type]
+        "can_mark": services.session_has_started(session, context["now"]),
         "error": error,
     }
 
@@ -242,7 +244,7 @@ def check_in(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespons
         else:
             notice = "You're checked in. Welcome!" if created else "You were already checked in."
     if not is_htmx(request):
-        error = error or next(iter(form.errors.get("code", [])), "")
+        error = error or str(next(iter(form.errors.get("code", [])), ""))
         return _after_plain_post(request, session, "rsvp-panel", error=error, notice=notice)
     context = _rsvp_context(
         request, membership, session, form=form if form.errors else None, error=error, notice=notice
@@ -261,14 +263,14 @@ def attendance_roster(request: HttpRequest, cohort_slug: str, number: int) -> Ht
     if not is_htmx(request):
         return redirect(_live_url(session, "attendance-roster"))
     context = _roster_context(request, membership, session)
-    if request.GET.get("v") == context["roster"].key:  # type: ignore[attr-defined]
+    if request.GET.get("v") == context["roster"].key:
         return _unchanged()
     return _render(request, "_attendance_roster.html", context)
 
 
 @_signed_in
 @require_POST
-def attendance_mark(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def attendance_mark(request: AuthedRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     session = session_or_404(membership, number)
     form = MarkAttendanceForm(request.POST, session=session)
@@ -282,7 +284,7 @@ def attendance_mark(request: HttpRequest, cohort_slug: str, number: int) -> Http
                 services.attendance_unmark(session=session, membership=member)
                 notice = f"{member.user.display_name} is no longer marked present."
             else:
-                services.attendance_mark(session=session, membership=member, by=request.user)  # type: ignore[arg-type]
+                services.attendance_mark(session=session, membership=member, by=request.user)
                 notice = f"{member.user.display_name} is marked present."
         except ValidationError as exc:
             error = exc.messages[0]
@@ -415,9 +417,9 @@ def _note_form(request: HttpRequest) -> HelpNoteForm:
 
 @_signed_in
 @require_POST
-def help_request_take(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
+def help_request_take(request: AuthedRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
     def act(session: OfficeHoursSession, help_request: HelpRequest) -> str:
-        services.help_request_take(session=session, request=help_request, helper=request.user)  # type: ignore[arg-type]
+        services.help_request_take(session=session, request=help_request, helper=request.user)
         return f"You are helping {help_request.membership.user.display_name}."
 
     return _staff_queue_action(request, cohort_slug, number, request_id, act)
@@ -497,14 +499,14 @@ def _announcements_response(
 
 @_signed_in
 @require_POST
-def announcement_post(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def announcement_post(request: AuthedRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     session = session_or_404(membership, number)
     form = AnnouncementForm(request.POST)
     if not form.is_valid():
-        return _announcements_response(request, membership, session, error=form.errors["body"][0])
+        return _announcements_response(request, membership, session, error=str(form.errors["body"][0]))
     try:
-        services.announcement_post(session=session, author=request.user, body=form.cleaned_data["body"])  # type: ignore[arg-type]
+        services.announcement_post(session=session, author=request.user, body=form.cleaned_data["body"])
     except ValidationError as exc:
         return _announcements_response(request, membership, session, error=exc.messages[0])
     return _announcements_response(request, membership, session, notice="Announcement posted.")
@@ -531,7 +533,7 @@ def _changed(request: HttpRequest, name: str, key: str) -> bool:
 
 @_signed_in
 @require_GET
-def live_state(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def live_state(request: AuthedRequest, cohort_slug: str, number: int) -> HttpResponse:
     """The session and live pages' one poll: 204 while nothing changed, else the changed panels (out of band).
 
     The fast path compares `v` with a key made from the session row alone (no
@@ -562,7 +564,7 @@ def live_state(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespo
         parts.append(render_to_string(_TEMPLATES + "_live_status_oob.html", context, request))
     if "r" in request.GET:
         context = {**_rsvp_context(request, membership, session), "oob": True}
-        if context["panel"].key != request.GET["r"]:  # type: ignore[attr-defined]
+        if context["panel"].key != request.GET["r"]:
             parts.append(render_to_string(_TEMPLATES + "_rsvp_panel.html", context, request))
     if "q" in request.GET:
         parts.append(_queue_part(request, membership, session))

@@ -7,6 +7,7 @@ so another cohort's session number is simply not found.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -58,7 +59,7 @@ def _context(membership: Membership, **extra: object) -> dict[str, object]:
     return {"membership": membership, "cohort": membership.cohort, **extra}
 
 
-def _add_errors(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-def]
+def _add_errors(form: forms.BaseForm, exc: ValidationError) -> None:
     for message in exc.messages:
         form.add_error(None, message)
 

@@ -20,13 +20,14 @@ from cohort.access import lead_or_403, session_or_404, staff_or_403
 from cohort.check_in_forms import AgendaAddForm
 from cohort.check_in_views import safe_next
 from cohort.htmx import is_htmx
+from cohort.http import AuthedRequest
 
 
 @login_required
 @require_GET
 def lead_stuck(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     membership = staff_or_403(request, cohort_slug)
-    filters = stuck.StuckFilters.from_query(request.GET)  # type: ignore[arg-type]
+    filters = stuck.StuckFilters.from_query(request.GET)
     page = stuck.stuck_page(cohort=membership.cohort, filters=filters, page=request.GET.get("page", 1))
     context = {"membership": membership, "cohort": membership.cohort, "stuck": page, "sorts": stuck.SORT_LABELS}
     template = "cohort/_stuck_table.html" if is_htmx(request) else "cohort/lead_stuck.html"
@@ -35,12 +36,12 @@ def lead_stuck(request: HttpRequest, cohort_slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def blocker_resolve(request: HttpRequest, cohort_slug: str, check_in_id: int) -> HttpResponse:
+def blocker_resolve(request: AuthedRequest, cohort_slug: str, check_in_id: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     blocker = stuck.blocker_for(cohort=membership.cohort, check_in_id=check_in_id)
     if blocker is None:
         raise Http404("No such blocker")
-    if check_ins.check_in_resolve(check_in=blocker, by=request.user):  # type: ignore[arg-type]
+    if check_ins.check_in_resolve(check_in=blocker, by=request.user):
         messages.success(request, f"{blocker.membership.user.display_name}'s blocker on {blocker.step.code} resolved.")
     else:
         messages.info(request, "That blocker was resolved already.")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -93,7 +94,7 @@ def _configure(sender: Celery, **kwargs: object) -> None:
 app.autodiscover_tasks()
 
 
-def publish_or_leave_to_sweep(task, *, what: str, **kwargs: object) -> bool:  # type: ignore[no-untyped-def]
+def publish_or_leave_to_sweep(task: Task[..., Any], *, what: str, **kwargs: object) -> bool:
     """Publish `task` now without retrying; a broker that is down only logs a warning.
 
     For work whose row is already stored and that a beat sweep re-publishes:

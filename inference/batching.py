@@ -275,7 +275,8 @@ class BatchEngine:
             chunk = ids[start : start + 512]
             last = start + len(chunk) == len(ids)
             self._decode([(t, start + i, job.seq, last and i == len(chunk) - 1) for i, t in enumerate(chunk)])
-        return self._logits_rows(1)[0]
+        row: np.ndarray = self._logits_rows(1)[0]
+        return row
 
     def _join(self, joining: list[Job]) -> None:
         if not joining:
@@ -491,6 +492,7 @@ def _chain(row: np.ndarray, top_ids: np.ndarray, job: Job) -> tuple[np.ndarray, 
             cumulative = np.cumsum(probs[ids])
             if cumulative[-1] >= params.top_p or size == n_vocab:
                 break
+        assert ids is not None  # the loop above ran at least once
         cut = min(int(np.searchsorted(cumulative, params.top_p, side="left")) + 1, len(ids))
         ids = ids[:cut]
         return _rest(ids, full[ids], params, nucleus_done=True)

@@ -10,6 +10,8 @@ and a link to the live page for a browser without JavaScript.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import template
 from django.templatetags.static import static
 from django.utils import timezone
@@ -18,7 +20,7 @@ from django.utils.safestring import SafeString
 
 from cohort import live_session_selectors as selectors
 from cohort.live_session_forms import CheckInForm
-from cohort.models import Role, SessionStatus
+from cohort.models import OfficeHoursSession, Role, SessionStatus
 
 register = template.Library()
 
@@ -94,7 +96,7 @@ def live_announcements(context: template.Context) -> dict[str, object]:
 
 
 @register.simple_tag
-def live_status_key(session, now=None) -> str:  # type: ignore[no-untyped-def]
+def live_status_key(session: OfficeHoursSession, now: dt.datetime | None = None) -> str:
     return selectors.status_key(session, now or timezone.now())
 
 

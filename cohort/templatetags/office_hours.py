@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from cohort import office_hours_selectors as selectors
+from cohort.models import Cohort, Membership, OfficeHoursSession, RoadmapStep
 
 register = template.Library()
 
@@ -23,7 +24,7 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
 
 
 @register.simple_tag(takes_context=True)
-def session_time(context: template.Context, session, cohort) -> SafeString:  # type: ignore[no-untyped-def]
+def session_time(context: template.Context, session: OfficeHoursSession, cohort: Cohort) -> SafeString:
     """“Fri 13 Mar 2026, 17:00–18:00 GMT” on the viewer's clock, then the cohort's clock if it differs."""
     user = context.get("user")
     viewer_zone = _zone(getattr(user, "timezone", "UTC"))
@@ -39,7 +40,7 @@ def session_time(context: template.Context, session, cohort) -> SafeString:  # t
 
 
 @register.inclusion_tag("cohort/office_hours/_dashboard_panel.html", takes_context=True)
-def office_hours_panel(context: template.Context, membership) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def office_hours_panel(context: template.Context, membership: Membership) -> dict[str, object]:
     return {
         "user": context.get("user"),
         "cohort": membership.cohort,
@@ -49,7 +50,7 @@ def office_hours_panel(context: template.Context, membership) -> dict[str, objec
 
 
 @register.inclusion_tag("cohort/office_hours/_step_topics.html", takes_context=True)
-def step_office_hours(context: template.Context, membership, step) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def step_office_hours(context: template.Context, membership: Membership, step: RoadmapStep) -> dict[str, object]:
     return {
         "user": context.get("user"),
         "cohort": membership.cohort,

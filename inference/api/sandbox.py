@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.conf import settings
-from django.http import HttpRequest
 from ninja import Path, Query, Router, Status
 
 from inference import selectors, services
+from inference.api.auth import MemberRequest
 from inference.api.errors import INVALID, ApiError
 from inference.api.schemas import (
     MAX_ID,
@@ -69,19 +69,19 @@ def run_params(body: SamplerIn, model: SandboxModel) -> dict[str, Any]:
     return params
 
 
-def own_run(request: HttpRequest, run_id: int) -> SandboxRun:
-    run = selectors.run_for_user(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+def own_run(request: MemberRequest, run_id: int) -> SandboxRun:
+    run = selectors.run_for_user(user=request.user, run_id=run_id)
     if run is None:
         raise ApiError(404, "No such run.")
     return run
 
 
-def preview_limit(request: HttpRequest, kind: str) -> None:
-    services.preview_check_limit(membership=request.auth, kind=kind, limit=settings.SANDBOX_PREVIEWS_PER_MINUTE)  # type: ignore[attr-defined]
+def preview_limit(request: MemberRequest, kind: str) -> None:
+    services.preview_check_limit(membership=request.auth, kind=kind, limit=settings.SANDBOX_PREVIEWS_PER_MINUTE)
 
 
 @router.get("/models", response={200: ModelsOut, **READ}, url_name="api_models", summary="Models the sandbox has")
-def models_list(request: HttpRequest) -> Any:
+def models_list(request: MemberRequest) -> Any:
     preview_limit(request, "models")
     return {"models": selectors.models_as_dicts()}
 
@@ -92,7 +92,7 @@ def models_list(request: HttpRequest) -> Any:
     url_name="api_model_inspect",
     summary="Inside a GGUF file: metadata, tokenizer, tensors and sizes (weights are not loaded)",
 )
-def models_inspect(request: HttpRequest, slug: Annotated[str, Path(max_length=60)]) -> Any:
+def models_inspect(request: MemberRequest, slug: Annotated[str, Path(max_length=60)]) -> Any:
     preview_limit(request, "inspect")
     model = SandboxModel.objects.filter(slug=slug).first()
     if model is None:
@@ -101,7 +101,7 @@ def models_inspect(request: HttpRequest, slug: Annotated[str, Path(max_length=60
 
 
 @router.post("/tokenize", response={200: TokensOut, **SEND}, url_name="api_tokenize", summary="Tokenize text")
-def tokenize(request: HttpRequest, payload: TokenizeIn) -> Any:
+def tokenize(request: MemberRequest, payload: TokenizeIn) -> Any:
     preview_limit(request, "preview")
     engine = selectors.vocab_engine(available_model(payload.model))
     ids = engine.tokenize(payload.text, special=payload.special) if payload.text else []
@@ -114,7 +114,7 @@ def tokenize(request: HttpRequest, payload: TokenizeIn) -> Any:
     url_name="api_render",
     summary="Render a conversation with the chat template: the exact prompt the model reads, as tokens",
 )
-def render(request: HttpRequest, payload: RenderIn) -> Any:
+def render(request: MemberRequest, payload: RenderIn) -> Any:
     preview_limit(request, "preview")
     model = available_model(payload.model)
     engine = selectors.vocab_engine(model)
@@ -135,8 +135,8 @@ def render(request: HttpRequest, payload: RenderIn) -> Any:
 
 
 @router.get("/runs", response={200: RunsOut, **READ}, url_name="api_runs", summary="Your latest 50 runs")
-def runs_list(request: HttpRequest) -> Any:
-    runs = selectors.runs_for_user(user=request.user)[:50]  # type: ignore[arg-type]
+def runs_list(request: MemberRequest) -> Any:
+    runs = selectors.runs_for_user(user=request.user)[:50]
     return {"runs": [selectors.run_summary(run) for run in runs]}
 
 
@@ -150,10 +150,10 @@ def runs_list(request: HttpRequest) -> Any:
         "The seed is chosen and recorded when left out, so every run can be replayed."
     ),
 )
-def runs_create(request: HttpRequest, payload: RunIn) -> Any:
+def runs_create(request: MemberRequest, payload: RunIn) -> Any:
     model = available_model(payload.model)
     run = services.run_create(
-        membership=request.auth,  # type: ignore[attr-defined]
+        membership=request.auth,
         model=model,
         request=payload.run_request(),
         params=run_params(payload, model),
@@ -164,7 +164,7 @@ def runs_create(request: HttpRequest, payload: RunIn) -> Any:
 
 @router.get("/runs/{id}", response={200: RunOut, **READ}, url_name="api_run", summary="A run and its tokens so far")
 def runs_detail(
-    request: HttpRequest,
+    request: MemberRequest,
     id: RunId,
     since: Annotated[int, Query(ge=0, le=MAX_ID, description="Leave out the tokens before this index.")] = 0,
 ) -> Any:
@@ -178,7 +178,7 @@ def runs_detail(
     url_name="api_run_cancel",
     summary="Cancel a run (a running one stops at its next token)",
 )
-def runs_cancel(request: HttpRequest, id: RunId) -> Any:
+def runs_cancel(request: MemberRequest, id: RunId) -> Any:
     return selectors.run_as_dict(services.run_cancel(run=own_run(request, id)))
 
 
@@ -188,7 +188,7 @@ def runs_cancel(request: HttpRequest, id: RunId) -> Any:
     url_name="api_run_branch",
     summary="A new run continuing this one with another token at `step`",
 )
-def runs_branch(request: HttpRequest, id: RunId, payload: BranchIn) -> Any:
+def runs_branch(request: MemberRequest, id: RunId, payload: BranchIn) -> Any:
     parent = own_run(request, id)
     child = services.run_branch(parent=parent, step=payload.step, token_id=payload.token_id)
     return Status(201, {"id": child.pk, "status": child.status, "seed": child.seed, "parent": parent.pk})
@@ -200,8 +200,8 @@ def runs_branch(request: HttpRequest, id: RunId, payload: BranchIn) -> Any:
     url_name="api_run_tree",
     summary="The run's whole branch tree, from its root",
 )
-def runs_tree(request: HttpRequest, id: RunId) -> Any:
+def runs_tree(request: MemberRequest, id: RunId) -> Any:
     run = own_run(request, id)
-    while run.parent_id is not None:
-        run = run.parent  # type: ignore[assignment]
+    while run.parent is not None:
+        run = run.parent
     return selectors.run_tree(root=run)

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from cohort.models import Membership
 from inference.models import SandboxRun
+from inference.selectors import AlignedToken
 
 register = template.Library()
 
 
 @register.inclusion_tag("inference/_recent_runs.html")
-def recent_runs(membership, count: int = 3):  # type: ignore[no-untyped-def]
+def recent_runs(membership: Membership, count: int = 3) -> dict[str, object]:
     runs = SandboxRun.objects.filter(membership=membership).select_related("model").order_by("-created_at")[:count]
     return {"runs": runs}
 
 
 @register.filter
-def pct(p) -> str:  # type: ignore[no-untyped-def]
+def pct(p: float | str | None) -> str:
     """A probability as the sandbox shows it: 42.0%, 0.31%, –."""
     if p is None:
         return "–"
@@ -36,14 +41,14 @@ def visible(text: str) -> str:
     return text.replace("\r", "␍").replace("\n", "↵").replace("\t", "⇥")
 
 
-def _token_cells(token) -> str:  # type: ignore[no-untyped-def]
+def _token_cells(token: dict[str, Any] | None) -> str:
     if token is None:
         return '<td class="muted">(ended)</td><td></td>'
     return f"<td><code>{escape(visible(token.get('text', '')))}</code></td><td>{pct(token.get('p_model'))}</td>"
 
 
 @register.simple_tag
-def compare_rows(rows) -> str:  # type: ignore[no-untyped-def]
+def compare_rows(rows: Iterable[AlignedToken]) -> str:
     """The aligned token rows of the compare page, built in one pass: a template loop over
     two 512-token runs took most of the page's time."""
     html = []
