@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cohort.access import lead_or_403, member_or_404
 from cohort.htmx import is_htmx
+from cohort.http import AuthedRequest
 from cohort.models import Membership, OfficeHoursSession, SessionStatus
 from cohort.office_hours import live_selectors as selectors
 from cohort.office_hours import live_services as services
@@ -140,7 +141,7 @@ def attendance_roster_fragment(request: HttpRequest, cohort_slug: str, number: i
 
 @signed_in
 @require_POST
-def attendance_mark(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def attendance_mark(request: AuthedRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     session = session_or_404(membership, number)
     form = MarkAttendanceForm(request.POST, session=session)
@@ -154,7 +155,7 @@ def attendance_mark(request: HttpRequest, cohort_slug: str, number: int) -> Http
                 services.attendance_unmark(session=session, membership=member)
                 notice = f"{member.user.display_name} is no longer marked present."
             else:
-                services.attendance_mark(session=session, membership=member, by=request.user)  # type: ignore[arg-type]
+                services.attendance_mark(session=session, membership=member, by=request.user)
                 notice = f"{member.user.display_name} is marked present."
         except ValidationError as exc:
             error = exc.messages[0]
@@ -192,14 +193,14 @@ def _announcements_response(
 
 @signed_in
 @require_POST
-def announcement_post(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def announcement_post(request: AuthedRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     session = session_or_404(membership, number)
     form = AnnouncementForm(request.POST)
     if not form.is_valid():
-        return _announcements_response(request, membership, session, error=form.errors["body"][0])
+        return _announcements_response(request, membership, session, error=str(form.errors["body"][0]))
     try:
-        services.announcement_post(session=session, author=request.user, body=form.cleaned_data["body"])  # type: ignore[arg-type]
+        services.announcement_post(session=session, author=request.user, body=form.cleaned_data["body"])
     except ValidationError as exc:
         return _announcements_response(request, membership, session, error=exc.messages[0])
     return _announcements_response(request, membership, session, notice="Announcement posted.")
@@ -226,7 +227,7 @@ def _changed(request: HttpRequest, name: str, key: str) -> bool:
 
 @signed_in
 @require_GET
-def live_state(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def live_state(request: AuthedRequest, cohort_slug: str, number: int) -> HttpResponse:
     """The session and live pages' one poll: 204 while nothing changed, else the changed panels (out of band).
 
     The fast path compares `v` with a key made from the session row alone (no
