@@ -172,12 +172,10 @@ def roster_for(*, session: OfficeHoursSession) -> Roster:
     rows = [
         RosterRow(
             membership=m,
-            rsvp_at=m.rsvp_at,  # type: ignore[attr-defined]
-            checked_in_at=m.checked_in_at,  # type: ignore[attr-defined]
-            source=m.attendance_source or "",  # type: ignore[attr-defined]
-            marked_by_name=display_name(m.marked_by_name, m.marked_by_email)  # type: ignore[attr-defined]
-            if m.marked_by_email  # type: ignore[attr-defined]
-            else "",
+            rsvp_at=m.rsvp_at,
+            checked_in_at=m.checked_in_at,
+            source=m.attendance_source or "",
+            marked_by_name=display_name(m.marked_by_name, m.marked_by_email) if m.marked_by_email else "",
         )
         for m in members
     ]

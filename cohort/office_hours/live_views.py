@@ -117,7 +117,7 @@ def attendance_code_submit(request: HttpRequest, cohort_slug: str, number: int) 
         else:
             notice = "You're checked in. Welcome!" if created else "You were already checked in."
     if not is_htmx(request):
-        error = error or next(iter(form.errors.get("code", [])), "")
+        error = error or str(next(iter(form.errors.get("code", [])), ""))
         return after_plain_post(request, session, "rsvp-panel", error=error, notice=notice)
     context = rsvp_context(request, membership, session, form=form if form.errors else None, error=error, notice=notice)
     return render_panel(request, "_rsvp_panel.html", context, status=400 if form.errors or error else 200)
@@ -134,7 +134,9 @@ def attendance_roster_fragment(request: HttpRequest, cohort_slug: str, number: i
     if not is_htmx(request):
         return redirect(live_url(session, "attendance-roster"))
     context = roster_context(request, membership, session)
-    if request.GET.get("v") == context["roster"].key:  # type: ignore[attr-defined]
+    roster = context["roster"]
+    assert isinstance(roster, selectors.Roster)  # the context is a dict[str, object]; roster_context puts a Roster here
+    if request.GET.get("v") == roster.key:
         return unchanged()
     return render_panel(request, "_attendance_roster.html", context)
 
@@ -258,7 +260,9 @@ def live_state(request: AuthedRequest, cohort_slug: str, number: int) -> HttpRes
         parts.append(render_to_string(TEMPLATES + "_live_status_oob.html", context, request))
     if "r" in request.GET:
         context = {**rsvp_context(request, membership, session), "oob": True}
-        if context["panel"].key != request.GET["r"]:  # type: ignore[attr-defined]
+        panel = context["panel"]
+        assert isinstance(panel, selectors.RsvpSummary)  # the context is a dict[str, object]; rsvp_context puts it here
+        if panel.key != request.GET["r"]:
             parts.append(render_to_string(TEMPLATES + "_rsvp_panel.html", context, request))
     if "q" in request.GET:
         parts.append(_queue_part(request, membership, session))

@@ -74,7 +74,7 @@ def _esc(value: object) -> str:
 
 
 @register.simple_tag
-def last_activity(value) -> SafeString:  # type: ignore[no-untyped-def]
+def last_activity(value: dt.datetime | None) -> SafeString:
     """The overview's last-activity cell content: `<time>` with the ISO instant and “3 hours ago”, or “never”."""
     if value is None:
         return SafeString('<span class="muted">never</span>')

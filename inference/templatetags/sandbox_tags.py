@@ -51,7 +51,7 @@ def pct(p: float | str | None) -> str:
 
 
 @register.filter
-def si_size(size) -> str:  # type: ignore[no-untyped-def]
+def si_size(size: float | str | None) -> str:
     """Bytes in decimal units, as the model picker and the labs write them (1 MB = 1,000,000 bytes)."""
     if not size:
         return "–"
