@@ -14,7 +14,9 @@ from cohort.selectors import membership_for
 
 
 def member_or_404(request: HttpRequest, cohort_slug: str) -> Membership:
-    membership = membership_for(user=request.user, cohort_slug=cohort_slug)  # type: ignore[arg-type]
+    if not request.user.is_authenticated:  # behind login_required; an anonymous caller is in no cohort
+        raise Http404("No such cohort")
+    membership = membership_for(user=request.user, cohort_slug=cohort_slug)
     if membership is None:
         raise Http404("No such cohort")
     return membership

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest
 from django.urls import reverse
 
 from cohort import selectors, services
 from cohort.mail import site_url
+from cohort.models import User
+
+if TYPE_CHECKING:
+    from allauth.account.models import EmailConfirmation
+    from allauth.socialaccount.models import SocialLogin
 
 
-def _accept_invitations(user) -> None:  # type: ignore[no-untyped-def]
+def _accept_invitations(user: User) -> None:
     for address in EmailAddress.objects.filter(user=user, verified=True):
         services.invitations_accept(user=user, email=address.email)
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    def get_email_confirmation_url(self, request: HttpRequest, emailconfirmation) -> str:  # type: ignore[no-untyped-def]
+    def get_email_confirmation_url(self, request: HttpRequest, emailconfirmation: EmailConfirmation) -> str:
         # Links in mail use the one base URL (SITE_URL), never the Host header of the request that sent it.
         return site_url(reverse("account_confirm_email", args=[emailconfirmation.key]))
 
@@ -30,7 +37,7 @@ class AccountAdapter(DefaultAccountAdapter):
         path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
         return site_url(path.replace("UID-KEY", quote(key)))
 
-    def save_user(self, request: HttpRequest, user, form, commit: bool = True):  # type: ignore[no-untyped-def]
+    def save_user(self, request: HttpRequest, user: User, form: forms.Form, commit: bool = True) -> User:
         user = super().save_user(request, user, form, commit=commit)
         code = request.session.pop(services.JOIN_CODE_SESSION_KEY, None) if hasattr(request, "session") else None
         if code and commit and user.email:
@@ -38,12 +45,12 @@ class AccountAdapter(DefaultAccountAdapter):
         return user
 
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
-        confirmed = super().confirm_email(request, email_address)
+        confirmed: bool = super().confirm_email(request, email_address)
         if confirmed and email_address.user_id:
             services.invitations_accept(user=email_address.user, email=email_address.email)
         return confirmed
 
-    def login(self, request: HttpRequest, user) -> None:  # type: ignore[no-untyped-def]
+    def login(self, request: HttpRequest, user: User) -> None:
         super().login(request, user)
         # Covers GitHub sign-ins whose email GitHub already verified.
         _accept_invitations(user)
@@ -54,8 +61,8 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
-    def populate_user(self, request: HttpRequest, sociallogin, data):  # type: ignore[no-untyped-def]
-        user = super().populate_user(request, sociallogin, data)
+    def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: dict[str, Any]) -> User:
+        user: User = super().populate_user(request, sociallogin, data)
         if sociallogin.account.provider == "github":
             login = sociallogin.account.extra_data.get("login", "")
             if login and not services.github_username_taken(username=login):
@@ -63,13 +70,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             user.name = user.name or sociallogin.account.extra_data.get("name") or ""
         return user
 
-    def save_user(self, request: HttpRequest, sociallogin, form=None):  # type: ignore[no-untyped-def]
+    def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: forms.Form | None = None) -> User:
         # A new account made by signing in with GitHub: the login is proven.
-        user = super().save_user(request, sociallogin, form)
+        user: User = super().save_user(request, sociallogin, form)
         _connect_github(user, sociallogin)
         return user
 
-    def pre_social_login(self, request: HttpRequest, sociallogin) -> None:  # type: ignore[no-untyped-def]
+    def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         # Signing in again with GitHub, or connecting GitHub to the signed-in account
         # (the profile's "Connect GitHub"): record the proven login and numeric id.
         if sociallogin.account.provider != "github":
@@ -80,7 +87,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             _connect_github(request.user, sociallogin)
 
 
-def _connect_github(user, sociallogin) -> None:  # type: ignore[no-untyped-def]
+def _connect_github(user: User, sociallogin: SocialLogin) -> None:
     try:
         github_id = int(sociallogin.account.uid)
     except (TypeError, ValueError):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Q, QuerySet
@@ -24,6 +26,17 @@ from cohort.models import (
     StepResource,
     User,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _Learners(TypedDict):
+    _learners: int
+
+
+class _Votes(TypedDict):
+    _votes: int
 
 
 @admin.register(User)
@@ -92,8 +105,8 @@ class CohortAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Learners", ordering="_learners")
-    def learner_count(self, obj: Cohort) -> int:
-        return obj._learners  # type: ignore[attr-defined]
+    def learner_count(self, obj: WithAnnotations[Cohort, _Learners]) -> int:
+        return obj._learners
 
     @admin.action(description="Replace the invite code (old links stop working)")
     def rotate_invite_codes(self, request: HttpRequest, queryset: QuerySet[Cohort]) -> None:
@@ -210,7 +223,9 @@ class OfficeHoursSessionAdmin(admin.ModelAdmin):
     inlines = [SessionTopicInline]
     ordering = ["cohort", "number"]
 
-    def get_search_results(self, request, queryset, search_term):  # type: ignore[no-untyped-def]
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[OfficeHoursSession], search_term: str
+    ) -> tuple[QuerySet[OfficeHoursSession], bool]:
         results, _may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return results.distinct(), False
 
@@ -244,8 +259,8 @@ class SessionQuestionAdmin(admin.ModelAdmin):
         return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
 
     @admin.display(description="Votes", ordering="_votes")
-    def votes_count(self, obj: SessionQuestion) -> int:
-        return obj._votes  # type: ignore[attr-defined]
+    def votes_count(self, obj: WithAnnotations[SessionQuestion, _Votes]) -> int:
+        return obj._votes
 
 
 @admin.register(SessionRSVP)

@@ -6,6 +6,8 @@ import zoneinfo
 
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.http import QueryDict
 
 from cohort.models import User, github_username_validator
 
@@ -43,7 +45,7 @@ class ProfileForm(forms.Form):
     timezone = forms.ChoiceField(choices=_timezone_choices, label="Time zone")
 
     @classmethod
-    def for_user(cls, user: User, data=None) -> ProfileForm:  # type: ignore[no-untyped-def]
+    def for_user(cls, user: User, data: QueryDict | None = None) -> ProfileForm:
         form = cls(
             data, initial={"name": user.name, "github_username": user.github_username, "timezone": user.timezone}
         )
@@ -68,9 +70,9 @@ class RosterImportForm(forms.Form):
         help_text="Columns: email (required), name, github_username, role (learner, mentor or lead).",
     )
 
-    def clean_file(self):  # type: ignore[no-untyped-def]
-        upload = self.cleaned_data["file"]
-        if upload.size > settings.ROSTER_MAX_BYTES:
+    def clean_file(self) -> UploadedFile[bytes]:
+        upload: UploadedFile[bytes] = self.cleaned_data["file"]
+        if (upload.size or 0) > settings.ROSTER_MAX_BYTES:
             raise forms.ValidationError(f"The file is larger than {settings.ROSTER_MAX_BYTES // 1000} kB.")
         return upload
 

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from cohort import selectors, services
+from cohort.http import AuthedRequest
 
 
 @login_required
 @require_GET
-def invitation_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "cohort/invitations.html", {"invitations": selectors.pending_invitations(user=request.user)})  # type: ignore[arg-type]
+def invitation_list(request: AuthedRequest) -> HttpResponse:
+    return render(request, "cohort/invitations.html", {"invitations": selectors.pending_invitations(user=request.user)})
 
 
 @login_required
 @require_POST
-def invitation_respond(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def invitation_respond(request: AuthedRequest, invitation_id: int) -> HttpResponse:
     accept = request.POST.get("answer") == "accept"
     try:
-        invitation = services.invitation_respond(user=request.user, invitation_id=invitation_id, accept=accept)  # type: ignore[arg-type]
+        invitation = services.invitation_respond(user=request.user, invitation_id=invitation_id, accept=accept)
     except services.InvitationNotFound as exc:
         raise Http404(str(exc)) from exc
     except services.InvitationError as exc:

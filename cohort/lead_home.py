@@ -14,6 +14,7 @@ the same number of queries for 5 learners or 500:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db.models import OuterRef
@@ -59,7 +60,7 @@ class SessionPanel:
 class ReviewPanel:
     waiting: int
     oldest: Submission | None
-    next_up: list[Submission] = field(default_factory=list)
+    next_up: Sequence[Submission] = field(default_factory=list)
 
 
 @dataclass
@@ -98,7 +99,14 @@ def _session_panel(cohort: Cohort, now: dt.datetime) -> SessionPanel:
         .values("n_rsvps", "n_present", "n_waiting", "n_helping", "n_helped")
         .get()
     )
-    return SessionPanel(session=session, **{name[2:]: value for name, value in counts.items()})
+    return SessionPanel(
+        session=session,
+        rsvps=counts["n_rsvps"],
+        present=counts["n_present"],
+        waiting=counts["n_waiting"],
+        helping=counts["n_helping"],
+        helped=counts["n_helped"],
+    )
 
 
 def _ended_sessions(cohort: Cohort) -> list[EndedSession]:
@@ -163,7 +171,7 @@ def lead_home(*, cohort: Cohort, now: dt.datetime | None = None) -> LeadHome:
             StuckRow(
                 membership=m,
                 current_step=None,
-                days_inactive=max(0, (now - m.active_since).days),  # type: ignore[attr-defined]
+                days_inactive=max(0, (now - m.active_since).days),
                 never_active=m.last_activity_at is None,
                 threshold=DEFAULT_DAYS,
             )

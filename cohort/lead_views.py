@@ -8,6 +8,7 @@ from django.shortcuts import render
 
 from cohort import learner_page as learner_selectors
 from cohort.access import staff_or_403
+from cohort.http import AuthedRequest
 from cohort.lead_home import lead_home as lead_home_selector
 from cohort.models import Membership
 from cohort.selectors import memberships_for_user
@@ -24,9 +25,9 @@ def render_lead_home(request: HttpRequest, membership: Membership, memberships: 
 
 
 @login_required
-def lead_home(request: HttpRequest, cohort_slug: str) -> HttpResponse:
+def lead_home(request: AuthedRequest, cohort_slug: str) -> HttpResponse:
     membership = staff_or_403(request, cohort_slug)
-    return render_lead_home(request, membership, list(memberships_for_user(user=request.user)))  # type: ignore[arg-type]
+    return render_lead_home(request, membership, list(memberships_for_user(user=request.user)))
 
 
 @login_required

@@ -98,8 +98,8 @@ def _sandbox(membership: Membership) -> SandboxActivity:
         EvidenceRow(
             exercise_title=c.exercise.title,
             completed_at=c.completed_at,
-            run=by_run.get(c.evidence.get("run")),  # type: ignore[arg-type]
-            lab=by_lab.get(c.evidence.get("lab")),  # type: ignore[arg-type]
+            run=by_run.get(c.evidence.get("run")),
+            lab=by_lab.get(c.evidence.get("lab")),
         )
         for c in completions
     ]

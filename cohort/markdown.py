@@ -163,12 +163,12 @@ class MarkdownFields:
                 update_fields = [*update_fields, target]
         if update_fields is not None:
             kwargs["update_fields"] = update_fields
-        super().save(*args, **kwargs)  # type: ignore[misc]
+        super().save(*args, **kwargs)  # type: ignore[misc]  # a mixin: save() is the model's it is mixed into
 
     def rendered(self, source: str) -> SafeString:
         """The stored HTML of `source`; rows written around save() (bulk_create, update()) render here."""
         target, diagrams = self.MARKDOWN_FIELDS[source]
-        stored = getattr(self, target)
+        stored: str = getattr(self, target)
         if stored or not getattr(self, source):
             return mark_safe(stored)  # noqa: S308 - rendered and cleaned by render_markdown on save
         return render_markdown(getattr(self, source), diagrams=diagrams)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import zoneinfo
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
@@ -72,7 +73,7 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A person who signs in: learners, mentors and leads alike (role is per cohort)."""
 
-    username = None  # type: ignore[assignment]
+    username = None  # type: ignore[assignment]  # AbstractUser's username field is removed: the email is the login
     email = models.EmailField("email address", unique=True)
     name = models.CharField(max_length=120, blank=True)
     github_username = models.CharField(
@@ -90,9 +91,10 @@ class User(AbstractUser):
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()  # type: ignore[misc]
+    # Creates users by email; django-stubs expects AbstractUser's manager, which asks for a username.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         constraints = [

@@ -48,9 +48,9 @@ def _steps(cohort: Cohort) -> list[RoadmapStep]:
 
 def _current_step_id(steps: list[RoadmapStep], progress: dict[int, StepProgress]) -> int | None:
     """The step the learner last focused on, unless it is done; else the first step not done."""
-    focused = [p for p in progress.values() if p.focused_at and not p.completed_at]
+    focused = [(p.focused_at, p.step_id) for p in progress.values() if p.focused_at and not p.completed_at]
     if focused:
-        return max(focused, key=lambda p: p.focused_at).step_id  # type: ignore[arg-type,return-value]
+        return max(focused, key=lambda pair: pair[0])[1]
     for step in steps:
         row = progress.get(step.pk)
         if not (row and row.completed_at):
@@ -125,7 +125,7 @@ class CohortOverview:
     cohort: Cohort
     steps: list[RoadmapStep]
     rows: list[LearnerRow]
-    page: Page
+    page: Page[Membership]
     learner_count: int = 0
     staff: list[Membership] = field(default_factory=list)
     done_per_step: dict[int, int] = field(default_factory=dict)

@@ -3,11 +3,14 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="cohort.send_invitations", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    base=DjangoTask, name="cohort.send_invitations", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+)
 def send_invitations(*, invitation_ids: list[int]) -> int:
     """Email each pending invitation once; an accepted or already-sent one is skipped."""
     from cohort import mail

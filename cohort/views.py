@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -13,16 +15,17 @@ from cohort import lead_views, selectors, services
 from cohort.access import lead_or_403, member_or_404, staff_or_403
 from cohort.forms import JoinForm, ProfileForm, RosterImportForm, TimezoneForm
 from cohort.htmx import is_htmx
+from cohort.http import AuthedRequest, is_authed
 from cohort.mail import site_url
-from cohort.models import Cohort
+from cohort.models import Cohort, Membership
 from cohort.roster import roster_import
 from cohort.web import form_add_errors, safe_next
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
+    if not is_authed(request):
         return render(request, "cohort/landing.html")
-    memberships = list(selectors.memberships_for_user(user=request.user))  # type: ignore[arg-type]
+    memberships = list(selectors.memberships_for_user(user=request.user))
     if not memberships:
         return redirect("cohort:join")
     # A lead or mentor lands on the lead home of their latest cohort they lead; the
@@ -34,13 +37,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def cohort_dashboard(request: HttpRequest, cohort_slug: str) -> HttpResponse:
+def cohort_dashboard(request: AuthedRequest, cohort_slug: str) -> HttpResponse:
     return _dashboard(request, member_or_404(request, cohort_slug))
 
 
-def _dashboard(request: HttpRequest, membership, memberships=None) -> HttpResponse:  # type: ignore[no-untyped-def]
+def _dashboard(
+    request: AuthedRequest, membership: Membership, memberships: Iterable[Membership] | None = None
+) -> HttpResponse:
     if memberships is None:
-        memberships = selectors.memberships_for_user(user=request.user)  # type: ignore[arg-type]
+        memberships = selectors.memberships_for_user(user=request.user)
     context = {
         "membership": membership,
         "cohort": membership.cohort,
@@ -84,18 +89,18 @@ def step_focus(request: HttpRequest, cohort_slug: str, step_slug: str) -> HttpRe
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def join(request: HttpRequest) -> HttpResponse:
+def join(request: AuthedRequest) -> HttpResponse:
     form = JoinForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         return _join_with_code(request, form.cleaned_data["invite_code"], form)
-    invitations = selectors.pending_invitations(user=request.user)  # type: ignore[arg-type]
+    invitations = selectors.pending_invitations(user=request.user)
     return render(request, "cohort/join.html", {"form": form, "invitations": invitations})
 
 
 @require_http_methods(["GET", "POST"])
 def join_link(request: HttpRequest, invite_code: str) -> HttpResponse:
     cohort = Cohort.objects.filter(invite_code=invite_code.upper()).first()
-    if not request.user.is_authenticated:
+    if not is_authed(request):
         if request.method == "POST":
             return redirect_to_login(request.get_full_path())
         if cohort is not None and cohort.invites_open:
@@ -109,9 +114,9 @@ def join_link(request: HttpRequest, invite_code: str) -> HttpResponse:
     return render(request, "cohort/join_link.html", {"cohort": cohort, "invite_code": invite_code})
 
 
-def _join_with_code(request: HttpRequest, code: str, form: JoinForm) -> HttpResponse:
+def _join_with_code(request: AuthedRequest, code: str, form: JoinForm) -> HttpResponse:
     try:
-        membership = services.membership_join(user=request.user, invite_code=code)  # type: ignore[arg-type]
+        membership = services.membership_join(user=request.user, invite_code=code)
     except services.JoinError as exc:
         form.add_error("invite_code" if form.is_bound else None, str(exc))
         return render(request, "cohort/join.html", {"form": form}, status=400)
@@ -121,15 +126,15 @@ def _join_with_code(request: HttpRequest, code: str, form: JoinForm) -> HttpResp
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthedRequest) -> HttpResponse:
     user = request.user
-    form = ProfileForm.for_user(user, request.POST or None)  # type: ignore[arg-type]
+    form = ProfileForm.for_user(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.user_update_profile(
-                user=user,  # type: ignore[arg-type]
+                user=user,
                 name=form.cleaned_data["name"],
-                github_username=form.cleaned_data.get("github_username", user.github_username),  # type: ignore[union-attr]
+                github_username=form.cleaned_data.get("github_username", user.github_username),
                 timezone_name=form.cleaned_data["timezone"],
             )
         except ValidationError as exc:
@@ -143,11 +148,11 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def timezone_save(request: HttpRequest) -> HttpResponse:
+def timezone_save(request: AuthedRequest) -> HttpResponse:
     form = TimezoneForm(request.POST)
     if not form.is_valid():
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
-    services.user_set_timezone(user=request.user, timezone_name=form.cleaned_data["timezone"])  # type: ignore[arg-type]
+    services.user_set_timezone(user=request.user, timezone_name=form.cleaned_data["timezone"])
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"timezone": form.cleaned_data["timezone"]})
     messages.success(request, f"Times are now shown in {form.cleaned_data['timezone']}.")
@@ -177,14 +182,14 @@ def lead_overview(request: HttpRequest, cohort_slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def lead_roster(request: HttpRequest, cohort_slug: str) -> HttpResponse:
+def lead_roster(request: AuthedRequest, cohort_slug: str) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     form = RosterImportForm(request.POST or None, request.FILES or None)
     result = None
     if request.method == "POST" and form.is_valid():
         result = roster_import(
             cohort=membership.cohort, content=form.cleaned_data["file"].read(), invited_by=request.user
-        )  # type: ignore[arg-type]
+        )
         if result.ok:
             messages.success(
                 request,

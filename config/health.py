@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
@@ -23,6 +23,9 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+if TYPE_CHECKING:
+    from celery.worker import WorkController
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +54,14 @@ def record_heartbeat(hostname: str, queues: list[str]) -> None:
     cache.set(HEARTBEAT_KEY, workers, _heartbeat_ttl())
 
 
-def live_workers() -> dict[str, dict]:
+def live_workers() -> dict[str, dict[str, Any]]:
     now = time.time()
     workers = cache.get(HEARTBEAT_KEY) or {}
     return {name: beat for name, beat in workers.items() if now - beat["at"] < _heartbeat_ttl()}
 
 
 @worker_ready.connect
-def _start_heartbeat(sender=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def _start_heartbeat(sender: WorkController | None = None, **kwargs: object) -> None:
     hostname = getattr(sender, "hostname", socket.gethostname())
     queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values()) if sender else []
 
@@ -75,7 +78,7 @@ def _start_heartbeat(sender=None, **kwargs) -> None:  # type: ignore[no-untyped-
 
 
 @worker_shutdown.connect
-def _stop_heartbeat(**kwargs) -> None:  # type: ignore[no-untyped-def]
+def _stop_heartbeat(**kwargs: object) -> None:
     _stop.set()
 
 
@@ -99,7 +102,7 @@ def _check_broker() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
-def _check_cache() -> tuple[bool, str, dict[str, dict]]:
+def _check_cache() -> tuple[bool, str, dict[str, dict[str, Any]]]:
     """The cache holds sessions' rate limits and the worker heartbeats: down is its own answer."""
     try:
         return True, "ok", live_workers()

@@ -33,7 +33,7 @@ class TimelineInline(admin.TabularInline):
     extra = 0
     can_delete = False
     readonly_fields = ["occurred_at", "kind", "actor_login", "summary", "url"]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
 
 class ReviewInline(admin.TabularInline):
@@ -41,7 +41,7 @@ class ReviewInline(admin.TabularInline):
     extra = 0
     can_delete = False
     readonly_fields = ["reviewer_login", "state", "submitted_at", "commit_sha"]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
 
 class CommentInline(admin.TabularInline):
@@ -49,7 +49,7 @@ class CommentInline(admin.TabularInline):
     extra = 0
     can_delete = False
     readonly_fields = ["kind", "status", "attempts", "next_attempt_at", "error", "posted_at"]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
 
 @admin.register(PullRequestComment)

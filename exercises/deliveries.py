@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Field
@@ -21,7 +22,7 @@ MAX_ATTEMPTS = 5
 
 
 def delivery_store(
-    *, hook_id: str, delivery_id: str, event: str, action: str, payload: dict
+    *, hook_id: str, delivery_id: str, event: str, action: str, payload: dict[str, Any]
 ) -> tuple[WebhookDelivery, bool]:
     """Keep the delivery (once per hook and delivery id), then publish its processing.
 
@@ -65,18 +66,18 @@ def _insert_unless_stored(delivery: WebhookDelivery) -> int | None:
 
 
 @functools.cache
-def _insert_statement(vendor: str) -> tuple[list[Field], str]:
+def _insert_statement(vendor: str) -> tuple[list[Field[Any, Any]], str]:
     """The fields and the INSERT of `_insert_unless_stored`, built once per database vendor."""
     meta = WebhookDelivery._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     # Identifiers come from the model and are quoted; every value is a bound parameter.
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(str(field.column)) for field in fields)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         f"ON CONFLICT ({quote('hook_id')}, {quote('delivery_id')}) DO NOTHING "
-        f"RETURNING {quote(meta.pk.column)}"
+        f"RETURNING {quote(str(meta.pk.column))}"
     )
     return fields, sql
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from cohort.models import Cohort
 from exercises.models import CompletionRule, Exercise, ExerciseKind, SandboxRule
@@ -41,7 +42,8 @@ Use a branch name containing `merge-conflict`. Merge rather than rebase on a sha
 )
 
 
-SANDBOX_EXERCISES = (
+# (step slug, exercise slug, title, rule, rule config, instructions)
+SANDBOX_EXERCISES: tuple[tuple[str, str, str, SandboxRule, dict[str, Any], str], ...] = (
     ("run-qwen3-locally", "greedy-is-deterministic", "Temperature 0 repeats itself", SandboxRule.GREEDY_REPEATS, {},
      "Run the same prompt twice in the sandbox at temperature 0. Greedy decoding always takes the most likely token, "
      "so both runs give the same output, whatever the seed."),
@@ -85,7 +87,7 @@ def seed_exercises(cohort: Cohort) -> None:
         _upsert(cohort, slug, values)
 
 
-def _upsert(cohort: Cohort, slug: str, values: dict) -> None:
+def _upsert(cohort: Cohort, slug: str, values: dict[str, Any]) -> None:
     """Create the exercise, or write only the fields that differ (a rerun changes nothing)."""
     exercise = Exercise.objects.filter(cohort=cohort, slug=slug).first()
     if exercise is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -29,14 +30,14 @@ class Ignored(Exception):
     """The delivery is valid but nothing in it concerns the platform."""
 
 
-def _author(pr: dict) -> tuple[str, int | None]:
+def _author(pr: dict[str, Any]) -> tuple[str, int | None]:
     user = pr.get("user") or {}
     github_id = user.get("id")
     valid_id = isinstance(github_id, int) and not isinstance(github_id, bool)
     return str(user.get("login") or ""), github_id if valid_id else None
 
 
-def _pull_request_submission(payload: dict, *, create: bool) -> Submission:
+def _pull_request_submission(payload: dict[str, Any], *, create: bool) -> Submission:
     pr = payload.get("pull_request") or {}
     repository = (payload.get("repository") or {}).get("full_name", "")
     number = pr.get("number") or payload.get("number")

@@ -67,7 +67,7 @@ def _message(submission: Submission, kind: str) -> str:
 
 def backoff_seconds(attempts: int) -> float:
     """Exponential from GITHUB_COMMENT_RETRY_SECONDS, capped, with jitter so many comments do not retry in step."""
-    base = min(settings.GITHUB_COMMENT_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    base: float = min(settings.GITHUB_COMMENT_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
     return base * random.uniform(0.5, 1.0)
 
 

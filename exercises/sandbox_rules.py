@@ -7,6 +7,7 @@ links the run that satisfied the rule as evidence.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from cohort.models import Membership
@@ -22,7 +23,7 @@ def _prompt_key(run: SandboxRun) -> str:
 
 
 def _greedy_repeats(runs: list[SandboxRun], config: dict[str, Any]) -> SandboxRun | None:
-    groups: dict[tuple, list[SandboxRun]] = defaultdict(list)
+    groups: dict[tuple[object, ...], list[SandboxRun]] = defaultdict(list)
     for run in runs:
         if float(run.params.get("temperature", 1)) == 0 and run.output_text:
             groups[(run.model_id, _prompt_key(run), run.output_text)].append(run)
@@ -31,7 +32,7 @@ def _greedy_repeats(runs: list[SandboxRun], config: dict[str, Any]) -> SandboxRu
 
 def _sampling_varies(runs: list[SandboxRun], config: dict[str, Any]) -> SandboxRun | None:
     minimum = float(config.get("min_temperature", 1.0))
-    outputs: dict[tuple, dict[str, SandboxRun]] = defaultdict(dict)
+    outputs: dict[tuple[object, ...], dict[str, SandboxRun]] = defaultdict(dict)
     for run in runs:
         if float(run.params.get("temperature", 0)) >= minimum and run.output_text:
             outputs[(run.model_id, _prompt_key(run))][run.output_text] = run
@@ -51,7 +52,8 @@ def _thinking_off_prompt(runs: list[SandboxRun], config: dict[str, Any]) -> Sand
     return None
 
 
-_RUN_RULES = {
+# Keyed by the stored rule (a str); SandboxRule members are str.
+_RUN_RULES: dict[str, Callable[[list[SandboxRun], dict[str, Any]], SandboxRun | None]] = {
     SandboxRule.GREEDY_REPEATS: _greedy_repeats,
     SandboxRule.SAMPLING_VARIES: _sampling_varies,
     SandboxRule.THINKING_OFF_PROMPT: _thinking_off_prompt,

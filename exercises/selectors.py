@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -90,7 +92,7 @@ def completion_matrix(*, cohort: Cohort) -> CompletionMatrix:
     return CompletionMatrix(exercises=exercises, rows=rows)
 
 
-def pull_request_snapshot(*, repository: str, number: int) -> dict | None:
+def pull_request_snapshot(*, repository: str, number: int) -> dict[str, Any] | None:
     """The newest `pull_request` object GitHub has sent for this PR (by its updated_at), or None."""
     payloads = WebhookDelivery.objects.filter(
         event__in=("pull_request", "pull_request_review"),
@@ -98,11 +100,15 @@ def pull_request_snapshot(*, repository: str, number: int) -> dict | None:
         payload__repository__full_name__iexact=repository,
     ).values_list("payload", flat=True)[:100]
     snapshots = [p["pull_request"] for p in payloads if isinstance(p.get("pull_request"), dict)]
-    snapshots = [pr for pr in snapshots if isinstance(pr.get("updated_at"), str) and _time_or_none(pr["updated_at"])]
-    return max(snapshots, key=lambda pr: _time_or_none(pr["updated_at"]), default=None)  # type: ignore[arg-type,return-value]
+    timed = [
+        (at, pr)
+        for pr in snapshots
+        if isinstance(pr.get("updated_at"), str) and (at := _time_or_none(pr["updated_at"]))
+    ]
+    return max(timed, key=lambda pair: pair[0])[1] if timed else None
 
 
-def _time_or_none(value: str):  # type: ignore[no-untyped-def]
+def _time_or_none(value: str) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError:

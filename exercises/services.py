@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cohort import services as cohort_services
-from cohort.models import Membership, Role, User
+from cohort.models import Membership, RoadmapStep, Role, User
 from exercises import selectors
 from exercises.github import parse_pr_url, parse_time
 from exercises.models import (
@@ -23,6 +24,7 @@ from exercises.models import (
     Submission,
     SubmissionState,
     TimelineEvent,
+    WebhookDelivery,
 )
 from exercises.notify import comment_due
 
@@ -231,7 +233,7 @@ def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def submission_apply_snapshot(submission: Submission, pr: dict) -> bool:
+def submission_apply_snapshot(submission: Submission, pr: dict[str, Any]) -> bool:
     """Store a pull_request snapshot's fields unless it is older than the one we have.
 
     Returns True when it was applied. A new head commit makes GitHub's earlier
@@ -349,7 +351,7 @@ def exercise_complete(
     membership: Membership,
     exercise: Exercise,
     submission: Submission | None = None,
-    evidence: dict | None = None,
+    evidence: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> ExerciseCompletion:
     """Mark an exercise done (once) and move the learner's step progress."""
@@ -369,7 +371,7 @@ def exercise_complete(
     return completion
 
 
-def step_sync_completion(*, membership: Membership, step, at: datetime | None = None) -> None:  # type: ignore[no-untyped-def]
+def step_sync_completion(*, membership: Membership, step: RoadmapStep, at: datetime | None = None) -> None:
     """A step is done when it has exercises and the learner completed all of them."""
     total = Exercise.objects.filter(step=step).count()
     done = ExerciseCompletion.objects.filter(membership=membership, exercise__step=step).count()
@@ -393,9 +395,9 @@ def timeline_add(
     actor: str,
     summary: str,
     at: datetime | None = None,
-    delivery=None,
+    delivery: WebhookDelivery | None = None,
     url: str = "",
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     TimelineEvent.objects.get_or_create(
         submission=submission,
         delivery=delivery,

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.contrib.django.task import DjangoTask
 
 logger = logging.getLogger(__name__)
 
@@ -10,13 +12,13 @@ MAX_DELIVERY_ATTEMPTS = 5
 
 
 @shared_task(name="exercises.process_delivery", bind=True, max_retries=MAX_DELIVERY_ATTEMPTS - 1)
-def process_delivery(self, *, delivery_id: int) -> str | None:  # type: ignore[no-untyped-def]
+def process_delivery(self: Task[Any, Any], *, delivery_id: int) -> str | None:
     from exercises.deliveries import delivery_process, delivery_record_failure
 
     try:
         return delivery_process(delivery_id=delivery_id)
     except Exception as exc:
-        final = self.request.retries >= self.max_retries
+        final = self.request.retries >= MAX_DELIVERY_ATTEMPTS - 1
         logger.exception("delivery %s failed (attempt %s)", delivery_id, self.request.retries + 1)
         delivery_record_failure(delivery_id=delivery_id, error=f"{type(exc).__name__}: {exc}", final=final)
         if final:
@@ -36,12 +38,12 @@ def sweep_deliveries() -> int:
 COMMENT_TASK_RETRIES = 6
 
 
-@shared_task(name="exercises.post_comment", bind=True, max_retries=COMMENT_TASK_RETRIES)
-def post_comment(self, *, comment_id: int) -> str:  # type: ignore[no-untyped-def]
+@shared_task(base=DjangoTask, name="exercises.post_comment", bind=True, max_retries=COMMENT_TASK_RETRIES)
+def post_comment(self: DjangoTask[Any, Any], *, comment_id: int) -> str:
     from exercises.notify import comment_post
 
     outcome = comment_post(comment_id=comment_id)
-    if outcome.retry_in is not None and self.request.retries < self.max_retries:
+    if outcome.retry_in is not None and self.request.retries < COMMENT_TASK_RETRIES:
         raise self.retry(countdown=outcome.retry_in)
     return outcome.status
 

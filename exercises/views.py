@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -7,11 +9,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from cohort.access import lead_or_403, member_or_404, staff_or_403
+from cohort.models import Membership
 from exercises import selectors, services
 from exercises.forms import LinkPullRequestForm
+from exercises.models import Exercise, Submission
 
 
-def _exercise_or_404(membership, slug):  # type: ignore[no-untyped-def]
+def _exercise_or_404(membership: Membership, slug: str) -> Exercise:
     exercise = selectors.exercise_for(cohort=membership.cohort, slug=slug)
     if exercise is None:
         raise Http404("No such exercise")
@@ -24,7 +28,7 @@ def exercise_detail(
 ) -> HttpResponse:
     membership = member_or_404(request, cohort_slug)
     exercise = _exercise_or_404(membership, exercise_slug)
-    context = {
+    context: dict[str, Any] = {
         "membership": membership,
         "cohort": membership.cohort,
         "exercise": exercise,
@@ -69,7 +73,7 @@ def exercise_self_check(request: HttpRequest, cohort_slug: str, exercise_slug: s
     return redirect("exercises:exercise", cohort_slug=cohort_slug, exercise_slug=exercise_slug)
 
 
-def _submission_or_404(request: HttpRequest, cohort_slug: str, submission_id: int):  # type: ignore[no-untyped-def]
+def _submission_or_404(request: HttpRequest, cohort_slug: str, submission_id: int) -> tuple[Membership, Submission]:
     membership = member_or_404(request, cohort_slug)
     submission = selectors.submission_visible_to(viewer=membership, submission_id=submission_id)
     if submission is None:

@@ -108,12 +108,26 @@ class ModelVariantAdmin(admin.ModelAdmin):
         return f"{obj.size_bytes / 1_000_000:,.1f} MB"
 
 
+# One tuple for both: every field of a recorded run is shown and none is editable. (A tuple, as
+# a list cannot be typed as both `fields` and `readonly_fields`; the admin reads either the same way.)
+_EXPERIMENT_RUN_FIELDS = (
+    "run",
+    "membership",
+    "arm",
+    "status",
+    "first_token_text",
+    "first_token_p",
+    "output_text",
+    "ended_at",
+)
+
+
 class ExperimentRunInline(admin.TabularInline):
     model = ExperimentRun
     extra = 0
     can_delete = False
-    fields = ["run", "membership", "arm", "status", "first_token_text", "first_token_p", "output_text", "ended_at"]
-    readonly_fields = fields
+    fields = _EXPERIMENT_RUN_FIELDS
+    readonly_fields = _EXPERIMENT_RUN_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: Experiment | None = None) -> bool:
         return False

@@ -34,6 +34,7 @@ from jinja2 import filters as jinja_filters
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import soft_str
 
 from inference import render_pool
 from inference.errors import Refused
@@ -156,7 +157,7 @@ def _check_replace(s: Any, old: Any, new: Any, count: Any) -> None:
     if not isinstance(s, str | bytes) or not isinstance(old, str | bytes) or not isinstance(new, str | bytes):
         return
     try:
-        found = s.count(old) if old else len(s) + 1  # type: ignore[arg-type]
+        found = s.count(old) if old else len(s) + 1  # type: ignore[arg-type]  # str with bytes: TypeError, caught below
     except TypeError:
         return
     if isinstance(count, int) and count >= 0:
@@ -201,15 +202,13 @@ def _check_replace_filter(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any 
     _check_replace(str(s), str(old), str(new), -1 if count is None else count)
 
 
+@jinja2.pass_eval_context  # as sync_do_join, which it wraps
 def _join(eval_ctx: Any, value: Any, d: Any = "", attribute: Any = None) -> str:
     # A generator (`messages|map(attribute='content')|join`) is read once here, so it can be measured.
     items = value if isinstance(value, str) else list(value)
     if attribute is None:
         _check_size("the join filter", sum(_sized(i) for i in items) + max(len(items) - 1, 0) * len(str(d)))
-    return jinja_filters.sync_do_join(eval_ctx, items, d, attribute)  # type: ignore[no-any-return]
-
-
-_join.jinja_pass_arg = jinja_filters.sync_do_join.jinja_pass_arg  # type: ignore[attr-defined]
+    return jinja_filters.sync_do_join(eval_ctx, items, d, attribute)
 
 
 def _check_batch(value: Any, linecount: Any, fill_with: Any = None) -> None:
@@ -308,7 +307,7 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
                 _check_format(fmt, (), args[0] if len(args) == 1 and isinstance(args[0], dict) else {})
             else:
                 _check_format(fmt, args, kwargs)
-            return wrapper(*args, **kwargs)  # type: ignore[no-any-return]
+            return wrapper(*args, **kwargs)
 
         return bounded
 
@@ -353,7 +352,7 @@ def _environment() -> _BoundedEnvironment:
     for name, check in _BOUNDED_FILTERS.items():
         env.filters[name] = _bounded_filter(name, getattr(jinja_filters, f"do_{name}"), check)
     # Anything that turns a value into text post-checks: `|string` of a huge nested list.
-    env.filters["string"] = _bounded_filter("string", jinja_filters.soft_str, lambda *a, **k: None)
+    env.filters["string"] = _bounded_filter("string", soft_str, lambda *a, **k: None)
     return env
 
 

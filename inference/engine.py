@@ -137,7 +137,8 @@ class Engine:
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special))
 
     def token_bytes(self, token_id: int) -> bytes:
-        return self.llm.detokenize([token_id], special=True)
+        data: bytes = self.llm.detokenize([token_id], special=True)
+        return data
 
     def token_text(self, token_id: int) -> str:
         text = self._text_cache.get(token_id)
@@ -148,7 +149,8 @@ class Engine:
 
     def is_special(self, token_id: int) -> bool:
         # Control and user-defined tokens render differently with special=False.
-        return self.llm.detokenize([token_id], special=False) != self.token_bytes(token_id)
+        plain: bytes = self.llm.detokenize([token_id], special=False)
+        return plain != self.token_bytes(token_id)
 
     def is_end_of_generation(self, token_id: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token_id))

@@ -96,6 +96,7 @@ def _arm(temperature: float, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     entropies = [row["mean_entropy_bits"] for row in done if row["mean_entropy_bits"] is not None]
     greedy = temperature == 0
+    fit: dict[str, float | str | None]
     if greedy:
         fit = {"p_value": None, "words": "Greedy: the model always takes its most likely token, so every run "
                "gives the same output." if done else "No samples yet."}  # fmt: skip

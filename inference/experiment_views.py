@@ -9,11 +9,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from cohort.http import AuthedRequest
 from cohort.models import Membership, OfficeHoursSession, SessionStatus
 from cohort.selectors import primary_membership
 from inference import experiment_selectors as selectors
@@ -25,14 +26,14 @@ from inference.services import RateLimited
 _TEMPLATES = "inference/experiments/"
 
 
-def _found(request: HttpRequest, experiment_id: int) -> tuple[Experiment, Membership]:
-    found = selectors.experiment_for_member(user=request.user, experiment_id=experiment_id)  # type: ignore[arg-type]
+def _found(request: AuthedRequest, experiment_id: int) -> tuple[Experiment, Membership]:
+    found = selectors.experiment_for_member(user=request.user, experiment_id=experiment_id)
     if found is None:
         raise Http404("No such experiment.")
     return found
 
 
-def _lead(request: HttpRequest, experiment_id: int) -> tuple[Experiment, Membership]:
+def _lead(request: AuthedRequest, experiment_id: int) -> tuple[Experiment, Membership]:
     experiment, membership = _found(request, experiment_id)
     if not selectors.is_lead(membership):
         raise PermissionDenied("Only the cohort's leads can do this.")
@@ -44,13 +45,13 @@ def _detail_url(experiment: Experiment) -> str:
 
 
 @login_required
-def experiment_new(request: HttpRequest) -> HttpResponse:
+def experiment_new(request: AuthedRequest) -> HttpResponse:
     """The lead's form; `?cohort=<slug>&session=<number>` when started from a live session page."""
     slug = request.GET.get("cohort", "")
     if slug:
         membership = Membership.objects.select_related("cohort").filter(user=request.user, cohort__slug=slug).first()
     else:
-        membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+        membership = primary_membership(user=request.user)
     if membership is None:
         raise Http404("No such cohort.")
     if not selectors.is_lead(membership):
@@ -95,7 +96,7 @@ def experiment_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
+def experiment_detail(request: AuthedRequest, experiment_id: int) -> HttpResponse:
     """The projected results page: drawn on the server, then refreshed every second by static/js/experiment.js."""
     experiment, membership = _found(request, experiment_id)
     lead = selectors.is_lead(membership)
@@ -117,7 +118,7 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def experiment_run(request: HttpRequest, experiment_id: int) -> HttpResponse:
+def experiment_run(request: AuthedRequest, experiment_id: int) -> HttpResponse:
     """One click: the learner's run starts through the normal run path; back to where they clicked."""
     experiment, membership = _found(request, experiment_id)
     try:
@@ -135,7 +136,7 @@ def experiment_run(request: HttpRequest, experiment_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def experiment_close(request: HttpRequest, experiment_id: int) -> HttpResponse:
+def experiment_close(request: AuthedRequest, experiment_id: int) -> HttpResponse:
     experiment, _membership = _lead(request, experiment_id)
     services.experiment_close(experiment=experiment)
     messages.success(request, "Closed: no new runs; runs already started still count.")
@@ -144,7 +145,7 @@ def experiment_close(request: HttpRequest, experiment_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def experiment_attach(request: HttpRequest, experiment_id: int) -> HttpResponse:
+def experiment_attach(request: AuthedRequest, experiment_id: int) -> HttpResponse:
     """Attach the chart and numbers as they are now to the session's recap."""
     experiment, _membership = _lead(request, experiment_id)
     results = selectors.experiment_results(experiment=experiment, for_lead=False)

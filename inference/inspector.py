@@ -35,7 +35,8 @@ def inspect_gguf(path: str | Path) -> dict[str, Any]:
     tensors: list[TensorInfo] = []
     metadata, _ = _read_header(path, tensors)
     info = read_gguf_metadata(path)
-    rows, by_type = [], defaultdict(lambda: {"tensors": 0, "weights": 0, "bytes": 0})
+    rows: list[dict[str, Any]] = []
+    by_type: defaultdict[str, dict[str, int]] = defaultdict(lambda: {"tensors": 0, "weights": 0, "bytes": 0})
     total_weights = total_bytes = 0
     for tensor in tensors:
         weights, size = math.prod(tensor.shape), tensor_bytes(tensor)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from cohort.http import AuthedRequest
 from cohort.selectors import primary_membership
 from inference import selectors
 from inference.inspector import inspect_gguf
@@ -26,16 +27,16 @@ RECENT_RUNS = 50
 
 
 @login_required
-def labs_index(request: HttpRequest) -> HttpResponse:
-    membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+def labs_index(request: AuthedRequest) -> HttpResponse:
+    membership = primary_membership(user=request.user)
     if membership is None:
         return redirect("cohort:join")
     context = {
         "membership": membership,
         "cohort": membership.cohort,
         "models": [m for m in selectors.models_as_dicts() if m["available"]],
-        "runs": [selectors.run_summary(r) for r in selectors.runs_for_user(user=request.user)[:RECENT_RUNS]],  # type: ignore[arg-type]
-        "jobs": selectors.labs_for_user(user=request.user)[:RECENT_JOBS],  # type: ignore[arg-type]
+        "runs": [selectors.run_summary(r) for r in selectors.runs_for_user(user=request.user)[:RECENT_RUNS]],
+        "jobs": selectors.labs_for_user(user=request.user)[:RECENT_JOBS],
         "quant_types": list(QUANT_TYPES),
         "sweep_temperatures": ", ".join(f"{t:g}" for t in SWEEP_TEMPERATURES),
     }
@@ -43,11 +44,11 @@ def labs_index(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def lab_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+def lab_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
+    membership = primary_membership(user=request.user)
     if membership is None:
         return redirect("cohort:join")
-    job = selectors.lab_visible_to(user=request.user, job_id=job_id)  # type: ignore[arg-type]
+    job = selectors.lab_visible_to(user=request.user, job_id=job_id)
     if job is None:
         raise Http404("No such lab.")
     context = {
@@ -62,8 +63,8 @@ def lab_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @login_required
-def inspector(request: HttpRequest, slug: str) -> HttpResponse:
-    membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+def inspector(request: AuthedRequest, slug: str) -> HttpResponse:
+    membership = primary_membership(user=request.user)
     if membership is None:
         return redirect("cohort:join")
     model = get_object_or_404(SandboxModel, slug=slug, available=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
@@ -33,6 +34,10 @@ from inference.quantization import (
 from inference.sampling import SamplerParams, sampling_distribution, softmax, top_n
 from inference.services import announce_finished_work
 
+if TYPE_CHECKING:
+    from cohort.models import Membership
+    from inference.engine import Engine
+
 logger = logging.getLogger(__name__)
 
 SWEEP_TEMPERATURES = (0.0, 0.3, 0.7, 1.0, 1.5)
@@ -48,7 +53,7 @@ def _logits_bytes(logits: np.ndarray) -> bytes:
 
 
 def stored_logits(job: LabJob) -> np.ndarray:
-    return np.frombuffer(bytes(job.logits), dtype=np.float32).astype(np.float64)
+    return np.frombuffer(bytes(job.logits or b""), dtype=np.float32).astype(np.float64)
 
 
 # --- Creating ---------------------------------------------------------------------
@@ -70,14 +75,14 @@ def lab_pipeline_create(*, run: SandboxRun, step: int) -> LabJob:
 @transaction.atomic
 def lab_sweep_create(
     *,
-    membership,
+    membership: Membership,
     model: SandboxModel,
     request: dict[str, Any],
     temperatures: list[float],
     seeds: int,
     max_tokens: int,
     step: int,
-) -> LabJob:  # type: ignore[no-untyped-def]
+) -> LabJob:
     if not 1 <= len(temperatures) <= 8 or any(not 0 <= t <= 2 for t in temperatures):
         raise LabError("Give 1 to 8 temperatures between 0 and 2.")
     if not 1 <= seeds <= 8:
@@ -151,7 +156,7 @@ def _lab_execute(*, job_id: int, worker: str) -> str | None:
     return RunStatus.DONE
 
 
-def _engine(model: SandboxModel):  # type: ignore[no-untyped-def]
+def _engine(model: SandboxModel) -> Engine:
     from inference.engine import Engine, load_model
 
     llm, _ = load_model(model.path, n_ctx=settings.SANDBOX_N_CTX)
@@ -207,7 +212,8 @@ def _sweep(job: LabJob) -> tuple[dict[str, Any], np.ndarray]:
     rows, step_logits = [], None
     for temperature in data["temperatures"]:
         params = SamplerParams(temperature=temperature, top_k=0, top_p=1.0, min_p=0.0)
-        outputs, entropies = [], []
+        outputs: list[str] = []
+        entropies: list[float] = []
         for seed in range(1, data["seeds"] + 1):
             generation = engine.generate(
                 prompt.ids, params=params, seed=seed, max_tokens=data["max_tokens"], top_n_count=1
@@ -257,9 +263,9 @@ def temperature_top(logits: np.ndarray, temperature: float, n: int) -> list[tupl
 
 @transaction.atomic
 def lab_speculative_create(
-    *, membership, model: SandboxModel, request: dict[str, Any], draft_kind: str, draft_model: SandboxModel | None,
+    *, membership: Membership, model: SandboxModel, request: dict[str, Any], draft_kind: str, draft_model: SandboxModel | None,
     params: dict[str, Any], k: int, max_tokens: int, seed: int,
-) -> LabJob:  # type: ignore[no-untyped-def]  # fmt: skip
+) -> LabJob:  # fmt: skip
     if draft_kind not in ("prompt_lookup", "model"):
         raise LabError("draft must be prompt_lookup or model.")
     if draft_kind == "model":
@@ -299,6 +305,7 @@ def _speculative(job: LabJob) -> tuple[dict[str, Any], None]:
     prompt = build_prompt_ids(target, job.model, data["request"])
     params = sampler_params(data["params"])
     plain = target.generate(prompt.ids, params=params, seed=data["seed"], max_tokens=data["max_tokens"], top_n_count=1)
+    draft: Callable[[list[int], int, np.random.Generator], tuple[list[int], list[np.ndarray] | None]]
     if data["draft"] == "model":
         draft_model = SandboxModel.objects.get(slug=data["draft_model"])
         # Another context size keeps the draft's Llama apart from the target's even for the same file.
@@ -337,7 +344,7 @@ def _speculative(job: LabJob) -> tuple[dict[str, Any], None]:
 
 
 @transaction.atomic
-def lab_quantization_create(*, membership, model: SandboxModel, types: list[str]) -> LabJob:  # type: ignore[no-untyped-def]
+def lab_quantization_create(*, membership: Membership, model: SandboxModel, types: list[str]) -> LabJob:
     """Queue variants of a registry model; refused when they would not fit the learner's or the site's disk quota."""
     unknown = [t for t in types if t not in QUANT_TYPES]
     if not types or unknown:
@@ -373,7 +380,8 @@ def _quantization(job: LabJob) -> tuple[dict[str, Any], None]:
     return result, None
 
 
-_LABS = {
+# Keyed by the stored kind (a str); LabKind members are str.
+_LABS: dict[str, Callable[[LabJob], tuple[dict[str, Any], np.ndarray | None]]] = {
     LabKind.PIPELINE: _pipeline,
     LabKind.SWEEP: _sweep,
     LabKind.SPECULATIVE: _speculative,

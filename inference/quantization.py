@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
@@ -22,6 +22,12 @@ from inference.errors import Refused
 from inference.models import LabJob, LabKind, ModelVariant, RunStatus, SandboxModel
 from inference.registry import read_gguf_metadata
 from inference.sampling import SamplerParams, softmax
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from cohort.models import Membership
+    from inference.engine import Engine
 
 # Ordered from most to least precise.
 QUANT_TYPES = {"F16": 1, "Q8_0": 7, "Q4_K_M": 15, "Q4_0": 2}
@@ -69,7 +75,7 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):,.0f} MB"
 
 
-def _reserved_bytes(jobs) -> int:  # type: ignore[no-untyped-def]
+def _reserved_bytes(jobs: QuerySet[LabJob]) -> int:
     """Bytes promised to quantization labs that have not made their variants yet."""
     total = 0
     for job in jobs.filter(kind=LabKind.QUANTIZATION, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)):
@@ -78,7 +84,7 @@ def _reserved_bytes(jobs) -> int:  # type: ignore[no-untyped-def]
     return total
 
 
-def variant_quota_check(*, membership, adding: int, exclude_job: LabJob | None = None) -> None:  # type: ignore[no-untyped-def]
+def variant_quota_check(*, membership: Membership, adding: int, exclude_job: LabJob | None = None) -> None:
     """Raise QuantizationError unless `adding` more bytes fit the learner's and the site's quotas.
 
     Counted: variants on disk, plus what queued quantization labs are expected to write.
@@ -189,7 +195,7 @@ def variants_sweep(*, now: datetime | None = None) -> int:
     return removed
 
 
-def _next_token_logits(engine, ids: list[int]) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _next_token_logits(engine: Engine, ids: list[int]) -> np.ndarray:
     """Logits after every prefix of `ids` (teacher forcing), evaluated one token at a time."""
     engine.llm.reset()
     rows = []
@@ -232,7 +238,7 @@ def compare_variants(models: list[SandboxModel], *, max_tokens: int = 32) -> dic
             else None,
             "output_text": generation.output_text,
         }
-        if reference_ids is None:
+        if reference_ids is None or reference_logits is None:
             reference_ids, reference_logits = ids, logits
             row.update(greedy_agreement=1.0, top1_agreement=1.0, mean_kl=0.0, reference=True)
         else:

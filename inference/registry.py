@@ -120,6 +120,7 @@ class _HeaderCursor:
         self.endian = endian
 
     def unpack(self, fmt: str) -> int | float | bool:
+        value: int | float | bool
         (value,) = struct.unpack_from(self.endian + fmt, self.buf, self.pos)
         self.pos += struct.calcsize(fmt)
         return value
@@ -204,7 +205,7 @@ def _read_header(path: Path, tensors: list[TensorInfo] | None = None) -> tuple[d
 def _quantization(metadata: dict[str, object], weights_by_type: Counter[int]) -> str:
     file_type = metadata.get("general.file_type")
     try:
-        name = LlamaFileType(file_type).name
+        name = LlamaFileType(file_type).name if isinstance(file_type, int) else "GUESSED"
     except ValueError:
         name = "GUESSED"
     if name != "GUESSED":

@@ -88,7 +88,8 @@ def read_frame(fd: int, *, deadline: float | None = None) -> dict[str, Any] | No
     body = _read_exact(fd, size, deadline)
     if body is None:
         return None
-    return json.loads(body)
+    reply: dict[str, Any] = json.loads(body)
+    return reply
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -148,10 +149,13 @@ class _Helper:
             env=env,
             close_fds=True,
         )
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None  # both are PIPEs
+        self.stdin_fd, self.stdout_fd = stdin.fileno(), stdout.fileno()
         self.jobs = 0
         started = time.monotonic()
         try:
-            ready = read_frame(self.proc.stdout.fileno(), deadline=started + STARTUP_TIMEOUT)  # type: ignore[union-attr]
+            ready = read_frame(self.stdout_fd, deadline=started + STARTUP_TIMEOUT)
         except (TimeoutError, ValueError):
             ready = None
         if not ready or "ready" not in ready:
@@ -161,8 +165,8 @@ class _Helper:
 
     def call(self, request: dict[str, Any], *, deadline: float) -> dict[str, Any]:
         self.jobs += 1
-        _write_all(self.proc.stdin.fileno(), encode_frame(request))  # type: ignore[union-attr]
-        reply = read_frame(self.proc.stdout.fileno(), deadline=deadline)  # type: ignore[union-attr]
+        _write_all(self.stdin_fd, encode_frame(request))
+        reply = read_frame(self.stdout_fd, deadline=deadline)
         if reply is None:
             raise EOFError
         return reply

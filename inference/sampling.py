@@ -33,7 +33,8 @@ class SamplerParams:
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - np.max(logits)
     exp = np.exp(shifted)
-    return exp / exp.sum()
+    probs: np.ndarray = exp / exp.sum()
+    return probs
 
 
 def entropy_bits(probs: np.ndarray) -> float:
@@ -103,7 +104,9 @@ def sampling_distribution(
     penalized = apply_penalties(logits, history, params)
     all_ids = np.arange(len(penalized))
     unchanged = penalized is logits and raw_probs is not None
-    trace.stages.append(StageResult("penalties", all_ids, raw_probs if unchanged else softmax(penalized)))
+    trace.stages.append(
+        StageResult("penalties", all_ids, raw_probs if unchanged and raw_probs is not None else softmax(penalized))
+    )
     if params.greedy:
         best = int(np.argmax(penalized))
         trace.stages.append(StageResult("greedy", np.array([best]), np.array([1.0])))

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 
 from cohort.models import User
 from inference.models import RunStatus, SandboxModel, SandboxRun
 from inference.registry import PREFERRED_DEFAULTS
+
+if TYPE_CHECKING:
+    from inference.engine import Engine
+    from inference.models import LabJob
 
 # Models whose weights are random: their tokens and templates are real, their answers are not.
 MODEL_NOTES = {
@@ -38,7 +43,7 @@ def models_as_dicts() -> list[dict[str, Any]]:
 
 def default_model_slug(models: list[dict[str, Any]]) -> str:
     """A trained model when one is available, so a newcomer's first run reads like language."""
-    available = [m["slug"] for m in models if m["available"]]
+    available: list[str] = [m["slug"] for m in models if m["available"]]
     for slug in PREFERRED_DEFAULTS:
         if slug in available:
             return slug
@@ -46,7 +51,7 @@ def default_model_slug(models: list[dict[str, Any]]) -> str:
     return (trained or available or [""])[0]
 
 
-def vocab_engine(model: SandboxModel):  # type: ignore[no-untyped-def]
+def vocab_engine(model: SandboxModel) -> Engine:
     """An engine over the model's vocabulary only: tokenizing in the web process loads no weights."""
     from inference.engine import Engine, load_vocab
 
@@ -193,7 +198,7 @@ def queue_position(*, run: SandboxRun) -> int | None:
     return SandboxRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=run.created_at).count() + 1
 
 
-def lab_visible_to(*, user: User, job_id: int):  # type: ignore[no-untyped-def]
+def lab_visible_to(*, user: User, job_id: int) -> LabJob | None:
     """A learner's own lab jobs, and jobs shared in a cohort they belong to."""
     from django.db.models import Q
 
@@ -208,7 +213,7 @@ def lab_visible_to(*, user: User, job_id: int):  # type: ignore[no-untyped-def]
     )
 
 
-def lab_as_dict(job) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def lab_as_dict(job: LabJob) -> dict[str, Any]:
     return {
         "id": job.pk,
         "kind": job.kind,
@@ -223,19 +228,19 @@ def lab_as_dict(job) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     }
 
 
-def model_inspection(model: SandboxModel, inspect) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def model_inspection(model: SandboxModel, inspect: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     """Cached per file and checksum: the header of a 150k-token vocabulary takes a moment to walk."""
     from django.core.cache import cache
 
     key = f"gguf-inspect:{model.slug}:{model.sha256 or model.size_bytes}"
-    result = cache.get(key)
+    result: dict[str, Any] | None = cache.get(key)
     if result is None:
         result = inspect(model.path)
         cache.set(key, result, 24 * 3600)
     return result
 
 
-def labs_for_user(*, user: User):  # type: ignore[no-untyped-def]
+def labs_for_user(*, user: User) -> QuerySet[LabJob]:
     from inference.models import LabJob
 
     return LabJob.objects.filter(membership__user=user).select_related("model").order_by("-created_at")

@@ -449,7 +449,7 @@ def _requeue_or_fail(model: Any, pk: int, *, worker: str, attempts: int) -> int:
     what = "run" if model is SandboxRun else "lab"
     if attempts < MAX_ATTEMPTS:
         with transaction.atomic():
-            moved = model.objects.filter(pk=pk, status=RunStatus.RUNNING, worker=worker).update(
+            moved: int = model.objects.filter(pk=pk, status=RunStatus.RUNNING, worker=worker).update(
                 status=RunStatus.QUEUED, worker="", published_at=timezone.now()
             )
             if moved and model is SandboxRun:

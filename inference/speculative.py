@@ -13,11 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inference.sampling import SamplerParams, sampling_distribution
+
+if TYPE_CHECKING:
+    from inference.engine import Engine
 
 
 def full_distribution(logits: np.ndarray, history: Sequence[int], params: SamplerParams) -> np.ndarray:
@@ -85,7 +88,7 @@ class SpeculativeResult:
 class _Target:
     """The target model's context, with batched verification and rollback."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine, self.llm = engine, engine.llm
 
     def start(self, prompt: Sequence[int]) -> np.ndarray:

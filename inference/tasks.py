@@ -2,19 +2,22 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 
-def _worker_id(task) -> str:  # type: ignore[no-untyped-def]
+def _worker_id(task: Task[Any, Any]) -> str:
     """hostname:pid, matched against the worker heartbeats by the sweep."""
     return f"{task.request.hostname or ''}:{os.getpid()}"
 
 
 @shared_task(
+    base=DjangoTask,
     bind=True,
     name="inference.execute_run",
     acks_late=True,
@@ -22,7 +25,7 @@ def _worker_id(task) -> str:  # type: ignore[no-untyped-def]
     soft_time_limit=settings.SANDBOX_SOFT_TIME_LIMIT,
     time_limit=settings.SANDBOX_HARD_TIME_LIMIT,
 )
-def execute_run(self, *, run_id: int) -> str | None:  # type: ignore[no-untyped-def]
+def execute_run(self: DjangoTask[Any, Any], *, run_id: int) -> str | None:
     """Runs on the `inference` queue (routed by name) in a thread of the worker's pool, which waits
     while the run generates in the process's batch engine. Safe to deliver twice: the run is claimed.
 
@@ -42,6 +45,7 @@ def sweep_stuck_runs() -> int:
 
 
 @shared_task(
+    base=DjangoTask,
     bind=True,
     name="inference.execute_lab",
     acks_late=True,
@@ -49,7 +53,7 @@ def sweep_stuck_runs() -> int:
     soft_time_limit=settings.SANDBOX_SOFT_TIME_LIMIT,
     time_limit=settings.SANDBOX_HARD_TIME_LIMIT,
 )
-def execute_lab(self, *, job_id: int) -> str | None:  # type: ignore[no-untyped-def]
+def execute_lab(self: DjangoTask[Any, Any], *, job_id: int) -> str | None:
     from inference.labs import lab_execute
 
     return lab_execute(job_id=job_id, worker=_worker_id(self))

@@ -187,7 +187,7 @@ def agenda_for(*, cohort: Cohort, now: dt.datetime | None = None) -> Agenda:
         .annotate(vote_count=Count("votes"))
         .order_by("-vote_count", "created_at", "pk")[:QUESTION_PROPOSALS]
     )
-    question_proposals = [_question_proposal(q, q.vote_count) for q in questions]  # type: ignore[attr-defined]
+    question_proposals = [_question_proposal(q, q.vote_count) for q in questions]
     steps = list(
         RoadmapStep.objects.filter(cohort=cohort)
         .select_related("cohort")
@@ -195,7 +195,7 @@ def agenda_for(*, cohort: Cohort, now: dt.datetime | None = None) -> Agenda:
         .filter(blocked_learners__gt=0)
         .order_by("-blocked_learners", "position")[:STEP_PROPOSALS]
     )
-    step_proposals = [_step_proposal(s, s.blocked_learners) for s in steps]  # type: ignore[attr-defined]
+    step_proposals = [_step_proposal(s, s.blocked_learners) for s in steps]
     if step_proposals:
         by_step = {p.ref_id: p for p in step_proposals}
         for check_in in (
@@ -228,7 +228,7 @@ def proposal_for(*, cohort: Cohort, kind: str, ref_id: int, now: dt.datetime | N
             return None
         if question.is_answered:
             raise AgendaError("That question has been answered already.")
-        return _question_proposal(question, question.vote_count)  # type: ignore[attr-defined]
+        return _question_proposal(question, question.vote_count)
     if kind == ProposalKind.STEP:
         step = (
             RoadmapStep.objects.filter(pk=ref_id, cohort=cohort)
@@ -236,7 +236,7 @@ def proposal_for(*, cohort: Cohort, kind: str, ref_id: int, now: dt.datetime | N
             .annotate(blocked_learners=Count("check_ins__membership", filter=_open_blockers(cohort), distinct=True))
             .first()
         )
-        return _step_proposal(step, step.blocked_learners) if step else None  # type: ignore[attr-defined]
+        return _step_proposal(step, step.blocked_learners) if step else None
     return None
 
 

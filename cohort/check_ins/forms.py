@@ -7,6 +7,7 @@ already (the dashboard's roadmap), so rendering it costs no query.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 from django import forms
 
@@ -43,17 +44,19 @@ class CheckInPostForm(forms.Form):
     next_text = _text("Next", "What you will do next")
     blocker_text = _text("Blocker", "Required when blocked: what stops you, what you tried")
 
-    def __init__(self, *args, steps: Sequence[RoadmapStep], current: RoadmapStep | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, *args: Any, steps: Sequence[RoadmapStep], current: RoadmapStep | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.steps = {step.slug: step for step in steps}
-        self.fields["step"].choices = [(s.slug, f"{s.code}: {s.title}") for s in steps]  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["step"]).choices = [(s.slug, f"{s.code}: {s.title}") for s in steps]
         if current is not None:
             self.fields["step"].initial = current.slug
 
     def clean_step(self) -> RoadmapStep:
         return self.steps[self.cleaned_data["step"]]
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if self.errors:
             return data

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.core.paginator import Page, Paginator
 from django.db.models import (
@@ -58,7 +58,7 @@ STUCK_PAGE_SIZE = 50
 _DISPLAY_NAME = Lower(Coalesce(NullIf("user__name", Value("")), "user__email", output_field=CharField()))
 
 
-def _count(queryset: QuerySet) -> Coalesce:
+def _count(queryset: QuerySet[Any]) -> Coalesce:
     """COUNT(*) of a correlated queryset as a scalar subquery (no GROUP BY, so no join fan-out)."""
     counted = queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
@@ -201,7 +201,7 @@ class StuckPage:
     steps: list[RoadmapStep]
     step: RoadmapStep | None
     rows: list[StuckRow]
-    page: Page
+    page: Page[_Figures]
     summary: StuckSummary
     ended_sessions: int
     now: dt.datetime
@@ -286,6 +286,7 @@ def stuck_page(
         rows.append(
             StuckRow(
                 membership=m,
+                # The figures ride on the instance (the setattr loop above).
                 current_step=by_id.get(m.current_step_id),  # type: ignore[attr-defined]
                 days_inactive=max(0, (now - m.active_since).days),  # type: ignore[attr-defined]
                 never_active=m.last_activity_at is None,

@@ -20,6 +20,7 @@ from cohort.check_ins import agenda, stuck
 from cohort.check_ins import services as check_ins
 from cohort.check_ins.forms import AgendaAddForm
 from cohort.htmx import is_htmx
+from cohort.http import AuthedRequest
 from cohort.office_hours.access import session_or_404
 from cohort.web import safe_next
 
@@ -28,7 +29,7 @@ from cohort.web import safe_next
 @require_GET
 def lead_stuck(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     membership = staff_or_403(request, cohort_slug)
-    filters = stuck.StuckFilters.from_query(request.GET)  # type: ignore[arg-type]
+    filters = stuck.StuckFilters.from_query(request.GET)
     page = stuck.stuck_page(cohort=membership.cohort, filters=filters, page=request.GET.get("page", 1))
     context = {"membership": membership, "cohort": membership.cohort, "stuck": page, "sorts": stuck.SORT_LABELS}
     template = "cohort/_stuck_table.html" if is_htmx(request) else "cohort/lead_stuck.html"
@@ -37,12 +38,12 @@ def lead_stuck(request: HttpRequest, cohort_slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def blocker_resolve(request: HttpRequest, cohort_slug: str, check_in_id: int) -> HttpResponse:
+def blocker_resolve(request: AuthedRequest, cohort_slug: str, check_in_id: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     blocker = stuck.blocker_for(cohort=membership.cohort, check_in_id=check_in_id)
     if blocker is None:
         raise Http404("No such blocker")
-    if check_ins.check_in_resolve(check_in=blocker, by=request.user):  # type: ignore[arg-type]
+    if check_ins.check_in_resolve(check_in=blocker, by=request.user):
         messages.success(request, f"{blocker.membership.user.display_name}'s blocker on {blocker.step.code} resolved.")
     else:
         messages.info(request, "That blocker was resolved already.")

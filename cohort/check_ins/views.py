@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -38,7 +38,7 @@ def _render_page(
     return render(request, "cohort/check_ins/page.html", context, status=status)
 
 
-def _form(membership: Membership, data=None) -> CheckInPostForm:  # type: ignore[no-untyped-def]
+def _form(membership: Membership, data: QueryDict | None = None) -> CheckInPostForm:
     roadmap = selectors.roadmap_for(membership=membership)
     current = roadmap.current.step if roadmap.current else None
     return CheckInPostForm(data, steps=[item.step for item in roadmap.steps], current=current, auto_id="check-in-%s")

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from cohort import services
@@ -157,7 +157,7 @@ Unsloth optimises. The path: understand the math, then the optimization, then th
 )
 
 
-def set_if_changed(obj, **fields) -> None:  # type: ignore[no-untyped-def]
+def set_if_changed(obj: models.Model, **fields: object) -> None:
     """Save only the fields that differ, so a second seed run writes nothing."""
     changed = [name for name, value in fields.items() if getattr(obj, name) != value]
     for name in changed:

@@ -241,7 +241,10 @@ def build_calendar(
 
 def cohort_feed(*, cohort: Cohort, now: dt.datetime | None = None) -> bytes:
     sessions = feed_sessions(cohort=cohort)
-    return build_calendar(cohort=cohort, sessions=sessions, name=f"{cohort.name} office hours", now=now).to_ical()
+    ical: bytes = build_calendar(
+        cohort=cohort, sessions=sessions, name=f"{cohort.name} office hours", now=now
+    ).to_ical()
+    return ical
 
 
 def member_feed(*, membership: Membership, now: dt.datetime | None = None) -> bytes:
@@ -250,7 +253,8 @@ def member_feed(*, membership: Membership, now: dt.datetime | None = None) -> by
     calendar = build_calendar(
         cohort=cohort, sessions=sessions, name=f"{cohort.name} office hours", mark_rsvps=True, now=now
     )
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
 
 
 def session_ics(*, session: OfficeHoursSession, cohort: Cohort, now: dt.datetime | None = None) -> bytes:
@@ -259,7 +263,8 @@ def session_ics(*, session: OfficeHoursSession, cohort: Cohort, now: dt.datetime
     calendar = build_calendar(
         cohort=cohort, sessions=[session], name=summary(session), topics_of={session.pk: topics}, now=now
     )
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
 
 
 def google_calendar_url(*, session: OfficeHoursSession, cohort: Cohort, topics: Iterable[SessionTopic]) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any, cast
 
 from django import forms
 
@@ -23,8 +24,8 @@ from cohort.office_hours.services import SERIES_MAX_SESSIONS
 _LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class _StaffChoice(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: User) -> str:  # type: ignore[override]
+class _StaffChoice(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]  # Django's class is not subscriptable at run time
+    def label_from_instance(self, obj: User) -> str:
         return obj.display_name
 
 
@@ -47,7 +48,7 @@ class SessionForm(forms.Form):
         max_length=500, required=False, assume_scheme="https", label="Meeting link", help_text="Optional."
     )
 
-    def __init__(self, *args, cohort: Cohort, session: OfficeHoursSession | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, cohort: Cohort, session: OfficeHoursSession | None = None, **kwargs: Any) -> None:
         self.cohort = cohort
         self.zone = zoneinfo.ZoneInfo(cohort.timezone)
         if session is not None:
@@ -63,13 +64,13 @@ class SessionForm(forms.Form):
             )
         super().__init__(*args, **kwargs)
         self.fields["starts_at"].label = f"Starts at ({cohort.timezone}, the cohort's time zone)"
-        self.fields["leads"].queryset = User.objects.filter(  # type: ignore[attr-defined]
+        cast("_StaffChoice", self.fields["leads"]).queryset = User.objects.filter(
             memberships__cohort=cohort, memberships__role__in=[Role.LEAD, Role.MENTOR]
         ).order_by("name", "email")
 
     def clean_starts_at(self) -> dt.datetime:
         # Django read the digits as UTC; they are the cohort's wall clock.
-        wall = self.cleaned_data["starts_at"].astimezone(dt.UTC).replace(tzinfo=None)
+        wall: dt.datetime = self.cleaned_data["starts_at"].astimezone(dt.UTC).replace(tzinfo=None)
         local = wall.replace(tzinfo=self.zone)
         if local.astimezone(dt.UTC).astimezone(self.zone).replace(tzinfo=None) != wall:
             raise forms.ValidationError(f"That time does not exist in {self.cohort.timezone} (the clocks change).")
@@ -81,7 +82,7 @@ class SeriesForm(SessionForm):
 
     field_order = ["title", "starts_at", "count", "duration_minutes", "leads", "meeting_url"]
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["starts_at"].label = f"First session starts at ({self.cohort.timezone})"
         self.fields["count"].help_text = "One a week at the same local time, numbered on from the last session."
@@ -98,7 +99,7 @@ class MarkdownField(forms.CharField):
     """
 
     def to_python(self, value: object) -> str:
-        return normalize_newlines(super().to_python(value))
+        return normalize_newlines(super().to_python(value) or "")
 
 
 class TopicForm(forms.Form):
@@ -113,11 +114,15 @@ class TopicForm(forms.Form):
         help_text="Markdown.",
     )
 
-    def __init__(self, *args, session: OfficeHoursSession, topic: SessionTopic | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, *args: Any, session: OfficeHoursSession, topic: SessionTopic | None = None, **kwargs: Any
+    ) -> None:
         if topic is not None:
             kwargs.setdefault("initial", {"title": topic.title, "step": topic.step_id, "notes": topic.notes})
         super().__init__(*args, **kwargs)
-        self.fields["step"].queryset = RoadmapStep.objects.filter(cohort_id=session.cohort_id).order_by("position")  # type: ignore[attr-defined]
+        cast("forms.ModelChoiceField[RoadmapStep]", self.fields["step"]).queryset = RoadmapStep.objects.filter(
+            cohort_id=session.cohort_id
+        ).order_by("position")
 
 
 class QuestionForm(forms.Form):
@@ -133,9 +138,9 @@ class QuestionForm(forms.Form):
 class AnswerForm(forms.Form):
     topic = forms.ModelChoiceField(queryset=SessionTopic.objects.none(), required=False)
 
-    def __init__(self, *args, session: OfficeHoursSession, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, session: OfficeHoursSession, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["topic"].queryset = session.topics.all()  # type: ignore[attr-defined]
+        cast("forms.ModelChoiceField[SessionTopic]", self.fields["topic"]).queryset = session.topics.all()
 
 
 class RecapForm(forms.Form):

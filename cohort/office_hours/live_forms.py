@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 
 from cohort.models import (
@@ -111,9 +113,9 @@ class MarkAttendanceForm(forms.Form):
     )
     remove = forms.BooleanField(required=False)
 
-    def __init__(self, *args, session: OfficeHoursSession, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, session: OfficeHoursSession, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["membership"].queryset = (  # type: ignore[attr-defined]
+        cast("forms.ModelChoiceField[Membership]", self.fields["membership"]).queryset = (
             Membership.objects.filter(cohort_id=session.cohort_id).exclude(role=Role.LEAD).select_related("user")
         )
 

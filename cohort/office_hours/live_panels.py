@@ -6,6 +6,7 @@ templates' context here, so a panel looks the same whichever request drew it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 
@@ -90,8 +91,10 @@ def panel_answer(
 # --- Panel contexts (shared by the panel endpoints and the live page) ---------------------------
 
 
-def base_context(request: HttpRequest, membership: Membership, session: OfficeHoursSession) -> dict[str, object]:
-    return {"membership": membership, "cohort": membership.cohort, "session": session, "now": timezone.now()}
+def base_context(
+    request: HttpRequest, membership: Membership, session: OfficeHoursSession, *, now: dt.datetime | None = None
+) -> dict[str, object]:
+    return {"membership": membership, "cohort": membership.cohort, "session": session, "now": now or timezone.now()}
 
 
 def rsvp_context(
@@ -115,11 +118,11 @@ def rsvp_context(
 def roster_context(
     request: HttpRequest, membership: Membership, session: OfficeHoursSession, *, error: str = ""
 ) -> dict[str, object]:
-    context = base_context(request, membership, session)
+    now = timezone.now()
     return {
-        **context,
+        **base_context(request, membership, session, now=now),
         "roster": selectors.roster_for(session=session),
-        "can_mark": services.session_has_started(session, context["now"]),  # type: ignore[arg-type]
+        "can_mark": services.session_has_started(session, now),
         "error": error,
     }
 

@@ -15,9 +15,10 @@ import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -60,7 +61,9 @@ def poll_interval(session: OfficeHoursSession, now: dt.datetime) -> str:
     return "5s" if session.starts_at - now <= _SOON else "60s"
 
 
-def _attendance(session_ref: object, membership_ref: object) -> object:
+def _attendance(
+    session_ref: OfficeHoursSession | OuterRef, membership_ref: Membership | OuterRef
+) -> QuerySet[SessionAttendance]:
     return SessionAttendance.objects.filter(session=session_ref, membership=membership_ref)
 
 
@@ -169,12 +172,10 @@ def roster_for(*, session: OfficeHoursSession) -> Roster:
     rows = [
         RosterRow(
             membership=m,
-            rsvp_at=m.rsvp_at,  # type: ignore[attr-defined]
-            checked_in_at=m.checked_in_at,  # type: ignore[attr-defined]
-            source=m.attendance_source or "",  # type: ignore[attr-defined]
-            marked_by_name=display_name(m.marked_by_name, m.marked_by_email)  # type: ignore[attr-defined]
-            if m.marked_by_email  # type: ignore[attr-defined]
-            else "",
+            rsvp_at=m.rsvp_at,
+            checked_in_at=m.checked_in_at,
+            source=m.attendance_source or "",
+            marked_by_name=display_name(m.marked_by_name, m.marked_by_email) if m.marked_by_email else "",
         )
         for m in members
     ]
@@ -241,7 +242,7 @@ def attendance_history(*, membership: Membership, now: dt.datetime | None = None
     )
     rows = []
     for session in sessions:
-        checked_in_at = session.checked_in_at  # type: ignore[attr-defined]
+        checked_in_at = session.checked_in_at
         if checked_in_at is not None:
             state = "attended"
         elif session.status == SessionStatus.LIVE:
@@ -255,9 +256,9 @@ def attendance_history(*, membership: Membership, now: dt.datetime | None = None
         rows.append(
             AttendanceRow(
                 session=session,
-                rsvped=session.rsvped,  # type: ignore[attr-defined]
+                rsvped=session.rsvped,
                 checked_in_at=checked_in_at,
-                source=session.attendance_source or "",  # type: ignore[attr-defined]
+                source=session.attendance_source or "",
                 state=state,
             )
         )
@@ -302,7 +303,14 @@ class WaitStats:
         return self.helped + self.not_helped
 
 
-def _wait_stats(session_id: int, rows: list[dict[str, object]]) -> WaitStats:
+class _WaitRow(TypedDict):
+    status: str
+    joined_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+def _wait_stats(session_id: int, rows: list[_WaitRow]) -> WaitStats:
     stats = WaitStats(session_id=session_id)
     waits, helps = [], []
     for row in rows:
@@ -310,16 +318,16 @@ def _wait_stats(session_id: int, rows: list[dict[str, object]]) -> WaitStats:
         if row["status"] == HelpRequestStatus.DONE:
             stats.helped += 1
             if started:
-                waits.append((started - joined).total_seconds() / 60)  # type: ignore[operator]
+                waits.append((started - joined).total_seconds() / 60)
                 if finished:
-                    helps.append((finished - started).total_seconds() / 60)  # type: ignore[operator]
+                    helps.append((finished - started).total_seconds() / 60)
         elif row["status"] == HelpRequestStatus.LEFT:
             stats.not_helped += 1
             if finished:
                 # Nobody took them: they waited until they left or the queue closed.
-                waits.append((finished - joined).total_seconds() / 60)  # type: ignore[operator]
+                waits.append((finished - joined).total_seconds() / 60)
     helped_waits = [
-        (row["started_at"] - row["joined_at"]).total_seconds() / 60  # type: ignore[operator]
+        (row["started_at"] - row["joined_at"]).total_seconds() / 60
         for row in rows
         if row["status"] == HelpRequestStatus.DONE and row["started_at"]
     ]
@@ -337,7 +345,7 @@ def wait_stats_for_sessions(*, session_ids: Iterable[int]) -> dict[int, WaitStat
     session sent home (join to leaving). Requests still open are not counted.
     """
     ids = list(session_ids)
-    by_session: dict[int, list[dict[str, object]]] = {pk: [] for pk in ids}
+    by_session: dict[int, list[_WaitRow]] = {pk: [] for pk in ids}
     rows = HelpRequest.objects.filter(
         session_id__in=ids, status__in=[HelpRequestStatus.DONE, HelpRequestStatus.LEFT]
     ).values("session_id", "status", "joined_at", "started_at", "finished_at")

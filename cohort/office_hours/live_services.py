@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -240,7 +240,8 @@ CAPSULE_FIELDS = ("os", "python", "compiler", "llama_cpp", "model_file", "model_
 
 def capsule_limit(name: str) -> int:
     """The model's bound for one capsule field: forms and this module share it."""
-    return HelpRequest._meta.get_field(f"capsule_{name}").max_length or HELP_ERROR_LOG_MAX_CHARS
+    field = HelpRequest._meta.get_field(f"capsule_{name}")
+    return (field.max_length if isinstance(field, models.Field) else None) or HELP_ERROR_LOG_MAX_CHARS
 
 
 def _clean_capsule(capsule: Capsule) -> dict[str, str]:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cohort.access import lead_or_403, member_or_404
 from cohort.htmx import is_htmx
+from cohort.http import AuthedRequest
 from cohort.models import Membership, OfficeHoursSession, SessionStatus
 from cohort.office_hours import live_selectors as selectors
 from cohort.office_hours import live_services as services
@@ -116,7 +117,7 @@ def attendance_code_submit(request: HttpRequest, cohort_slug: str, number: int) 
         else:
             notice = "You're checked in. Welcome!" if created else "You were already checked in."
     if not is_htmx(request):
-        error = error or next(iter(form.errors.get("code", [])), "")
+        error = error or str(next(iter(form.errors.get("code", [])), ""))
         return after_plain_post(request, session, "rsvp-panel", error=error, notice=notice)
     context = rsvp_context(request, membership, session, form=form if form.errors else None, error=error, notice=notice)
     return render_panel(request, "_rsvp_panel.html", context, status=400 if form.errors or error else 200)
@@ -133,14 +134,16 @@ def attendance_roster_fragment(request: HttpRequest, cohort_slug: str, number: i
     if not is_htmx(request):
         return redirect(live_url(session, "attendance-roster"))
     context = roster_context(request, membership, session)
-    if request.GET.get("v") == context["roster"].key:  # type: ignore[attr-defined]
+    roster = context["roster"]
+    assert isinstance(roster, selectors.Roster)  # the context is a dict[str, object]; roster_context puts a Roster here
+    if request.GET.get("v") == roster.key:
         return unchanged()
     return render_panel(request, "_attendance_roster.html", context)
 
 
 @signed_in
 @require_POST
-def attendance_mark(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def attendance_mark(request: AuthedRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     session = session_or_404(membership, number)
     form = MarkAttendanceForm(request.POST, session=session)
@@ -154,7 +157,7 @@ def attendance_mark(request: HttpRequest, cohort_slug: str, number: int) -> Http
                 services.attendance_unmark(session=session, membership=member)
                 notice = f"{member.user.display_name} is no longer marked present."
             else:
-                services.attendance_mark(session=session, membership=member, by=request.user)  # type: ignore[arg-type]
+                services.attendance_mark(session=session, membership=member, by=request.user)
                 notice = f"{member.user.display_name} is marked present."
         except ValidationError as exc:
             error = exc.messages[0]
@@ -192,14 +195,14 @@ def _announcements_response(
 
 @signed_in
 @require_POST
-def announcement_post(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def announcement_post(request: AuthedRequest, cohort_slug: str, number: int) -> HttpResponse:
     membership = lead_or_403(request, cohort_slug)
     session = session_or_404(membership, number)
     form = AnnouncementForm(request.POST)
     if not form.is_valid():
-        return _announcements_response(request, membership, session, error=form.errors["body"][0])
+        return _announcements_response(request, membership, session, error=str(form.errors["body"][0]))
     try:
-        services.announcement_post(session=session, author=request.user, body=form.cleaned_data["body"])  # type: ignore[arg-type]
+        services.announcement_post(session=session, author=request.user, body=form.cleaned_data["body"])
     except ValidationError as exc:
         return _announcements_response(request, membership, session, error=exc.messages[0])
     return _announcements_response(request, membership, session, notice="Announcement posted.")
@@ -226,7 +229,7 @@ def _changed(request: HttpRequest, name: str, key: str) -> bool:
 
 @signed_in
 @require_GET
-def live_state(request: HttpRequest, cohort_slug: str, number: int) -> HttpResponse:
+def live_state(request: AuthedRequest, cohort_slug: str, number: int) -> HttpResponse:
     """The session and live pages' one poll: 204 while nothing changed, else the changed panels (out of band).
 
     The fast path compares `v` with a key made from the session row alone (no
@@ -257,7 +260,9 @@ def live_state(request: HttpRequest, cohort_slug: str, number: int) -> HttpRespo
         parts.append(render_to_string(TEMPLATES + "_live_status_oob.html", context, request))
     if "r" in request.GET:
         context = {**rsvp_context(request, membership, session), "oob": True}
-        if context["panel"].key != request.GET["r"]:  # type: ignore[attr-defined]
+        panel = context["panel"]
+        assert isinstance(panel, selectors.RsvpSummary)  # the context is a dict[str, object]; rsvp_context puts it here
+        if panel.key != request.GET["r"]:
             parts.append(render_to_string(TEMPLATES + "_rsvp_panel.html", context, request))
     if "q" in request.GET:
         parts.append(_queue_part(request, membership, session))

@@ -11,6 +11,7 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from django.db.models import Case, CharField, F, Q, Value, When
 from django.utils import timezone
@@ -126,15 +127,20 @@ def learner_queue(*, session: OfficeHoursSession, viewer: Membership, now: dt.da
 _PAST_HELPS = 40
 
 
-def _minutes(rows: Iterable[dict[str, object]]) -> list[float]:
+class _HelpTimes(TypedDict):
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+def _minutes(rows: Iterable[_HelpTimes]) -> list[float]:
     return [
-        (row["finished_at"] - row["started_at"]).total_seconds() / 60  # type: ignore[operator]
+        (row["finished_at"] - row["started_at"]).total_seconds() / 60
         for row in rows
-        if row["started_at"] and row["finished_at"] and row["finished_at"] >= row["started_at"]  # type: ignore[operator]
+        if row["started_at"] and row["finished_at"] and row["finished_at"] >= row["started_at"]
     ]
 
 
-def typical_help_minutes(*, session: OfficeHoursSession, session_rows: list[dict[str, object]]) -> float | None:
+def typical_help_minutes(*, session: OfficeHoursSession, session_rows: Iterable[_HelpTimes]) -> float | None:
     """The median length of a help: this session's finished helps, else the cohort's latest past ones (one query).
 
     None when nobody was ever helped in the cohort: no estimate beats a made-up one.

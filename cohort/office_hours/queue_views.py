@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cohort.access import lead_or_403, member_or_404, staff_or_403
 from cohort.htmx import is_htmx
+from cohort.http import AuthedRequest
 from cohort.models import HelpRequest, Membership, OfficeHoursSession
 from cohort.office_hours import live_services as services
 from cohort.office_hours import queue_selectors
@@ -167,9 +168,9 @@ def _note_form(request: HttpRequest) -> HelpNoteForm:
 
 @signed_in
 @require_POST
-def help_request_take(request: HttpRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
+def help_request_take(request: AuthedRequest, cohort_slug: str, number: int, request_id: int) -> HttpResponse:
     def act(session: OfficeHoursSession, help_request: HelpRequest) -> str:
-        services.help_request_take(session=session, request=help_request, helper=request.user)  # type: ignore[arg-type]
+        services.help_request_take(session=session, request=help_request, helper=request.user)
         return f"You are helping {help_request.membership.user.display_name}."
 
     return _staff_queue_action(request, cohort_slug, number, request_id, act)

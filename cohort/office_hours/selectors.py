@@ -17,6 +17,7 @@ from cohort.models import (
     SessionQuestion,
     SessionStatus,
     SessionTopic,
+    User,
 )
 
 # The longest session a lead can schedule; a scheduled session that started longer ago than this is over.
@@ -82,7 +83,7 @@ TOP_QUESTIONS = 10
 @dataclass
 class SessionPage:
     session: OfficeHoursSession
-    leads: list
+    leads: list[User]
     topics: list[TopicWithAnswers]
     open_questions: list[SessionQuestion]
     answered_questions: list[SessionQuestion]
@@ -251,6 +252,6 @@ def office_hours_panel(*, cohort: Cohort, now: dt.datetime | None = None) -> Off
     coming = [s for s in candidates if s.status == SessionStatus.SCHEDULED and s.ends_at >= now]
     recaps = [s for s in candidates if s.recap_published_at is not None]
     return OfficeHoursPanel(
-        next_session=(live or coming or [None])[0],
+        next_session=next(iter(live or coming), None),
         latest_recap=recaps[-1] if recaps else None,
     )

@@ -7,7 +7,8 @@ from django import template
 from cohort.check_ins import services as check_ins
 from cohort.check_ins import stuck
 from cohort.check_ins.forms import CheckInPostForm
-from cohort.models import Role
+from cohort.models import Cohort, Membership, RoadmapStep, Role
+from cohort.selectors import Roadmap
 
 register = template.Library()
 
@@ -15,7 +16,9 @@ CARD_RECENT = 3
 
 
 @register.inclusion_tag("cohort/check_ins/_card.html", takes_context=True)
-def check_in_card(context: template.Context, membership, roadmap=None, step=None) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def check_in_card(
+    context: template.Context, membership: Membership, roadmap: Roadmap | None = None, step: RoadmapStep | None = None
+) -> dict[str, object]:
     """The compact check-in form and the learner's latest check-ins: one query, none for leads and mentors.
 
     On the dashboard (`roadmap`) the learner picks a step, the current one
@@ -25,6 +28,7 @@ def check_in_card(context: template.Context, membership, roadmap=None, step=None
     if membership.role != Role.LEARNER:
         return {**base, "show": False}
     request = context.get("request")
+    current: RoadmapStep | None
     if step is not None:
         steps, current = [step], step
     else:
@@ -42,6 +46,6 @@ def check_in_card(context: template.Context, membership, roadmap=None, step=None
 
 
 @register.inclusion_tag("cohort/check_ins/_lead_nav_links.html")
-def lead_check_in_links(cohort) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def lead_check_in_links(cohort: Cohort) -> dict[str, object]:
     """“Who is stuck” with the number of learners who have an open blocker, and the agenda builder: one query."""
     return {"cohort": cohort, "blocked": stuck.open_blocker_count(cohort=cohort)}

@@ -5,7 +5,9 @@ Each tag returns escaped HTML (`format_html`), so nothing here trusts learner te
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+from collections.abc import Iterable
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
@@ -13,7 +15,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cohort.models import ProgressStatus
+from cohort.models import Cohort, Membership, ProgressStatus
+from cohort.selectors import StepWithProgress
 from cohort.zones import zone_or_utc
 
 register = template.Library()
@@ -28,7 +31,7 @@ _CELLS = {status.value: format_html(_CELL, status.value, status.label) for statu
 
 
 @register.simple_tag
-def progress_cells(steps) -> SafeString:  # type: ignore[no-untyped-def]
+def progress_cells(steps: Iterable[StepWithProgress]) -> SafeString:
     """One cell per roadmap step of a learner's row (the overview matrix)."""
     cells = []
     for s in steps:
@@ -40,9 +43,11 @@ def progress_cells(steps) -> SafeString:  # type: ignore[no-untyped-def]
 
 
 @register.simple_tag(takes_context=True)
-def learner_url(context: template.Context, cohort, membership_id: int) -> str:  # type: ignore[no-untyped-def]
+def learner_url(context: template.Context, cohort: Cohort, membership_id: int) -> str:
     """The per-learner page of `membership_id`; one reverse() per page render, not one per row."""
-    cache = context.render_context.setdefault("learner_url_prefix", {})
+    cache: dict[str, str] | None = context.render_context.get("learner_url_prefix")
+    if cache is None:
+        cache = context.render_context["learner_url_prefix"] = {}
     prefix = cache.get(cohort.slug)
     if prefix is None:
         # Reverse with a placeholder id and keep what precedes it; the id is the last path segment.
@@ -51,7 +56,7 @@ def learner_url(context: template.Context, cohort, membership_id: int) -> str:  
 
 
 @register.simple_tag(takes_context=True)
-def learner_link(context: template.Context, cohort, membership, css_class: str = "") -> SafeString:  # type: ignore[no-untyped-def]
+def learner_link(context: template.Context, cohort: Cohort, membership: Membership, css_class: str = "") -> SafeString:
     """The learner's name linking to their page, as every lead page shows it."""
     url = _esc(learner_url(context, cohort, membership.pk))
     name = _esc(membership.user.display_name)
@@ -69,7 +74,7 @@ def _esc(value: object) -> str:
 
 
 @register.simple_tag
-def last_activity(value) -> SafeString:  # type: ignore[no-untyped-def]
+def last_activity(value: dt.datetime | None) -> SafeString:
     """The overview's last-activity cell content: `<time>` with the ISO instant and “3 hours ago”, or “never”."""
     if value is None:
         return SafeString('<span class="muted">never</span>')
@@ -86,7 +91,7 @@ _FORMATS = {
 
 
 @register.simple_tag
-def time_tag(value, zone: str, style: str = "short_tz") -> SafeString:  # type: ignore[no-untyped-def]
+def time_tag(value: dt.datetime | None, zone: str, style: str = "short_tz") -> SafeString:
     """`<time datetime="…">Mon 3 Mar, 17:00 GMT</time>` in `zone`; an empty string for no value."""
     if value is None:
         return SafeString("")
@@ -95,6 +100,6 @@ def time_tag(value, zone: str, style: str = "short_tz") -> SafeString:  # type: 
 
 
 @register.simple_tag
-def tz_text(value, zone: str, style: str = "short") -> str:  # type: ignore[no-untyped-def]
+def tz_text(value: dt.datetime | None, zone: str, style: str = "short") -> str:
     """The same formatting as `time_tag`, as plain text."""
     return "" if value is None else value.astimezone(zone_or_utc(zone)).strftime(_FORMATS[style])

@@ -10,13 +10,15 @@ and a link to the live page for a browser without JavaScript.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import template
 from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from cohort.models import Role, SessionStatus
+from cohort.models import OfficeHoursSession, Role, SessionStatus
 from cohort.office_hours import live_selectors as selectors
 from cohort.office_hours.live_forms import AttendanceCodeForm
 
@@ -94,7 +96,7 @@ def live_announcements(context: template.Context) -> dict[str, object]:
 
 
 @register.simple_tag
-def live_status_key(session, now=None) -> str:  # type: ignore[no-untyped-def]
+def live_status_key(session: OfficeHoursSession, now: dt.datetime | None = None) -> str:
     return selectors.status_key(session, now or timezone.now())
 
 

@@ -9,6 +9,7 @@ from django.utils import dateformat
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from cohort.models import Cohort, Membership, OfficeHoursSession, RoadmapStep
 from cohort.office_hours import selectors
 from cohort.zones import zone_or_utc
 
@@ -16,7 +17,7 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def session_time(context: template.Context, session, cohort) -> SafeString:  # type: ignore[no-untyped-def]
+def session_time(context: template.Context, session: OfficeHoursSession, cohort: Cohort) -> SafeString:
     """“Fri 13 Mar 2026, 17:00–18:00 GMT” on the viewer's clock, then the cohort's clock if it differs."""
     user = context.get("user")
     viewer_zone = zone_or_utc(getattr(user, "timezone", "UTC"))
@@ -32,7 +33,7 @@ def session_time(context: template.Context, session, cohort) -> SafeString:  # t
 
 
 @register.inclusion_tag("cohort/office_hours/_dashboard_panel.html", takes_context=True)
-def office_hours_panel(context: template.Context, membership) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def office_hours_panel(context: template.Context, membership: Membership) -> dict[str, object]:
     return {
         "user": context.get("user"),
         "cohort": membership.cohort,
@@ -42,7 +43,7 @@ def office_hours_panel(context: template.Context, membership) -> dict[str, objec
 
 
 @register.inclusion_tag("cohort/office_hours/_step_topics.html", takes_context=True)
-def step_office_hours(context: template.Context, membership, step) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def step_office_hours(context: template.Context, membership: Membership, step: RoadmapStep) -> dict[str, object]:
     return {
         "user": context.get("user"),
         "cohort": membership.cohort,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django import template
 
+from cohort.models import Membership, RoadmapStep
 from exercises import selectors
 
 register = template.Library()
 
 
 @register.inclusion_tag("exercises/_exercise_list.html")
-def exercise_list(membership, step=None):  # type: ignore[no-untyped-def]
+def exercise_list(membership: Membership, step: RoadmapStep | None = None) -> dict[str, object]:
     return {
         "cohort": membership.cohort,
         "statuses": selectors.exercise_statuses(membership=membership, step=step),
@@ -19,7 +20,7 @@ def exercise_list(membership, step=None):  # type: ignore[no-untyped-def]
 
 
 @register.inclusion_tag("exercises/_exercise_panel.html")
-def exercise_panel(membership):  # type: ignore[no-untyped-def]
+def exercise_panel(membership: Membership) -> dict[str, object]:
     """The dashboard's list, refreshing itself so PR states follow GitHub without a reload."""
     return {
         "cohort": membership.cohort,

@@ -7,9 +7,16 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import SessionAuth
 
-from cohort.models import Membership
+from cohort.models import Membership, User
 from cohort.selectors import primary_membership
 from inference.api.errors import ApiError
+
+
+class MemberRequest(HttpRequest):
+    """What an operation behind `MemberSession` is called with: a signed-in user, whose membership is `auth`."""
+
+    user: User
+    auth: Membership
 
 
 class MemberSession(SessionAuth):
@@ -26,7 +33,9 @@ class MemberSession(SessionAuth):
         return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Membership | None:
-        membership = primary_membership(user=request.user)  # type: ignore[arg-type]
+        if not request.user.is_authenticated:  # __call__ answered anonymous callers already
+            return None
+        membership = primary_membership(user=request.user)
         if membership is None:
             raise ApiError(403, "Join a cohort to use the sandbox.")
         return membership

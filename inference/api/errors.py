@@ -186,7 +186,7 @@ def install(api: NinjaAPI) -> None:
             return _respond(api, request, 403, {"error": message})
         return _respond(api, request, exc.status_code, {"error": exc.message})
 
-    def not_json(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def not_json(request: HttpRequest, exc: object) -> HttpResponse:
         # The CSRF check reads a form-encoded or multipart body as form fields (and
         # fails on a malformed one); a JSON endpoint has nothing to do with either.
         return _respond(api, request, 415, {"error": "Send the body as JSON (Content-Type: application/json)."})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from django.http import HttpRequest
 from ninja import Path, Router, Status
 
 from cohort.models import Membership, OfficeHoursSession
 from inference import experiment_selectors as selectors
 from inference import experiments as services
+from inference.api.auth import MemberRequest
 from inference.api.errors import INVALID, ApiError
 from inference.api.sandbox import READ, WRITE, available_model, run_params
 from inference.api.schemas import (
@@ -37,14 +37,14 @@ def _refused(exc: services.ExperimentRefused) -> ApiError:
     return ApiError(exc.status, str(exc))
 
 
-def _member(request: HttpRequest, experiment_id: int) -> tuple[Experiment, Membership]:
-    found = selectors.experiment_for_member(user=request.user, experiment_id=experiment_id)  # type: ignore[arg-type]
+def _member(request: MemberRequest, experiment_id: int) -> tuple[Experiment, Membership]:
+    found = selectors.experiment_for_member(user=request.user, experiment_id=experiment_id)
     if found is None:
         raise ApiError(404, "No such experiment.")
     return found
 
 
-def _lead(request: HttpRequest, experiment_id: int) -> tuple[Experiment, Membership]:
+def _lead(request: MemberRequest, experiment_id: int) -> tuple[Experiment, Membership]:
     experiment, membership = _member(request, experiment_id)
     if not selectors.is_lead(membership):
         raise ApiError(403, "Only the cohort's leads can do this.")
@@ -61,7 +61,7 @@ def _lead(request: HttpRequest, experiment_id: int) -> tuple[Experiment, Members
         "arms are assigned round robin. 404 for a cohort you are not in, 403 if you do not lead it."
     ),
 )
-def experiments_create(request: HttpRequest, payload: ExperimentIn) -> Any:
+def experiments_create(request: MemberRequest, payload: ExperimentIn) -> Any:
     membership = (
         Membership.objects.select_related("cohort").filter(user=request.user, cohort__slug=payload.cohort).first()
     )
@@ -104,7 +104,7 @@ def experiments_create(request: HttpRequest, payload: ExperimentIn) -> Any:
     summary="The results so far, per arm (the projected page polls this every second)",
     description="Members of the cohort see the aggregate; its leads also get `runs`, each run with its learner.",
 )
-def experiments_detail(request: HttpRequest, id: ExperimentId) -> Any:
+def experiments_detail(request: MemberRequest, id: ExperimentId) -> Any:
     experiment, membership = _member(request, id)
     return selectors.experiment_results(experiment=experiment, for_lead=selectors.is_lead(membership))
 
@@ -119,7 +119,7 @@ def experiments_detail(request: HttpRequest, id: ExperimentId) -> Any:
         "as the lead allowed."
     ),
 )
-def experiments_run(request: HttpRequest, id: ExperimentId, payload: ExperimentRunIn) -> Any:
+def experiments_run(request: MemberRequest, id: ExperimentId, payload: ExperimentRunIn) -> Any:
     experiment, membership = _member(request, id)
     try:
         run, _entry = services.experiment_run(experiment=experiment, membership=membership)
@@ -134,7 +134,7 @@ def experiments_run(request: HttpRequest, id: ExperimentId, payload: ExperimentR
     url_name="api_experiment_close",
     summary="Close the experiment (leads): no new runs; runs already started still count",
 )
-def experiments_close(request: HttpRequest, id: ExperimentId) -> Any:
+def experiments_close(request: MemberRequest, id: ExperimentId) -> Any:
     experiment, _membership = _lead(request, id)
     experiment = services.experiment_close(experiment=experiment)
     return selectors.experiment_results(experiment=experiment, for_lead=True)

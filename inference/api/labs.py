@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from django.http import HttpRequest
 from ninja import Path, Router, Status
 
 from inference import labs, selectors, services
+from inference.api.auth import MemberRequest
 from inference.api.errors import ApiError
 from inference.api.sandbox import READ, SEND, WRITE, available_model, own_run, run_params
 from inference.api.schemas import (
@@ -26,7 +26,7 @@ router = Router()
 LabId = Annotated[int, Path(ge=1, le=MAX_ID, description="The lab's id.")]
 
 
-def created(job: LabJob) -> Status:
+def created(job: LabJob) -> Status[dict[str, object]]:
     return Status(201, {"id": job.pk, "kind": job.kind, "status": job.status})
 
 
@@ -36,7 +36,7 @@ def created(job: LabJob) -> Status:
     url_name="api_lab_pipeline",
     summary="The candidate set after each sampler stage at one step of a finished run",
 )
-def labs_pipeline(request: HttpRequest, payload: PipelineIn) -> Any:
+def labs_pipeline(request: MemberRequest, payload: PipelineIn) -> Any:
     run = own_run(request, payload.run)
     job = services.lab_create(
         membership=run.membership, create=lambda: labs.lab_pipeline_create(run=run, step=payload.step)
@@ -50,12 +50,12 @@ def labs_pipeline(request: HttpRequest, payload: PipelineIn) -> Any:
     url_name="api_lab_sweep",
     summary="One prompt at several temperatures with N seeds each, and one step's distribution per temperature",
 )
-def labs_sweep(request: HttpRequest, payload: SweepIn) -> Any:
+def labs_sweep(request: MemberRequest, payload: SweepIn) -> Any:
     model = available_model(payload.model)
     job = services.lab_create(
-        membership=request.auth,  # type: ignore[attr-defined]
+        membership=request.auth,
         create=lambda: labs.lab_sweep_create(
-            membership=request.auth,  # type: ignore[attr-defined]
+            membership=request.auth,
             model=model,
             request=payload.run_request(),
             temperatures=[float(t) for t in payload.temperatures],
@@ -73,14 +73,14 @@ def labs_sweep(request: HttpRequest, payload: SweepIn) -> Any:
     url_name="api_lab_speculative",
     summary="Speculative decoding with prompt lookup or a smaller draft model: drafts, acceptance, speed-up",
 )
-def labs_speculative(request: HttpRequest, payload: SpeculativeIn) -> Any:
+def labs_speculative(request: MemberRequest, payload: SpeculativeIn) -> Any:
     model = available_model(payload.model)
     draft_model = available_model(payload.draft_model, field="draft_model") if payload.draft_model else None
     params = run_params(payload, model)
     job = services.lab_create(
-        membership=request.auth,  # type: ignore[attr-defined]
+        membership=request.auth,
         create=lambda: labs.lab_speculative_create(
-            membership=request.auth,  # type: ignore[attr-defined]
+            membership=request.auth,
             model=model,
             request=payload.run_request(),
             draft_kind=payload.draft,
@@ -100,12 +100,12 @@ def labs_speculative(request: HttpRequest, payload: SpeculativeIn) -> Any:
     url_name="api_lab_quantization",
     summary="Quantized variants made with llama.cpp, compared on size, speed and agreement",
 )
-def labs_quantization(request: HttpRequest, payload: QuantizationIn) -> Any:
+def labs_quantization(request: MemberRequest, payload: QuantizationIn) -> Any:
     model = available_model(payload.model)
     job = services.lab_create(
-        membership=request.auth,  # type: ignore[attr-defined]
+        membership=request.auth,
         create=lambda: labs.lab_quantization_create(
-            membership=request.auth,  # type: ignore[attr-defined]
+            membership=request.auth,
             model=model,
             types=list(payload.types),
         ),
@@ -114,8 +114,8 @@ def labs_quantization(request: HttpRequest, payload: QuantizationIn) -> Any:
 
 
 @router.get("/{id}", response={200: LabOut, **READ}, url_name="api_lab", summary="A lab: its input and result")
-def labs_detail(request: HttpRequest, id: LabId) -> Any:
-    job = selectors.lab_visible_to(user=request.user, job_id=id)  # type: ignore[arg-type]
+def labs_detail(request: MemberRequest, id: LabId) -> Any:
+    job = selectors.lab_visible_to(user=request.user, job_id=id)
     if job is None:
         raise ApiError(404, "No such lab.")
     return selectors.lab_as_dict(job)
@@ -127,8 +127,8 @@ def labs_detail(request: HttpRequest, id: LabId) -> Any:
     url_name="api_lab_share",
     summary="Let your cohort open this lab (only its owner can share it)",
 )
-def labs_share(request: HttpRequest, id: LabId) -> Any:
-    job = selectors.lab_visible_to(user=request.user, job_id=id)  # type: ignore[arg-type]
+def labs_share(request: MemberRequest, id: LabId) -> Any:
+    job = selectors.lab_visible_to(user=request.user, job_id=id)
     if job is None or job.membership.user_id != request.user.pk:
         raise ApiError(404, "No such lab.")
     job.shared = True

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.conf import settings
-from django.http import HttpRequest
 from ninja import Path, Query, Router, Status
 
 from cohort.markdown import render_markdown
 from inference import selectors, services
+from inference.api.auth import MemberRequest
 from inference.api.errors import INVALID, ApiError
 from inference.api.schemas import (
     MAX_ID,
@@ -74,27 +74,27 @@ def run_params(body: SamplerIn | ExperimentIn, model: SandboxModel) -> dict[str,
     return params
 
 
-def own_run(request: HttpRequest, run_id: int) -> SandboxRun:
-    run = selectors.run_for_user(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+def own_run(request: MemberRequest, run_id: int) -> SandboxRun:
+    run = selectors.run_for_user(user=request.user, run_id=run_id)
     if run is None:
         raise ApiError(404, "No such run.")
     return run
 
 
-def visible_run(request: HttpRequest, run_id: int) -> SandboxRun:
+def visible_run(request: MemberRequest, run_id: int) -> SandboxRun:
     """Own runs, and runs shared with the caller's cohort (read only: the run page's rule)."""
-    run = selectors.run_visible_to(user=request.user, run_id=run_id)  # type: ignore[arg-type]
+    run = selectors.run_visible_to(user=request.user, run_id=run_id)
     if run is None:
         raise ApiError(404, "No such run.")
     return run
 
 
-def preview_limit(request: HttpRequest, kind: str) -> None:
-    services.preview_check_limit(membership=request.auth, kind=kind, limit=settings.SANDBOX_PREVIEWS_PER_MINUTE)  # type: ignore[attr-defined]
+def preview_limit(request: MemberRequest, kind: str) -> None:
+    services.preview_check_limit(membership=request.auth, kind=kind, limit=settings.SANDBOX_PREVIEWS_PER_MINUTE)
 
 
 @router.get("/models", response={200: ModelsOut, **READ}, url_name="api_models", summary="Models the sandbox has")
-def models_list(request: HttpRequest) -> Any:
+def models_list(request: MemberRequest) -> Any:
     preview_limit(request, "models")
     return {"models": selectors.models_as_dicts()}
 
@@ -105,7 +105,7 @@ def models_list(request: HttpRequest) -> Any:
     url_name="api_model_inspect",
     summary="Inside a GGUF file: metadata, tokenizer, tensors and sizes (weights are not loaded)",
 )
-def models_inspect(request: HttpRequest, slug: Annotated[str, Path(max_length=60)]) -> Any:
+def models_inspect(request: MemberRequest, slug: Annotated[str, Path(max_length=60)]) -> Any:
     preview_limit(request, "inspect")
     model = SandboxModel.objects.filter(slug=slug).first()
     if model is None:
@@ -119,7 +119,7 @@ def models_inspect(request: HttpRequest, slug: Annotated[str, Path(max_length=60
     url_name="api_model_template",
     summary="The model's own chat template, to start an edited one from",
 )
-def models_template(request: HttpRequest, slug: Annotated[str, Path(max_length=60)]) -> Any:
+def models_template(request: MemberRequest, slug: Annotated[str, Path(max_length=60)]) -> Any:
     preview_limit(request, "preview")
     model = SandboxModel.objects.filter(slug=slug, available=True).only("slug", "chat_template").first()
     if model is None:
@@ -128,7 +128,7 @@ def models_template(request: HttpRequest, slug: Annotated[str, Path(max_length=6
 
 
 @router.post("/tokenize", response={200: TokensOut, **SEND}, url_name="api_tokenize", summary="Tokenize text")
-def tokenize(request: HttpRequest, payload: TokenizeIn) -> Any:
+def tokenize(request: MemberRequest, payload: TokenizeIn) -> Any:
     preview_limit(request, "preview")
     engine = selectors.vocab_engine(available_model(payload.model))
     ids = engine.tokenize(payload.text, special=payload.special) if payload.text else []
@@ -141,7 +141,7 @@ def tokenize(request: HttpRequest, payload: TokenizeIn) -> Any:
     url_name="api_render",
     summary="Render a conversation with the chat template: the exact prompt the model reads, as tokens",
 )
-def render(request: HttpRequest, payload: RenderIn) -> Any:
+def render(request: MemberRequest, payload: RenderIn) -> Any:
     preview_limit(request, "preview")
     model = available_model(payload.model)
     engine = selectors.vocab_engine(model)
@@ -162,8 +162,8 @@ def render(request: HttpRequest, payload: RenderIn) -> Any:
 
 
 @router.get("/runs", response={200: RunsOut, **READ}, url_name="api_runs", summary="Your latest 50 runs")
-def runs_list(request: HttpRequest) -> Any:
-    runs = selectors.runs_for_user(user=request.user)[:50]  # type: ignore[arg-type]
+def runs_list(request: MemberRequest) -> Any:
+    runs = selectors.runs_for_user(user=request.user)[:50]
     return {"runs": [selectors.run_summary(run) for run in runs]}
 
 
@@ -177,10 +177,10 @@ def runs_list(request: HttpRequest) -> Any:
         "The seed is chosen and recorded when left out, so every run can be replayed."
     ),
 )
-def runs_create(request: HttpRequest, payload: RunIn) -> Any:
+def runs_create(request: MemberRequest, payload: RunIn) -> Any:
     model = available_model(payload.model)
     run = services.run_create(
-        membership=request.auth,  # type: ignore[attr-defined]
+        membership=request.auth,
         model=model,
         request=payload.run_request(),
         params=run_params(payload, model),
@@ -196,7 +196,7 @@ def runs_create(request: HttpRequest, payload: RunIn) -> Any:
     summary="A run and its tokens so far (your own, or one shared with your cohort)",
 )
 def runs_detail(
-    request: HttpRequest,
+    request: MemberRequest,
     id: RunId,
     since: Annotated[int, Query(ge=0, le=MAX_ID, description="Leave out the tokens before this index.")] = 0,
 ) -> Any:
@@ -212,7 +212,7 @@ def runs_detail(
     url_name="api_run_markdown",
     summary="The run's output as Markdown, rendered to clean HTML by the site's one Markdown renderer",
 )
-def runs_markdown(request: HttpRequest, id: RunId) -> Any:
+def runs_markdown(request: MemberRequest, id: RunId) -> Any:
     preview_limit(request, "preview")
     return {"html": str(render_markdown(visible_run(request, id).output_text))}
 
@@ -223,7 +223,7 @@ def runs_markdown(request: HttpRequest, id: RunId) -> Any:
     url_name="api_run_cancel",
     summary="Cancel a run (a running one stops at its next token)",
 )
-def runs_cancel(request: HttpRequest, id: RunId) -> Any:
+def runs_cancel(request: MemberRequest, id: RunId) -> Any:
     return selectors.run_as_dict(services.run_cancel(run=own_run(request, id)))
 
 
@@ -233,7 +233,7 @@ def runs_cancel(request: HttpRequest, id: RunId) -> Any:
     url_name="api_run_branch",
     summary="A new run continuing this one with another token at `step`",
 )
-def runs_branch(request: HttpRequest, id: RunId, payload: BranchIn) -> Any:
+def runs_branch(request: MemberRequest, id: RunId, payload: BranchIn) -> Any:
     parent = own_run(request, id)
     child = services.run_branch(parent=parent, step=payload.step, token_id=payload.token_id)
     return Status(201, {"id": child.pk, "status": child.status, "seed": child.seed, "parent": parent.pk})
@@ -245,8 +245,8 @@ def runs_branch(request: HttpRequest, id: RunId, payload: BranchIn) -> Any:
     url_name="api_run_tree",
     summary="The run's whole branch tree, from its root",
 )
-def runs_tree(request: HttpRequest, id: RunId) -> Any:
+def runs_tree(request: MemberRequest, id: RunId) -> Any:
     run = own_run(request, id)
-    while run.parent_id is not None:
-        run = run.parent  # type: ignore[assignment]
+    while run.parent is not None:
+        run = run.parent
     return selectors.run_tree(root=run)

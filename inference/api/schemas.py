@@ -254,10 +254,13 @@ class SpeculativeIn(SamplerIn):
         return self
 
 
+DEFAULT_QUANT_TYPES: tuple[QUANT_TYPE_NAMES, ...] = ("Q8_0", "Q4_K_M", "Q4_0")
+
+
 class QuantizationIn(Request):
     model: Slug
     types: Annotated[list[QUANT_TYPE_NAMES], Field(min_length=1, max_length=4)] = Field(
-        default_factory=lambda: ["Q8_0", "Q4_K_M", "Q4_0"]
+        default_factory=lambda: list(DEFAULT_QUANT_TYPES)
     )
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"model": "smollm2-135m", "types": ["Q8_0"]}]})

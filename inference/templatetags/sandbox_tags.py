@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import template
 from django.templatetags.static import static
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from cohort.models import Membership
 from config.static_modules import dependencies
 from inference.models import SandboxRun
+from inference.selectors import AlignedToken
 
 register = template.Library()
 
 
 @register.inclusion_tag("inference/_recent_runs.html")
-def recent_runs(membership, count: int = 3):  # type: ignore[no-untyped-def]
+def recent_runs(membership: Membership, count: int = 3) -> dict[str, object]:
     # Only what the panel shows: a run's tokens, prompt and timings are JSON of up to hundreds of KB,
     # and decoding two 512-token runs was a third of the dashboard's CPU.
     runs = (
@@ -27,7 +32,7 @@ def recent_runs(membership, count: int = 3):  # type: ignore[no-untyped-def]
 
 
 @register.filter
-def pct(p) -> str:  # type: ignore[no-untyped-def]
+def pct(p: float | str | None) -> str:
     """A probability as every sandbox page shows it (static/js/lib/format.js pct): 42.0%, 0.31%, <0.001%, –."""
     if p is None:
         return "–"
@@ -46,7 +51,7 @@ def pct(p) -> str:  # type: ignore[no-untyped-def]
 
 
 @register.filter
-def si_size(size) -> str:  # type: ignore[no-untyped-def]
+def si_size(size: float | str | None) -> str:
     """Bytes in decimal units, as the model picker and the labs write them (1 MB = 1,000,000 bytes)."""
     if not size:
         return "–"
@@ -65,14 +70,14 @@ def visible(text: str) -> str:
     return text.replace("\r", "␍").replace("\n", "↵").replace("\t", "⇥")
 
 
-def _token_cells(token) -> str:  # type: ignore[no-untyped-def]
+def _token_cells(token: dict[str, Any] | None) -> str:
     if token is None:
         return '<td class="muted">(ended)</td><td></td>'
     return f"<td><code>{escape(visible(token.get('text', '')))}</code></td><td>{pct(token.get('p_model'))}</td>"
 
 
 @register.simple_tag
-def compare_rows(rows) -> str:  # type: ignore[no-untyped-def]
+def compare_rows(rows: Iterable[AlignedToken]) -> str:
     """The aligned token rows of the compare page, built in one pass: a template loop over
     two 512-token runs took most of the page's time."""
     html = []
