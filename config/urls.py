@@ -9,7 +9,6 @@ admin.site.site_header = "First Break AI admin"
 admin.site.site_title = "First Break AI"
 
 
-
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     # Pages link the SVG icon; browsers still ask for /favicon.ico on pages that don't (the admin, raw JSON).
     return HttpResponsePermanentRedirect(static("favicon.svg"))

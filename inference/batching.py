@@ -65,6 +65,7 @@ class Job:
     history: list[int] = field(default_factory=list)
     rng: Any = None
     pending_token: int = -1  # the token to feed at the next step
+    prompt_logits: np.ndarray | None = None  # the prompt's last row, until the first step samples it
     started: float = 0.0
 
     def stop(self, reason: str) -> None:
@@ -275,7 +276,7 @@ class BatchEngine:
             chunk = ids[start : start + 512]
             last = start + len(chunk) == len(ids)
             self._decode([(t, start + i, job.seq, last and i == len(chunk) - 1) for i, t in enumerate(chunk)])
-        return self._logits_rows(1)[0]
+        return np.asarray(self._logits_rows(1)[0])
 
     def _join(self, joining: list[Job]) -> None:
         if not joining:
@@ -302,18 +303,18 @@ class BatchEngine:
                 self.active[job.seq] = job
                 self._leave(job, error="The model could not read this prompt.")
                 continue
-            job._prompt_logits = logits  # type: ignore[attr-defined]
+            job.prompt_logits = logits
             self.active[job.seq] = job
         # The first token of every joining run comes from its prompt's logits.
         fresh = [job for job in joining if job.seq in self.active and self.active[job.seq] is job]
         if fresh:
-            rows = np.stack([job._prompt_logits for job in fresh])  # type: ignore[attr-defined]
+            rows = np.stack([job.prompt_logits for job in fresh if job.prompt_logits is not None])
             self._sample(fresh, rows)
 
     def _sharing_source(self, key: tuple[int, ...]) -> tuple[Job, np.ndarray] | None:
         """An active run with the same prompt whose prompt logits are kept: its cells can be copied."""
         for job in self.active.values():
-            logits = getattr(job, "_prompt_logits", None)
+            logits = job.prompt_logits
             if logits is not None and tuple(job.prompt_ids) == key:
                 return job, logits
         return None
@@ -340,8 +341,8 @@ class BatchEngine:
         for job, pick in zip(jobs, picks, strict=True):
             token_id = pick.id
             pick.text = self.vocab_engine.token_text(token_id)
-            pick.top_model = self.vocab_engine.choices(pick.top_model)  # type: ignore[arg-type]
-            pick.top_sampled = self.vocab_engine.choices(pick.top_sampled)  # type: ignore[arg-type]
+            pick.top_model = self.vocab_engine.choices(pick.top_model)  # type: ignore[arg-type]  # sample_rows left (id, p) pairs
+            pick.top_sampled = self.vocab_engine.choices(pick.top_sampled)  # type: ignore[arg-type]  # as above
             generation = job.generation
             if not generation.tokens:
                 generation.first_token_seconds = now - job.started
@@ -367,7 +368,7 @@ class BatchEngine:
         job.generation.finish_reason = reason or job.stop_reason or "error"
         job.generation.generate_seconds = time.monotonic() - job.started - job.generation.prompt_seconds
         job.error = error
-        job._prompt_logits = None  # type: ignore[attr-defined]
+        job.prompt_logits = None
         with self._lock:
             self._unseat(job.learner)
             self._grant()
@@ -423,8 +424,8 @@ def sample_rows(rows: np.ndarray, jobs: Sequence[Job]) -> list[GeneratedToken]:
                 text="",
                 p_model=float(e[token_id]) / total,
                 p_sampled=float(final_probs[position[0]]) if len(position) else 0.0,
-                top_model=top_model,  # type: ignore[arg-type]
-                top_sampled=top_n(final_probs, final_ids, job.top_n),  # type: ignore[arg-type]
+                top_model=top_model,  # type: ignore[arg-type]  # (id, p) pairs here; _sample names them with their text
+                top_sampled=top_n(final_probs, final_ids, job.top_n),  # type: ignore[arg-type]  # as above
                 entropy_bits=entropy_bits(final_probs),
             )
         )
@@ -473,7 +474,7 @@ def _top_threshold(scores: np.ndarray, k: int) -> float:
     width = max(1, min(64, n // (16 * k)))
     groups = n // width
     maxima = scores[: width * groups].reshape(width, groups).max(axis=0)
-    return maxima[np.argpartition(maxima, groups - k)[groups - k]]
+    return float(maxima[np.argpartition(maxima, groups - k)[groups - k]])
 
 
 def _chain(row: np.ndarray, top_ids: np.ndarray, job: Job) -> tuple[np.ndarray, np.ndarray]:
@@ -503,6 +504,7 @@ def _chain(row: np.ndarray, top_ids: np.ndarray, job: Job) -> tuple[np.ndarray, 
             cumulative = np.cumsum(probs[ids])
             if cumulative[-1] >= params.top_p or size == n_vocab:
                 break
+        assert ids is not None  # the loop ran at least once (n_vocab >= 1)
         cut = min(int(np.searchsorted(cumulative, params.top_p, side="left")) + 1, len(ids))
         ids = ids[:cut]
         return _rest(ids, full[ids], params, nucleus_done=True)
