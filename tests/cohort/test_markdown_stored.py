@@ -54,8 +54,10 @@ def test_render_time_grows_linearly_with_pathological_input(unit):
 
     # python-markdown took 0.44 s for 2,000 `[` and grew with the square; here 8x the text takes ~8x the time
     # (quadratic: 64x). Bounds are loose for a loaded machine (half of quadratic); the HTML is rendered
-    # once, when saved.
-    assert small_time < 0.4, f"{small_time:.3f}s for 2,000 characters"
+    # once, when saved. The worst unit, `![`, takes about 0.07 s on a quiet machine and was seen at
+    # 0.44 s with the machine's two cores shared by nine processes: the growth check below is the test,
+    # the absolute bound only catches a catastrophe.
+    assert small_time < 1.0, f"{small_time:.3f}s for 2,000 characters"
     assert large_time < max(32 * small_time, 0.1), f"{small_time:.4f}s -> {large_time:.4f}s for 8x the text"
 
 

@@ -145,7 +145,8 @@ def test_continue_with_another_token_branches_the_run_and_shows_the_tree(page: P
     expect(panel.get_by_role("button", name="Continue with “ capital” as token 2")).to_have_count(0)
     panel.get_by_role("button", name="Continue with “ city” as token 2").first.click()
 
-    expect(page).to_have_url(re.compile(r"/sandbox/runs/(\d+)/$"))
+    # The page is on a run's URL already: wait until it is another run's (the branch exists by then).
+    expect(page).not_to_have_url(re.compile(rf"/sandbox/runs/{run.pk}/$"))
     child = SandboxRun.objects.exclude(pk=run.pk).get()
     assert (child.parent_id, child.branch_step, child.request["forced_tokens"]) == (run.pk, 1, [504, 314])
     expect(page).to_have_url(re.compile(rf"/sandbox/runs/{child.pk}/$"))
