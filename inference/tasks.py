@@ -39,7 +39,7 @@ def execute_run(self: DjangoTask[Any, Any], *, run_id: int) -> str | None:
 
 @shared_task(name="inference.sweep_stuck_runs")
 def sweep_stuck_runs() -> int:
-    from inference.services import runs_sweep_stuck
+    from inference.run_sweeps import runs_sweep_stuck
 
     return runs_sweep_stuck()
 

@@ -11,16 +11,15 @@ from inference import experiment_selectors as selectors
 from inference import experiments as services
 from inference.api.auth import MemberRequest
 from inference.api.errors import INVALID, ApiError
-from inference.api.sandbox import READ, WRITE, available_model, run_params
-from inference.api.schemas import (
-    MAX_ID,
-    ErrorOut,
+from inference.api.experiment_schemas import (
     ExperimentCreatedOut,
     ExperimentIn,
     ExperimentOut,
     ExperimentRunCreatedOut,
     ExperimentRunIn,
 )
+from inference.api.sandbox import READ, WRITE, available_model, run_params
+from inference.api.schemas import MAX_ID, ErrorOut
 from inference.models import Experiment
 
 router = Router()

@@ -11,13 +11,13 @@ from cohort.markdown import render_markdown
 from inference import selectors, services
 from inference.api.auth import MemberRequest
 from inference.api.errors import INVALID, ApiError
+from inference.api.experiment_schemas import ExperimentIn
 from inference.api.schemas import (
     MAX_ID,
     BranchCreatedOut,
     BranchIn,
     ChatTemplateOut,
     ErrorOut,
-    ExperimentIn,
     InspectionOut,
     MarkdownOut,
     ModelsOut,

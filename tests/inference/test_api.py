@@ -244,7 +244,7 @@ def test_template_error_fails_the_run_with_the_message(alice):
 
 def test_running_run_shows_streamed_chunks_and_finishing_folds_them_in(alice):
     from inference.models import RunTokenChunk
-    from inference.services import runs_sweep_stuck
+    from inference.run_sweeps import runs_sweep_stuck
 
     run_id = post_json(alice, "/api/sandbox/runs", {"model": "smollm2-135m", "prompt": "x"}).json()["id"]
     SandboxRun.objects.filter(pk=run_id).update(status=RunStatus.RUNNING)

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from inference.models import RunStatus, SandboxRun
+from tests.helpers import make_finished_run
 
 pytestmark = pytest.mark.django_db
 
@@ -63,16 +63,7 @@ def signed_in(world, smollm2):
     client.force_login(world.alice)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     token = _get_new_csrf_string()
-    SandboxRun.objects.create(
-        membership=world.alice_membership,
-        model=smollm2,
-        request={"prompt": "x"},
-        params={"temperature": 0.8, "seed": 1, "max_tokens": 2},
-        seed=1,
-        status=RunStatus.DONE,
-        tokens=[{"id": 1, "text": "a"}, {"id": 2, "text": "b"}],
-        output_text="ab",
-    )
+    make_finished_run(world.alice_membership, smollm2)
     return {
         "headers": {"X-CSRFToken": token},
         "cookies": {settings.SESSION_COOKIE_NAME: session, settings.CSRF_COOKIE_NAME: token},

@@ -15,7 +15,7 @@ from django.test import Client
 from cohort.models import User
 from inference.models import LabJob, RunStatus, SandboxRun
 from tests.factories import UserFactory
-from tests.helpers import post_json
+from tests.helpers import make_finished_run, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -31,16 +31,7 @@ def alice(world, smollm2):
 
 @pytest.fixture
 def finished_run(world, smollm2):
-    return SandboxRun.objects.create(
-        membership=world.alice_membership,
-        model=smollm2,
-        request={"prompt": "x"},
-        params={"temperature": 0.8, "seed": 1, "max_tokens": 2},
-        seed=1,
-        status=RunStatus.DONE,
-        tokens=[{"id": 1, "text": "a"}, {"id": 2, "text": "b"}],
-        output_text="ab",
-    )
+    return make_finished_run(world.alice_membership, smollm2)
 
 
 def _body_endpoints(run_id: int) -> list[str]:

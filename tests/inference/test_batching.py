@@ -12,7 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from inference.batching import BatchEngine, Job, _canonical_top, _top_threshold, copy_prefix
+from inference.batch_sampler import _canonical_top, _top_threshold
+from inference.batching import BatchEngine, Job, copy_prefix
 from inference.sampling import SamplerParams
 from tests.inference.model_fixtures import SMOLLM2_PATH
 

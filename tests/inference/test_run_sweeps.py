@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inference import services
+from inference import run_sweeps, services
 from inference.models import LabJob, LabKind, RunStatus, RunTokenChunk, SandboxRun
 
 PARAMS = {"temperature": 0, "top_k": 20, "top_p": 0.8, "min_p": 0.0, "repeat_penalty": 1.0, "presence_penalty": 0.0,
@@ -24,7 +24,7 @@ def published(monkeypatch):
         return True
 
     # The sweep publishes at once; a requeue publishes after its commit (through the same function).
-    monkeypatch.setattr("inference.services.publish_now_or_leave_to_sweep", publish)
+    monkeypatch.setattr("inference.run_sweeps.publish_now_or_leave_to_sweep", publish)
     monkeypatch.setattr("config.publish.publish_now_or_leave_to_sweep", publish)
     return sent
 
@@ -54,8 +54,8 @@ def test_queued_work_left_by_a_broker_outage_is_published_again_once(world, smol
     SandboxRun.objects.filter(pk=lost.pk).update(created_at=_ago(120))
     LabJob.objects.filter(pk=lab.pk).update(created_at=_ago(120))
 
-    assert services.runs_sweep_stuck() == 2
-    assert services.runs_sweep_stuck() == 0  # safe to run twice: published_at moved on
+    assert run_sweeps.runs_sweep_stuck() == 2
+    assert run_sweeps.runs_sweep_stuck() == 0  # safe to run twice: published_at moved on
 
     assert sorted(published) == sorted(
         [("inference.execute_run", {"run_id": lost.pk}), ("inference.execute_lab", {"job_id": lab.pk})]
@@ -70,7 +70,7 @@ def test_work_past_the_hard_limit_ends_with_the_time_limit_message(world, smollm
     within = _run(world, smollm2, status=RunStatus.RUNNING, started_at=_ago(100), attempts=1)
     lab = _lab(world, smollm2, status=RunStatus.RUNNING, started_at=_ago(153), attempts=1)
 
-    assert services.runs_sweep_stuck() == 2
+    assert run_sweeps.runs_sweep_stuck() == 2
 
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and run.finish_reason == "timeout"
@@ -89,7 +89,7 @@ def test_work_of_a_dead_worker_is_queued_again_then_failed(world, smollm2, setti
     living = _run(world, smollm2, status=RunStatus.RUNNING, started_at=_ago(60), attempts=1, worker="alive@host:7")
     lab = _lab(world, smollm2, status=RunStatus.RUNNING, started_at=_ago(60), attempts=1, worker="gone@host:5")
 
-    assert services.runs_sweep_stuck() == 4
+    assert run_sweeps.runs_sweep_stuck() == 4
 
     for queued in (first, restarted, lab):
         queued.refresh_from_db()

@@ -97,7 +97,7 @@ def test_killing_the_worker_mid_batch_retries_every_run_clean(
 ):
     """SIGKILL of the inference worker with three runs in its batch: the sweep queues them again, another
     worker runs them from the start (no IntegrityError on the streamed chunks), none stays "running"."""
-    from inference.services import runs_sweep_stuck
+    from inference.run_sweeps import runs_sweep_stuck
     from inference.tasks import execute_run
 
     settings.WORKER_HEARTBEAT_SECONDS = 1
