@@ -1,13 +1,16 @@
 """Reads for live cohort experiments: the results in one query over the small per-run rows, whatever the size.
 
 Learners get the aggregate only; `runs` (who produced which output, with run
-links) is added for the cohort's leads.
+links) is added for the cohort's leads. The aggregate is cached under a key
+derived from the rows themselves (see _results_key), so it is never stale.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from typing import Any
+
+from django.core.cache import cache
 
 from cohort.models import Membership, Role, User
 from inference.models import Experiment, ExperimentRun, ExperimentStatus, RunStatus
@@ -137,27 +140,81 @@ _FIELDS = (
 )
 
 
+# Bump when _arm or the shape of an arm changes: cached arms of the old shape are then never read.
+RESULTS_VERSION = 1
+_RESULTS_TIMEOUT = 60 * 60 * 24  # entries never go stale (see _results_key); this only bounds the cache's size
+_LEAD_FIELDS = ("run_id", "arm", "status", "first_token_text", "output_text")
+_NAME_FIELDS = ("membership__user__name", "membership__user__email")
+
+
+def _results_key(experiment: Experiment) -> str:
+    """A key that changes whenever the per-arm results can. One cheap aggregate query.
+
+    An experiment's rows are only ever created (with a new, never reused pk: AUTOINCREMENT on
+    SQLite, a sequence on Postgres), ended once (`ended_at` is written only while empty, in the
+    same UPDATE as the facts: experiments.record_run_end), or deleted with their learner. So the
+    row count, the highest pk and the number of ended rows together name the rows' contents: a
+    deletion lowers the count, a creation raises the highest pk, an end raises the ended count.
+    The arms' temperatures are part of the key; everything else shown comes from the experiment
+    row itself and is never cached.
+    """
+    from django.db.models import Count, Max
+
+    agg = ExperimentRun.objects.filter(experiment=experiment).aggregate(
+        n=Count("pk"), last=Max("pk"), ended=Count("ended_at")
+    )
+    temperatures = ",".join(str(t) for t in experiment.temperatures)
+    return (
+        f"experiment-results:v{RESULTS_VERSION}:{experiment.pk}:{experiment.created_at.timestamp():.6f}:"
+        f"{temperatures}:{agg['n']}:{agg['last']}:{agg['ended']}"
+    )
+
+
+def _learner_name(row: dict[str, Any]) -> str:
+    return row["membership__user__name"] or (row["membership__user__email"] or "").split("@")[0]
+
+
 def experiment_results(*, experiment: Experiment, for_lead: bool) -> dict[str, Any]:
-    """The results per arm (and, for leads, every run with its learner). One query."""
-    fields = _FIELDS + (("run_id", "membership__user__name", "membership__user__email") if for_lead else ())
-    rows = list(ExperimentRun.objects.filter(experiment=experiment).order_by("created_at", "pk").values(*fields))
-    by_arm: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_arm[row["arm"]].append(row)
+    """The results per arm (and, for leads, every run with its learner).
+
+    The arms (never who produced what) are cached under `_results_key`: one aggregate query when
+    warm, plus the full rows when cold. A lead's per-run table is never cached (names can change);
+    it is one more query of small columns when the arms came from the cache.
+    """
+    key = _results_key(experiment)
+    cached: dict[str, Any] | None = cache.get(key)
+    rows: list[dict[str, Any]] | None = None
+    if cached is None:
+        fields = _FIELDS + (("run_id", *_NAME_FIELDS) if for_lead else ())
+        rows = list(ExperimentRun.objects.filter(experiment=experiment).order_by("created_at", "pk").values(*fields))
+        by_arm: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_arm[row["arm"]].append(row)
+        cached = {
+            "total_runs": len(rows),
+            "arms": [_arm(float(t), by_arm.get(i, [])) for i, t in enumerate(experiment.temperatures)],
+        }
+        cache.set(key, cached, _RESULTS_TIMEOUT)
     results: dict[str, Any] = {
         "id": experiment.pk,
         "status": experiment.status,
         "title": experiment.title,
         "model": experiment.model.slug,
         "runs_per_learner": experiment.runs_per_learner,
-        "total_runs": len(rows),
-        "arms": [_arm(float(t), by_arm.get(i, [])) for i, t in enumerate(experiment.temperatures)],
+        "total_runs": cached["total_runs"],
+        "arms": cached["arms"],
     }
     if for_lead:
+        if rows is None:
+            rows = list(
+                ExperimentRun.objects.filter(experiment=experiment)
+                .order_by("created_at", "pk")
+                .values(*_LEAD_FIELDS, *_NAME_FIELDS)
+            )
         results["runs"] = [
             {
                 "run": row["run_id"],
-                "learner": row["membership__user__name"] or (row["membership__user__email"] or "").split("@")[0],
+                "learner": _learner_name(row),
                 "temperature": float(experiment.temperatures[row["arm"]]),
                 "status": row["status"],
                 "first_token": row["first_token_text"],

@@ -92,16 +92,23 @@ def run_visible_to(*, user: User, run_id: int) -> SandboxRun | None:
 
 
 def runs_visible_to(*, user: User, run_ids: list[int]) -> dict[int, SandboxRun]:
-    """Several runs in one query, by id; ids the viewer may not see are missing."""
+    """Several runs in one query, by id; ids the viewer may not see are missing. Loads only what a
+    permission check and a cache key need: no tokens, output or request JSON (decoding those was
+    the compare page's cost); see compare_cache."""
     from django.db.models import Q
 
     runs = (
-        SandboxRun.objects.select_related("model", "membership__user")
+        SandboxRun.objects.only("pk", "status", "shared", "created_at", "membership_id")
         .filter(pk__in=run_ids)
         .filter(Q(membership__user=user) | Q(shared=True, membership__cohort__memberships__user=user))
         .distinct()
     )
     return {run.pk: run for run in runs}
+
+
+def runs_by_id(*, run_ids: list[int]) -> dict[int, SandboxRun]:
+    """Runs with their model, no permission filter: only for ids already checked."""
+    return {run.pk: run for run in SandboxRun.objects.select_related("model").filter(pk__in=run_ids)}
 
 
 def run_summary(run: SandboxRun) -> dict[str, Any]:

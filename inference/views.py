@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from cohort.http import AuthedRequest
 from cohort.models import Membership
 from cohort.selectors import primary_membership
-from inference import selectors, services
+from inference import compare_cache, selectors, services
 from inference.prompts import PRESETS
 
 HISTORY = 20
@@ -71,8 +71,10 @@ def compare(request: AuthedRequest) -> HttpResponse:
         ids = [int(request.GET["a"]), int(request.GET["b"])]
     except (KeyError, ValueError):
         return render(request, "inference/compare.html", {"error": "Give two run numbers, a and b."}, status=400)
+    # Permission first, with a light query; only then the (cached) comparison.
     runs = selectors.runs_visible_to(user=request.user, run_ids=ids)
     if ids[0] not in runs or ids[1] not in runs:
         raise Http404("No such run.")
-    comparison = selectors.run_comparison(a=runs[ids[0]], b=runs[ids[1]])
-    return render(request, "inference/compare.html", {"comparison": comparison})
+    a, b = runs[ids[0]], runs[ids[1]]
+    body = compare_cache.comparison_body(a, b)
+    return render(request, "inference/compare.html", {"a": a, "b": b, "body": body})

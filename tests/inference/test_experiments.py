@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cohort.models import OfficeHoursSession, Role, SessionStatus
 from inference import experiment_selectors, experiments, services
-from inference.models import Experiment, ExperimentRun, RunStatus, SandboxRun
+from inference.models import Experiment, ExperimentRun, ExperimentStatus, RunStatus, SandboxRun
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -167,7 +167,7 @@ def test_a_cancelled_queued_run_is_no_longer_pending(world, smollm2):
     assert (arm["runs_done"], arm["runs_pending"], arm["runs_failed"]) == (0, 0, 1)
 
 
-def test_results_for_200_runs_in_one_query(world, smollm2, django_assert_num_queries):
+def test_results_for_200_runs_in_fixed_queries(world, smollm2, django_assert_num_queries):
     experiment = _create(world, smollm2)
     memberships = _learners(world, 20)
     rng = random.Random(3)
@@ -178,13 +178,53 @@ def test_results_for_200_runs_in_one_query(world, smollm2, django_assert_num_que
         ExperimentRun.objects.create(experiment=experiment, run=run, membership=membership, arm=i % 3)
         _finish_like_a_worker(run, rng)
     experiment = Experiment.objects.select_related("model").get(pk=experiment.pk)  # as the views read it
-    with django_assert_num_queries(1):
+    # cold: the cache key's aggregate, then the rows
+    with django_assert_num_queries(2):
         results = experiment_selectors.experiment_results(experiment=experiment, for_lead=True)
     assert results["total_runs"] == 200 and len(results["runs"]) == 200
+    # warm: the key's aggregate; a lead's per-run table (names) is read, never cached
+    with django_assert_num_queries(2):
+        warm = experiment_selectors.experiment_results(experiment=experiment, for_lead=True)
+    assert warm == results
+    with django_assert_num_queries(1):
+        learner = experiment_selectors.experiment_results(experiment=experiment, for_lead=False)
+    assert learner == {key: value for key, value in results.items() if key != "runs"}
     client = world.client_for(world.alice)
-    # The API: the membership (auth), the experiment, the viewer's membership, the results.
+    # The API: the membership (auth), the experiment, the viewer's membership, the key (arms cached).
     with django_assert_num_queries(6):
         assert client.get(f"{API}/{experiment.pk}").status_code == 200
+
+
+def test_cached_results_are_never_stale(world, smollm2):
+    """Each write that changes the results (a run created, a run ended, a run deleted) shows on the next read."""
+    experiment = _create(world, smollm2, temperatures=[0.7])
+    rng = random.Random(5)
+    read = lambda lead=False: experiment_selectors.experiment_results(experiment=experiment, for_lead=lead)  # noqa: E731
+    assert read()["total_runs"] == 0
+
+    run, _entry = experiments.experiment_run(experiment=experiment, membership=world.alice_membership)
+    arm = read()["arms"][0]
+    assert (read()["total_runs"], arm["runs_pending"], arm["runs_done"]) == (1, 1, 0)
+
+    _finish_like_a_worker(run, rng)
+    arm = read()["arms"][0]
+    assert (arm["runs_pending"], arm["runs_done"]) == (0, 1)
+    assert sum(t["count"] for t in arm["first_token"]) == 1
+
+    # A deletion, then a creation: the count comes back, the highest pk does not.
+    second, _ = experiments.experiment_run(experiment=experiment, membership=world.bob_membership)
+    assert read()["total_runs"] == 2
+    ExperimentRun.objects.filter(run=run).delete()
+    assert read()["total_runs"] == 1 and read()["arms"][0]["runs_done"] == 0
+    _finish_like_a_worker(second, rng)
+    assert read()["arms"][0]["runs_done"] == 1
+
+    # Closing shows at once (the status is never cached); names are only in the lead's answer.
+    experiments.experiment_close(experiment=experiment)
+    experiment.refresh_from_db()
+    assert read()["status"] == ExperimentStatus.CLOSED
+    assert "runs" not in read() and read(lead=True)["runs"][0]["learner"]
+    assert "runs" not in read()
 
 
 # --- API ----------------------------------------------------------------------------------------

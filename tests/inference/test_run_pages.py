@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cohort.models import Cohort, Role
-from inference import selectors
+from inference import compare_cache, selectors
 from inference.models import RunStatus, SandboxRun
 from tests.factories import MembershipFactory
 
@@ -215,6 +216,13 @@ def test_compare_with_an_unshared_run_is_404(world, smollm2, who):
     assert response.status_code == 404
 
 
+def _body(response) -> bytes:
+    """The comparison itself: the rest of the page carries a per-request nonce and CSRF token."""
+    content = response.content
+    start = content.index(b'aria-labelledby="cmp-settings-heading"')
+    return content[start : content.index(b"</main>", start)]
+
+
 @pytest.mark.parametrize("query", ["", "?a=1", "?a=x&b=2"])
 def test_compare_bad_ids_is_400(world, query):
     response = world.client_for(world.alice).get(f"{reverse('inference:compare')}{query}")
@@ -228,12 +236,77 @@ def test_compare_query_count_constant(world, smollm2, tokens, django_assert_num_
     b = _run(world.alice_membership, smollm2, tokens=[_token(2, "b", 0.5)] * tokens)
     client = world.client_for(world.alice)
 
-    # session, user, both runs (with models and owners)
-    with django_assert_num_queries(3):
+    # session, user, both runs' permission columns, both runs in full (with models)
+    with django_assert_num_queries(4):
         response = client.get(_compare_url(a.pk, b.pk))
+    # warm: the full runs are not read again
+    with django_assert_num_queries(3):
+        warm = client.get(_compare_url(a.pk, b.pk))
 
-    assert response.status_code == 200
+    assert response.status_code == 200 and warm.status_code == 200
     assert len(response.context["comparison"].rows) == tokens
+    assert _body(warm) == _body(response)
+
+
+def test_compare_cached_page_equals_uncached(world, smollm2):
+    a = _run(world.alice_membership, smollm2, temperature=0.7)
+    b = _run(world.alice_membership, smollm2, temperature=1.2, tokens=[_token(504, "Paris", 0.5), _token(0, "!", 0.1)])
+    client = world.client_for(world.alice)
+
+    cold = client.get(_compare_url(a.pk, b.pk))
+    assert cache.get(compare_cache.cache_key(a, b)) is not None
+    warm = client.get(_compare_url(a.pk, b.pk))
+    cache.clear()
+    again = client.get(_compare_url(a.pk, b.pk))
+
+    assert cold.status_code == warm.status_code == 200
+    assert _body(cold) == _body(warm) == _body(again)
+    assert b'id="first-divergence"' in warm.content
+
+
+@pytest.mark.parametrize("status", [RunStatus.QUEUED, RunStatus.RUNNING])
+def test_compare_unfinished_run_is_not_cached(world, smollm2, status, django_assert_num_queries):
+    a = _run(world.alice_membership, smollm2)
+    b = _run(world.alice_membership, smollm2, status=status, tokens=[_token(504, "Paris", 0.5)])
+    client = world.client_for(world.alice)
+
+    first = client.get(_compare_url(a.pk, b.pk))
+    assert compare_cache.cache_key(a, b) is None
+    # the run goes on: the next request shows its new tokens (the full runs are read again)
+    SandboxRun.objects.filter(pk=b.pk).update(
+        status=RunStatus.DONE, tokens=[_token(504, "Paris", 0.5), _token(0, "Rome", 0.1)]
+    )
+    with django_assert_num_queries(4):
+        second = client.get(_compare_url(a.pk, b.pk))
+
+    assert first.status_code == second.status_code == 200
+    assert b"Rome" not in first.content and b"Rome" in second.content
+
+
+def test_compare_run_finishing_between_queries_is_not_cached(world, smollm2):
+    a = _run(world.alice_membership, smollm2)
+    b = _run(world.alice_membership, smollm2)
+    running = SandboxRun.objects.only("pk", "status", "created_at").get(pk=b.pk)
+    running.status = RunStatus.RUNNING  # as read by the light query, before the run ended
+
+    compare_cache.comparison_body(SandboxRun.objects.get(pk=a.pk), running)
+
+    assert compare_cache.cache_key(a, running) is None
+    assert cache.get(compare_cache.cache_key(a, b)) is None
+
+
+@pytest.mark.parametrize("who", ["bob", "outsider", "other_lead"])
+def test_compare_warm_cache_still_checks_permission(world, smollm2, who):
+    shared = _run(world.alice_membership, smollm2, shared=True)
+    theirs = _run(world.alice_membership, smollm2)
+    assert world.client_for(world.alice).get(_compare_url(shared.pk, theirs.pk)).status_code == 200
+    assert cache.get(compare_cache.cache_key(shared, theirs)) is not None
+
+    user = _other_lead() if who == "other_lead" else getattr(world, who)
+    response = world.client_for(user).get(_compare_url(shared.pk, theirs.pk))
+
+    assert response.status_code == 404
+    assert b"Paris" not in response.content
 
 
 # --- History and the default model ----------------------------------------------------------
