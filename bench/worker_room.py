@@ -43,8 +43,9 @@ def room_env(tmp: Path, threads: int | None = None) -> dict[str, str]:
     return env
 
 
-def setup_django() -> tuple[Any, Any]:
-    """Django in this process on the bench database, migrated; returns SmolLM2 and a new cohort "bench"."""
+def setup_django(model_slug: str = "smollm2-135m") -> tuple[Any, Any]:
+    """Django in this process on the bench database, migrated; returns the model (SmolLM2 Q4_1, or
+    `smollm2-135m-q8`, its Q8_0 copy) and a new cohort "bench"."""
     import django
 
     import config  # noqa: F401  (load settings through config first, as gunicorn does)
@@ -53,10 +54,14 @@ def setup_django() -> tuple[Any, Any]:
     from django.core.management import call_command
 
     from cohort.models import Cohort
-    from inference.provision import provision_smollm2
+    from inference import provision
 
     call_command("migrate", interactive=False, verbosity=0)
-    model = provision_smollm2()
+    provisioners = {
+        provision.SMOLLM2_SLUG: provision.provision_smollm2,
+        provision.SMOLLM2_BATCH_SLUG: provision.provision_smollm2_batch,
+    }
+    model = provisioners[model_slug]()
     cohort = Cohort.objects.create(
         name="Bench", slug="bench", starts_on="2026-03-02", ends_on="2026-06-26", practice_repository="a/b"
     )
@@ -103,7 +108,9 @@ class Room:
 
 
 @contextmanager
-def room(args: argparse.Namespace, name: str, threads: int | None = None) -> Iterator[Room]:
+def room(
+    args: argparse.Namespace, name: str, threads: int | None = None, model_slug: str = "smollm2-135m"
+) -> Iterator[Room]:
     """A temporary folder, the database and broker `args` ask for (bench/backends.py), Django set up with
     SmolLM2 and a cohort; everything it started is stopped and removed at the end, whatever happened."""
     tmp = Path(tempfile.mkdtemp(prefix=f"firstbreak-bench-{name}-"))
@@ -112,7 +119,7 @@ def room(args: argparse.Namespace, name: str, threads: int | None = None) -> Ite
     try:
         env = room_env(tmp, threads)
         store = backends.Backends(args, env).start()
-        model, cohort = setup_django()
+        model, cohort = setup_django(model_slug)
         rig = Room(tmp=tmp, env=env, store=store, model=model, cohort=cohort)
         yield rig
     finally:

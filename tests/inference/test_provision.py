@@ -11,8 +11,8 @@ from tokenizers import Tokenizer
 
 from inference import provision
 from inference.models import SandboxModel
-from inference.provision import build_qwen3_tiny, provision_offline, pull_qwen3_06b
-from inference.registry import ChecksumMismatch, ModelFileError, read_gguf_metadata
+from inference.provision import build_qwen3_tiny, build_smollm2_batch, provision_offline, pull_qwen3_06b
+from inference.registry import ChecksumMismatch, ModelFileError, read_gguf_metadata, sha256_file
 
 # NFC text on purpose: Hugging Face normalizes to NFC first, llama.cpp does not (see the test below).
 MULTILINGUAL_TEXTS = {
@@ -122,20 +122,36 @@ def test_build_qwen3_tiny_is_deterministic(qwen3_tiny_path, tmp_path):
     assert rebuilt.read_bytes() == qwen3_tiny_path.read_bytes()
 
 
+def test_smollm2_q8_is_derived_deterministically(tmp_path, smollm2_q8_path):
+    rebuilt = build_smollm2_batch(tmp_path / "again.gguf")
+
+    assert sha256_file(rebuilt) == sha256_file(smollm2_q8_path)
+    assert read_gguf_metadata(rebuilt).quantization == "Q8_0"
+
+
 @pytest.mark.django_db
-def test_provision_offline_registers_both_models_and_is_idempotent(models_dir, qwen3_tiny_path):
-    # Seed the folder with the session's build so this test checks reuse, not the 2 s build.
+def test_provision_offline_registers_the_models_and_is_idempotent(models_dir, qwen3_tiny_path, smollm2_q8_path):
+    # Seed the folder with the session's builds so this test checks reuse, not the builds.
     models_dir.mkdir(parents=True)
     tiny = Path(shutil.copy(qwen3_tiny_path, models_dir / provision.QWEN3_TINY_FILE))
-    built_at = tiny.stat().st_mtime_ns
+    q8 = Path(shutil.copy(smollm2_q8_path, models_dir / provision.SMOLLM2_BATCH_FILE))
+    built_at = (tiny.stat().st_mtime_ns, q8.stat().st_mtime_ns)
 
     first = provision_offline()
     second = provision_offline()
 
-    assert [m.slug for m in first] == ["smollm2-135m", "qwen3-tiny"]
+    assert [m.slug for m in first] == ["smollm2-135m", "qwen3-tiny", "smollm2-135m-q8"]
     assert [m.pk for m in second] == [m.pk for m in first]
-    assert SandboxModel.objects.count() == 2
-    assert tiny.stat().st_mtime_ns == built_at
+    assert SandboxModel.objects.count() == 3
+    assert (tiny.stat().st_mtime_ns, q8.stat().st_mtime_ns) == built_at
+    batch = SandboxModel.objects.get(slug="smollm2-135m-q8")
+    assert (batch.name, batch.architecture, batch.n_vocab, batch.quantization) == (
+        "SmolLM2 135M Instruct (Q8_0, faster for a whole room)",
+        "llama",
+        49_152,
+        "Q8_0",
+    )
+    assert batch.sha256 == sha256_file(q8)
     smollm2, qwen = (SandboxModel.objects.get(slug=s) for s in ("smollm2-135m", "qwen3-tiny"))
     assert (smollm2.architecture, smollm2.n_vocab, smollm2.quantization, smollm2.supports_thinking) == (
         "llama",

@@ -70,15 +70,17 @@ def test_add_not_a_gguf_is_a_command_error(tmp_path):
         run("add", str(path))
 
 
-def test_provision_offline_reports_both_models(models_dir, qwen3_tiny_path):
+def test_provision_offline_reports_the_models(models_dir, qwen3_tiny_path, smollm2_q8_path):
     models_dir.mkdir(parents=True)
     shutil.copy(qwen3_tiny_path, models_dir / provision.QWEN3_TINY_FILE)
+    shutil.copy(smollm2_q8_path, models_dir / provision.SMOLLM2_BATCH_FILE)
 
     output = run("provision-offline")
 
     assert "Registered smollm2-135m: SmolLM2 135M Instruct (llama, Q4_1," in output
     assert "Registered qwen3-tiny: Qwen3 tiny (random weights, real tokenizer) (qwen3, Q8_0," in output
-    assert SandboxModel.objects.count() == 2
+    assert "Registered smollm2-135m-q8: SmolLM2 135M Instruct (Q8_0, faster for a whole room) (llama, Q8_0," in output
+    assert SandboxModel.objects.count() == 3
 
 
 def test_pull_unknown_model_is_refused():

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         add.add_argument("--slug", help="Defaults to the file name, slugified.")
         add.add_argument("--name", help="Defaults to the name stored in the file.")
         add.add_argument("--sha256", help="Refuse the file unless it has this checksum.")
-        actions.add_parser("provision-offline", help="Register smollm2-135m and build + register qwen3-tiny.")
+        actions.add_parser(
+            "provision-offline", help="Register smollm2-135m, build + register qwen3-tiny and smollm2-135m-q8."
+        )
 
     def handle(self, *args: object, action: str, **options: object) -> None:
         try:
