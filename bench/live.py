@@ -39,7 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pages import (  # noqa: E402  (the path above first)
-    COHORT_SLUG,
     Result,
     Target,
     bench_env,
@@ -49,11 +48,11 @@ from bench.pages import (  # noqa: E402  (the path above first)
     hammer,
     load,
     print_table,
-    seed,
     start_gunicorn,
     stop,
     wait_ready,
 )
+from bench.pages_data import COHORT_SLUG, seed  # noqa: E402
 
 ATTENDEES = 50
 IN_QUEUE = 20

@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pages import COHORT_SLUG, bench_env, seed  # noqa: E402  (the path above first)
+from bench.pages import bench_env  # noqa: E402  (the path above first)
+from bench.pages_data import COHORT_SLUG, seed  # noqa: E402
 
 
 def main() -> int:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from cohort.models import Membership
+from cohort.models import HelpRequest, Membership, OfficeHoursSession, SessionStatus, User
+from cohort.office_hours import live_services
 from inference.models import RunStatus, SandboxModel, SandboxRun
+from tests.factories import SessionFactory
 
 # The header htmx sends: views answer with the fragment instead of the whole page.
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -36,3 +40,35 @@ def make_finished_run(membership: Membership, model: SandboxModel) -> SandboxRun
         tokens=[{"id": 1, "text": "a"}, {"id": 2, "text": "b"}],
         output_text="ab",
     )
+
+
+# --- The live help queue (tests/cohort/office_hours/test_help_queue_*.py) ---------------
+
+SHA = "a3f1" * 16
+
+
+def _live(world, number: int = 1) -> OfficeHoursSession:  # type: ignore[no-untyped-def]
+    session = SessionFactory(
+        cohort=world.cohort,
+        number=number,
+        status=SessionStatus.LIVE,
+        starts_at=timezone.now() - dt.timedelta(minutes=5),
+    )
+    session.leads.set([world.lead])
+    return session
+
+
+def _join(session, membership, description: str = "My build fails", **capsule):  # type: ignore[no-untyped-def]
+    return live_services.help_request_join(
+        session=session, membership=membership, description=description, capsule=live_services.Capsule(**capsule)
+    )
+
+
+def _rows() -> list[dict]:
+    return list(HelpRequest.objects.order_by("pk").values())
+
+
+def _client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
