@@ -13,6 +13,10 @@ from tests.factories import QuestionFactory, SessionFactory, TopicFactory
 
 # The live session's check-in code (the `live` fixture).
 CODE = "H4RB9T"
+# The session page's queries, whatever the number of questions: session, user, membership, the session,
+# its leads, its topics, its questions (with votes counted), the RSVP / check-in panel, the question
+# totals (only the top questions are read) and the announcements.
+SESSION_PAGE_QUERIES = 10
 
 
 @dataclass

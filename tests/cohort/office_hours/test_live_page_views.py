@@ -16,7 +16,7 @@ from cohort.models import (
     User,
 )
 from cohort.office_hours import live_services as services
-from tests.cohort.office_hours.test_queries import SESSION_PAGE_QUERIES
+from tests.cohort.office_hours.conftest import SESSION_PAGE_QUERIES
 from tests.helpers import HTMX, cohort_url
 
 pytestmark = pytest.mark.django_db

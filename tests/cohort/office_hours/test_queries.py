@@ -9,12 +9,10 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from cohort.models import Membership, OfficeHoursSession, QuestionVote, Role, SessionQuestion, User
+from tests.cohort.office_hours.conftest import SESSION_PAGE_QUERIES
 from tests.factories import SessionFactory, TopicFactory
 
 LEARNERS = 200
-# Session, user, membership, the session, its leads, its topics, its questions (with votes counted).
-# 7 + the RSVP / check-in panel + the question totals (only the top questions are read) + the announcements.
-SESSION_PAGE_QUERIES = 10
 # Session, user, membership, the session, its leads, its topics, every question (with votes counted).
 SESSION_ALL_QUESTIONS_QUERIES = 7
 # Session, user, membership, the sessions (with counts), their leads.
