@@ -239,3 +239,18 @@ class Engine:
             result.finish_reason = "length"
         result.generate_seconds = time.perf_counter() - started
         return result
+
+
+def quantize_file(source: str, dest: str, *, ftype: int, nthread: int) -> int:
+    """Write `source` requantized to llama.cpp file type `ftype` at `dest`; llama.cpp's return code (0 is success).
+
+    The offline sources are already quantized, and llama.cpp refuses to requantize unless told.
+    No importance matrix: the same source and llama.cpp build give the same bytes.
+    """
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.allow_requantize = True
+    params.nthread = nthread
+    return int(llama_cpp.llama_model_quantize(source.encode(), dest.encode(), params))

@@ -38,6 +38,7 @@ SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db
 # Q4_K_M's batched kernels break batch invariance.
 SMOLLM2_BATCH_SLUG = "smollm2-135m-q8"
 SMOLLM2_BATCH_FILE = "SmolLM2-135M-Instruct.Q8_0.gguf"
+Q8_0_FTYPE = 7  # llama.cpp's LLAMA_FTYPE_MOSTLY_Q8_0
 SMOLLM2_BATCH_NAME = "SmolLM2 135M Instruct (Q8_0, faster for a whole room)"
 
 QWEN3_TINY_SLUG = "qwen3-tiny"
@@ -98,7 +99,7 @@ def build_smollm2_batch(dest: Path) -> Path:
     Deterministic: one thread, no importance matrix, so every machine derives the same
     bytes from the same wheel and llama.cpp; the registry records the sha256.
     """
-    import llama_cpp
+    from inference.engine import quantize_file
 
     if dest.exists():
         return dest
@@ -107,11 +108,8 @@ def build_smollm2_batch(dest: Path) -> Path:
     os.close(fd)
     tmp = Path(name)
     try:
-        params = llama_cpp.llama_model_quantize_default_params()
-        params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
-        params.allow_requantize = True  # the wheel's file is already Q4_1
-        params.nthread = 1
-        code = llama_cpp.llama_model_quantize(str(smollm2_path()).encode(), str(tmp).encode(), params)
+        # One thread: the bytes must not depend on the machine (the wheel's file is already Q4_1).
+        code = quantize_file(str(smollm2_path()), str(tmp), ftype=Q8_0_FTYPE, nthread=1)
         if code != 0:
             raise ModelFileError(f"llama.cpp could not requantize SmolLM2 to Q8_0 (code {code}).")
         tmp.chmod(0o644)  # mkstemp makes it 0600; workers may run as another user

@@ -118,7 +118,7 @@ def quantize_variant(*, lab: LabJob, model: SandboxModel, qtype: str) -> Sandbox
     Returns an unsaved SandboxModel describing the file (what compare_variants reads):
     a variant never enters the registry's model list.
     """
-    import llama_cpp
+    from inference.engine import quantize_file
 
     if qtype not in QUANT_TYPES:
         raise QuantizationError(f"Unknown type {qtype}; choose from {', '.join(QUANT_TYPES)}.")
@@ -130,12 +130,7 @@ def quantize_variant(*, lab: LabJob, model: SandboxModel, qtype: str) -> Sandbox
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"{variant_slug(model, qtype)}.gguf"
     partial = dest.with_suffix(".gguf.partial")
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = QUANT_TYPES[qtype]
-    # The offline sources are already quantized; llama.cpp refuses to requantize unless told.
-    params.allow_requantize = True
-    params.nthread = settings.SANDBOX_N_THREADS
-    code = llama_cpp.llama_model_quantize(str(model.path).encode(), str(partial).encode(), params)
+    code = quantize_file(str(model.path), str(partial), ftype=QUANT_TYPES[qtype], nthread=settings.SANDBOX_N_THREADS)
     if code != 0 or not partial.exists():
         partial.unlink(missing_ok=True)
         raise QuantizationError(f"llama.cpp could not quantize {model.slug} to {qtype} (code {code}).")
