@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cohort.models import Membership, OfficeHoursSession, Role, SessionStatus
+from inference.errors import Refused
 from inference.models import Experiment, ExperimentRun, ExperimentStatus, RunStatus, SandboxModel, SandboxRun
 
 MAX_ARMS = 8
@@ -21,7 +22,7 @@ MAX_RUNS_PER_LEARNER = 10
 OUTPUT_TEXT_KEPT = 2000
 
 
-class ExperimentRefused(Exception):
+class ExperimentRefused(Refused):
     """A request the rules refuse; `status` is the HTTP answer, `field` the input it is about (if any)."""
 
     def __init__(self, message: str, *, status: int = 400, field: str | None = None) -> None:
