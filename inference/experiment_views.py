@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cohort.http import AuthedRequest
-from cohort.models import Membership, OfficeHoursSession, SessionStatus
-from cohort.selectors import primary_membership
+from cohort.models import Membership, SessionStatus
+from cohort.office_hours.selectors import session_for
+from cohort.selectors import membership_for, primary_membership
 from inference import experiment_selectors as selectors
 from inference import experiments as services
 from inference.experiment_forms import ExperimentForm
@@ -48,10 +49,7 @@ def _detail_url(experiment: Experiment) -> str:
 def experiment_new(request: AuthedRequest) -> HttpResponse:
     """The lead's form; `?cohort=<slug>&session=<number>` when started from a live session page."""
     slug = request.GET.get("cohort", "")
-    if slug:
-        membership = Membership.objects.select_related("cohort").filter(user=request.user, cohort__slug=slug).first()
-    else:
-        membership = primary_membership(user=request.user)
+    membership = membership_for(user=request.user, cohort_slug=slug) if slug else primary_membership(user=request.user)
     if membership is None:
         raise Http404("No such cohort.")
     if not selectors.is_lead(membership):
@@ -61,7 +59,7 @@ def experiment_new(request: AuthedRequest) -> HttpResponse:
     if number:
         if not number.isdigit():
             raise Http404("No such session.")
-        session = OfficeHoursSession.objects.filter(cohort=membership.cohort, number=int(number)).first()
+        session = session_for(cohort=membership.cohort, number=int(number))
         if session is None:
             raise Http404("No such session.")
     form = ExperimentForm(request.POST or None)

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from ninja import Path, Router, Status
 
-from cohort.models import Membership, OfficeHoursSession
+from cohort.models import Membership
+from cohort.office_hours.selectors import session_for
+from cohort.selectors import membership_for
 from inference import experiment_selectors as selectors
 from inference import experiments as services
 from inference.api.auth import MemberRequest
@@ -61,9 +63,7 @@ def _lead(request: MemberRequest, experiment_id: int) -> tuple[Experiment, Membe
     ),
 )
 def experiments_create(request: MemberRequest, payload: ExperimentIn) -> Any:
-    membership = (
-        Membership.objects.select_related("cohort").filter(user=request.user, cohort__slug=payload.cohort).first()
-    )
+    membership = membership_for(user=request.user, cohort_slug=payload.cohort)
     if membership is None:
         raise ApiError(404, "No such cohort.")
     if not selectors.is_lead(membership):
@@ -71,7 +71,7 @@ def experiments_create(request: MemberRequest, payload: ExperimentIn) -> Any:
     model = available_model(payload.model)
     session = None
     if payload.session is not None:
-        session = OfficeHoursSession.objects.filter(cohort=membership.cohort, number=payload.session).first()
+        session = session_for(cohort=membership.cohort, number=payload.session)
         if session is None:
             raise ApiError(400, INVALID, fields={"session": [f"The cohort has no session {payload.session}."]})
     params = run_params(payload, model)
