@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -72,3 +74,13 @@ def _client(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+# --- Cached fragments (config/table_versions.py) -----------------------------------------
+
+_TABLE_READ = re.compile(r'\b(?:FROM|JOIN)\s+[`"]?(\w+)[`"]?', re.IGNORECASE)
+
+
+def tables_read(captured: CaptureQueriesContext) -> set[str]:
+    """Every table the captured queries read: a cached fragment's `tables` must include them all."""
+    return {name for query in captured.captured_queries for name in _TABLE_READ.findall(query["sql"])}

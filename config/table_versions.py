@@ -1,0 +1,123 @@
+"""A version stamp per database table, moved by every write Django sends, for cache keys.
+
+A cached fragment's key holds the stamps of the tables it reads (`fragment`):
+any INSERT, UPDATE or DELETE on one of them moves that table's stamp, so the
+next request renders the fragment anew. Invalidation by model signals misses
+`QuerySet.update()`, `bulk_create` and raw SQL, and a forgotten signal is a
+page that silently lies; this watches every statement on Django's
+connections instead (`connection.execute_wrappers`), in the web server and in
+the Celery workers alike, so no write path can forget to invalidate.
+
+Each write moves the stamp twice: at once, so a later read in the same
+transaction (a view that writes and then renders, a test) misses the cache,
+and again after the commit, so a fragment that another request rendered from
+the not-yet-committed state in between is never served afterwards. A
+rolled-back write has moved the stamp once, which only costs a render.
+
+A stamp is a random 62-bit value, new at every write, rather than a count: a
+count evicted from the cache and restarted could meet an old key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core.cache import cache
+from django.db import models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
+from django.utils.safestring import SafeString, mark_safe
+
+PREFIX = "tablever:"
+# Fragments are evicted by their key moving, not by time; this bounds the cache's size.
+FRAGMENT_TIMEOUT = 60 * 60 * 6
+# Tables whose writes say nothing about what pages show: the session store and
+# the database cache, written on most requests.
+IGNORED = frozenset({"django_session", "django_cache_table"})
+
+_WRITE = re.compile(r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+[`"]?(\w+)', re.IGNORECASE)
+
+
+def written_table(sql: str) -> str | None:
+    """The table an INSERT, UPDATE or DELETE statement writes, or None for anything else."""
+    match = _WRITE.match(sql)
+    if match is None:
+        return None
+    table = match.group(1)
+    return None if table in IGNORED else table
+
+
+def bump(*tables: str) -> None:
+    # A fresh random value rather than incr(): incr is a read and a write on most
+    # backends, and two writers racing could both land on the same next value.
+    for table in tables:
+        cache.set(PREFIX + table, _fresh(), None)
+
+
+def _fresh() -> int:
+    return secrets.randbits(62)
+
+
+def versions(tables: Iterable[str]) -> list[int]:
+    """The current stamp of each table, in order (one cache round trip when every stamp exists)."""
+    names = list(tables)
+    keys = [PREFIX + t for t in names]
+    found: dict[str, Any] = cache.get_many(keys)
+    for key in keys:
+        if key not in found:
+            cache.add(key, _fresh(), None)  # another process may have added one meanwhile: theirs wins
+            found[key] = cache.get(key, 0)
+    return [int(found[key]) for key in keys]
+
+
+def table_name(table: str | type[models.Model]) -> str:
+    return table if isinstance(table, str) else table._meta.db_table
+
+
+def fragment(
+    name: str,
+    *,
+    tables: Iterable[str | type[models.Model]],
+    key: Iterable[object],
+    render: Callable[[], str],
+    timeout: int = FRAGMENT_TIMEOUT,
+) -> SafeString:
+    """`render()`'s HTML, cached until a write to one of `tables` or a change in `key`.
+
+    `tables` must name every table `render` reads (tests check it by capturing the
+    queries of a cold render); `key` holds whatever else the HTML depends on: the
+    viewer when it is personal, the time zone, a time bucket for relative times.
+    `name` should carry a version to bump when the template changes.
+    """
+    stamps = versions(table_name(t) for t in tables)
+    digest = hashlib.blake2b(repr((list(key), stamps)).encode(), digest_size=16).hexdigest()
+    cache_key = f"fragment:{name}:{digest}"
+    cached: str | None = cache.get(cache_key)
+    if cached is not None:
+        return mark_safe(cached)  # noqa: S308 - our own template output, stored as rendered
+    html = str(render())
+    cache.set(cache_key, html, timeout)
+    return mark_safe(html)  # noqa: S308 - rendered templates are already escaped
+
+
+def _watch_writes(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+    result = execute(sql, params, many, context)
+    table = written_table(sql)
+    if table is not None:
+        bump(table)
+        connection = context["connection"]
+        if connection.in_atomic_block:
+            transaction.on_commit(lambda: bump(table), using=connection.alias)
+    return result
+
+
+@receiver(connection_created)
+def watch_connection(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    # connection_created fires on every (re)connect of the same wrapper: add the watcher once.
+    if _watch_writes not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_watch_writes)

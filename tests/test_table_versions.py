@@ -1,0 +1,115 @@
+"""Table stamps move on every write Django sends, and cached fragments follow them."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from cohort.models import Cohort, User
+from config import table_versions
+from config.table_versions import fragment, versions, written_table
+from tests.factories import CohortFactory
+from tests.helpers import tables_read
+
+COHORT = Cohort._meta.db_table
+
+
+@pytest.mark.parametrize(
+    ("sql", "table"),
+    [
+        ('INSERT INTO "cohort_cohort" ("name") VALUES (%s)', "cohort_cohort"),
+        ('INSERT OR IGNORE INTO "cohort_cohort" ("name") VALUES (?)', "cohort_cohort"),
+        ('UPDATE "cohort_cohort" SET "name" = %s', "cohort_cohort"),
+        ('  delete from "cohort_cohort" WHERE "id" = 1', "cohort_cohort"),
+        ("UPDATE cohort_cohort SET name = 'x'", "cohort_cohort"),
+        ('SELECT "cohort_cohort"."id" FROM "cohort_cohort"', None),
+        ('INSERT INTO "django_session" ("session_key") VALUES (%s)', None),
+        ("SAVEPOINT s1", None),
+    ],
+)
+def test_written_table(sql, table):
+    assert written_table(sql) == table
+
+
+@pytest.mark.django_db
+class TestStampsMove:
+    def stamp(self) -> int:
+        return versions([COHORT])[0]
+
+    def test_a_save_moves_the_stamp(self):
+        before = self.stamp()
+        CohortFactory()
+        assert self.stamp() != before
+
+    def test_a_bulk_update_moves_the_stamp(self):
+        CohortFactory()
+        before = self.stamp()
+        assert Cohort.objects.update(name="Renamed") == 1
+        assert self.stamp() != before
+
+    def test_a_queryset_delete_and_raw_sql_move_the_stamp(self):
+        CohortFactory()
+        before = self.stamp()
+        Cohort.objects.all().delete()
+        after_delete = self.stamp()
+        assert after_delete != before
+        with connection.cursor() as cursor:
+            cursor.execute(f'UPDATE "{COHORT}" SET "name" = %s', ["x"])
+        assert self.stamp() != after_delete
+
+    def test_reads_and_other_tables_leave_it(self):
+        CohortFactory()
+        before = self.stamp()
+        list(Cohort.objects.all())
+        User.objects.create_user(email="someone@example.com", password="x")
+        assert self.stamp() == before
+
+    def test_a_write_in_a_transaction_moves_it_again_after_the_commit(self, django_capture_on_commit_callbacks):
+        before = self.stamp()
+        with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+            CohortFactory()
+            during = self.stamp()
+            assert during != before  # a read later in the same transaction misses the cache
+        assert callbacks, "the commit must move the stamp again"
+        assert self.stamp() not in (before, during)
+
+
+@pytest.mark.django_db
+class TestFragment:
+    def render_names(self, calls: list[int]) -> str:
+        calls.append(1)
+        return ", ".join(Cohort.objects.order_by("name").values_list("name", flat=True))
+
+    def test_cached_until_a_table_it_reads_is_written(self):
+        CohortFactory(name="A")
+        calls: list[int] = []
+
+        def cohorts():
+            return fragment("test-names", tables=[Cohort], key=[], render=lambda: self.render_names(calls))
+
+        assert cohorts() == "A"
+        assert cohorts() == "A"
+        assert len(calls) == 1
+        Cohort.objects.update(name="B")  # a bulk write, which save signals never see
+        assert cohorts() == "B"
+        assert len(calls) == 2
+
+    def test_the_key_separates_viewers(self):
+        rendered = [
+            fragment("test-viewer", tables=[Cohort], key=[viewer], render=lambda v=viewer: f"for {v}")
+            for viewer in (1, 2, 1)
+        ]
+        assert rendered == ["for 1", "for 2", "for 1"]
+
+    def test_an_evicted_stamp_comes_back_different(self):
+        first = versions([COHORT])[0]
+        from django.core.cache import cache
+
+        cache.delete(table_versions.PREFIX + COHORT)
+        assert versions([COHORT])[0] != first
+
+    def test_tables_read_finds_joined_tables(self):
+        with CaptureQueriesContext(connection) as captured:
+            list(User.objects.filter(memberships__cohort__slug="x"))
+        assert {"cohort_user", "cohort_membership", "cohort_cohort"} <= tables_read(captured)
