@@ -57,7 +57,7 @@ def quantized_copies(source: Path, scratch: Path) -> list[Path]:
 class Bench:
     """One model + one context in the batch engine's layout, n_seq streams."""
 
-    def __init__(self, path: Path, n_seq: int, seq_ctx: int) -> None:
+    def __init__(self, path: Path, n_seq: int, seq_ctx: int, threads: int = 1, threads_batch: int = 1) -> None:
         import llama_cpp
 
         self.llama_cpp = llama_cpp
@@ -69,7 +69,9 @@ class Bench:
         params.n_batch = params.n_ubatch = 512
         params.n_seq_max = n_seq
         params.kv_unified = False
-        params.n_threads = params.n_threads_batch = 1
+        # llama.cpp uses n_threads for a 1-token decode and n_threads_batch for more tokens.
+        params.n_threads = threads
+        params.n_threads_batch = threads_batch
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.no_perf = True
         self.ctx = llama_cpp.llama_init_from_model(self.model, params)
@@ -114,6 +116,8 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/quant-models"))
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--n-seq", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="llama threads for a 1-token decode")
+    parser.add_argument("--threads-batch", type=int, default=1, help="llama threads for a decode of several tokens")
     parser.add_argument("--seq-ctx", type=int, default=256, help="KV cells per stream (small: memory)")
     args = parser.parse_args()
 
@@ -133,7 +137,7 @@ def main() -> None:
         from inference.provision import smollm2_path
 
         files = quantized_copies(smollm2_path(), args.scratch)
-    benches = [Bench(f, args.n_seq, args.seq_ctx) for f in files]
+    benches = [Bench(f, args.n_seq, args.seq_ctx, args.threads, args.threads_batch) for f in files]
     for b in benches:  # warm-up, not counted
         b.round()
         b.one.clear()
@@ -144,7 +148,9 @@ def main() -> None:
             b.round()
     load_after = os.getloadavg()[0]
 
-    print(f"1 llama thread, {args.n_seq} streams (kv_unified off), {args.rounds} interleaved rounds, median ms")
+    print(
+        f"{args.threads} llama thread(s) for 1 token, {args.threads_batch} for a batch, {args.n_seq} streams (kv_unified off), {args.rounds} interleaved rounds, median ms"
+    )
     print(f"load average {load_before:.2f} -> {load_after:.2f}; {subprocess.getoutput('uptime').strip()}")
     print(
         f"{'file':40} {'MB':>6} {'1-seq':>7} {'16-seq':>7} {'ratio':>6} {'vs base':>7} {'tok/s 1':>8} {'tok/s 16':>8}"
