@@ -21,8 +21,10 @@ count evicted from the cache and restarted could meet an old key.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,9 +35,12 @@ from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.utils.safestring import SafeString, mark_safe
 
+logger = logging.getLogger(__name__)
+
 PREFIX = "tablever:"
-# Fragments are evicted by their key moving, not by time; this bounds the cache's size.
-FRAGMENT_TIMEOUT = 60 * 60 * 6
+# Fragments are evicted by their key moving, not by time. The timeout bounds the cache's size
+# and how long a fragment can outlive a write whose stamp the cache missed (see bump).
+FRAGMENT_TIMEOUT = 60 * 30
 # Tables whose writes say nothing about what pages show: the session store and
 # the database cache, written on most requests.
 IGNORED = frozenset({"django_session", "django_cache_table"})
@@ -52,11 +57,25 @@ def written_table(sql: str) -> str | None:
     return None if table in IGNORED else table
 
 
+# Tables whose stamp a write could not move because the cache was unreachable: moved by the
+# next bump that reaches it. The write itself must not fail for the cache's sake (a webhook
+# delivery or a question is kept even when Redis is away), so the error is logged, not raised.
+_owed: set[str] = set()
+_owed_lock = threading.Lock()
+
+
 def bump(*tables: str) -> None:
     # A fresh random value rather than incr(): incr is a read and a write on most
     # backends, and two writers racing could both land on the same next value.
-    for table in tables:
-        cache.set(PREFIX + table, _fresh(), None)
+    with _owed_lock:
+        due = set(tables) | _owed
+        _owed.clear()
+    try:
+        cache.set_many({PREFIX + table: _fresh() for table in due}, None)
+    except Exception:  # any backend's connection error; the write that called us has happened
+        with _owed_lock:
+            _owed.update(due)
+        logger.warning("Could not move the cache stamps of %s; fragments may be stale until the next write", due)
 
 
 def _fresh() -> int:
@@ -112,8 +131,28 @@ def _watch_writes(execute: Callable[..., Any], sql: str, params: Any, many: bool
         bump(table)
         connection = context["connection"]
         if connection.in_atomic_block:
-            transaction.on_commit(lambda: bump(table), using=connection.alias)
+            _bump_after_commit(connection, table)
     return result
+
+
+def _bump_after_commit(connection: BaseDatabaseWrapper, table: str) -> None:
+    """One on-commit callback per transaction, holding every table it wrote.
+
+    A savepoint rolled back takes its callbacks with it (Django drops them), so a write
+    after that registers a new one rather than adding to a callback that will never run.
+    """
+    for _savepoints, func, _robust in connection.run_on_commit:
+        pending: set[str] | None = getattr(func, "pending_tables", None)
+        if pending is not None:
+            pending.add(table)
+            return
+    tables = {table}
+
+    def bump_written_tables() -> None:
+        bump(*sorted(tables))
+
+    bump_written_tables.pending_tables = tables  # type: ignore[attr-defined]  # found by the loop above
+    transaction.on_commit(bump_written_tables, using=connection.alias)
 
 
 @receiver(connection_created)

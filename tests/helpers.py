@@ -84,3 +84,8 @@ _TABLE_READ = re.compile(r'\b(?:FROM|JOIN)\s+[`"]?(\w+)[`"]?', re.IGNORECASE)
 def tables_read(captured: CaptureQueriesContext) -> set[str]:
     """Every table the captured queries read: a cached fragment's `tables` must include them all."""
     return {name for query in captured.captured_queries for name in _TABLE_READ.findall(query["sql"])}
+
+
+def queued(callbacks: list) -> list:  # type: ignore[type-arg]
+    """The on-commit callbacks a test counts (queued tasks), without the table stamps' own (config.table_versions)."""
+    return [c for c in callbacks if not hasattr(c, "pending_tables")]

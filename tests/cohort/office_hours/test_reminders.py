@@ -17,6 +17,7 @@ from cohort.models import Cohort, Membership, OfficeHoursSession, Role, SessionR
 from cohort.office_hours import reminders, services, tasks
 from config.celery import app
 from tests.factories import MembershipFactory, SessionFactory, TopicFactory, UserFactory
+from tests.helpers import queued
 
 START = dt.datetime(2030, 3, 13, 17, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -266,7 +267,7 @@ def _publish(session: OfficeHoursSession, capture, *, publish: bool | None = Tru
     """Save the recap as a lead would; returns the callbacks queued for after the commit (not run)."""
     with capture(execute=False) as callbacks:
         services.recap_save(session=session, recap_markdown=text, publish=publish)
-    return callbacks
+    return queued(callbacks)
 
 
 @pytest.fixture
