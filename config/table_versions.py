@@ -141,7 +141,8 @@ def _bump_after_commit(connection: BaseDatabaseWrapper, table: str) -> None:
     A savepoint rolled back takes its callbacks with it (Django drops them), so a write
     after that registers a new one rather than adding to a callback that will never run.
     """
-    for _savepoints, func, _robust in connection.run_on_commit:
+    for entry in connection.run_on_commit:  # (savepoint ids, callback, robust)
+        func = entry[1]
         pending: set[str] | None = getattr(func, "pending_tables", None)
         if pending is not None:
             pending.add(table)
