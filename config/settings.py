@@ -291,6 +291,12 @@ SANDBOX_MODELS_DIR = Path(env_str("SANDBOX_MODELS_DIR") or VAR_DIR / "models")
 # Half the cores by default: llama.cpp's threads spin while they wait for each other,
 # so a worker that competes with the web server for every core slows to a crawl.
 SANDBOX_N_THREADS = env_int("SANDBOX_N_THREADS", max(1, (os.cpu_count() or 2) // 2), minimum=1)
+# Threads for a llama.cpp step of several tokens: a prompt, or one token for each of several
+# sequences of the batch. A machine whose cores the inference worker has to itself can give
+# those steps every core (batched matmuls split well), while one-token steps keep
+# SANDBOX_N_THREADS. On a shared machine keep the default: spinning threads that lose their core
+# slow a step tenfold. Logits do not depend on it (tests/inference/test_batching.py).
+SANDBOX_N_THREADS_BATCH = env_int("SANDBOX_N_THREADS_BATCH", SANDBOX_N_THREADS, minimum=1)
 SANDBOX_MODEL_CACHE_SIZE = env_int("SANDBOX_MODEL_CACHE_SIZE", 2, minimum=1)
 SANDBOX_N_CTX = env_int("SANDBOX_N_CTX", 4096, minimum=256)
 SANDBOX_MAX_TOKENS = env_int("SANDBOX_MAX_TOKENS", 512, minimum=1)

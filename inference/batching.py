@@ -83,7 +83,9 @@ class _Reservation:
 
 
 class BatchEngine:
-    def __init__(self, path: str, *, n_seq: int, seq_ctx: int, n_threads: int) -> None:
+    def __init__(
+        self, path: str, *, n_seq: int, seq_ctx: int, n_threads: int, n_threads_batch: int | None = None
+    ) -> None:
         import llama_cpp
 
         from inference.engine import Engine, load_vocab
@@ -103,8 +105,9 @@ class BatchEngine:
         params.n_ubatch = 512
         params.n_seq_max = n_seq
         params.kv_unified = False  # one stream per sequence: the same cell layout as alone
+        # llama.cpp takes n_threads for a one-token step and n_threads_batch for more tokens.
         params.n_threads = n_threads
-        params.n_threads_batch = n_threads
+        params.n_threads_batch = n_threads_batch or n_threads
         # As llama-cpp-python's Llama: flash attention off, so every path computes alike.
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.no_perf = True
@@ -417,6 +420,7 @@ def engine_for(path: str) -> tuple[BatchEngine, float]:
             n_seq=settings.SANDBOX_BATCH_SEQUENCES,
             seq_ctx=settings.SANDBOX_BATCH_SEQ_CTX,
             n_threads=settings.SANDBOX_N_THREADS,
+            n_threads_batch=settings.SANDBOX_N_THREADS_BATCH,
         )
         _engines[path] = engine
         return engine, time.perf_counter() - started

@@ -49,7 +49,7 @@ def load_model(path: str, *, n_ctx: int) -> tuple[Any, float]:
             model_path=path,
             n_ctx=n_ctx,
             n_threads=settings.SANDBOX_N_THREADS,
-            n_threads_batch=settings.SANDBOX_N_THREADS,
+            n_threads_batch=settings.SANDBOX_N_THREADS_BATCH,
             logits_all=False,
             verbose=False,
         )

@@ -92,6 +92,21 @@ def test_same_seed_same_tokens_alone_and_in_a_batch_of_16(request, engine_name, 
     assert again.generation.output_text == alone.generation.output_text
 
 
+@pytest.mark.parametrize("path_fixture", [None, "smollm2_q8_path"], ids=["q4_1", "q8_0"])
+def test_two_threads_for_batched_steps_give_the_same_runs(request, path_fixture):
+    """SANDBOX_N_THREADS_BATCH: a 16-sequence step on two threads shows what one thread shows."""
+    path = SMOLLM2_PATH if path_fixture is None else request.getfixturevalue(path_fixture)
+    results = []
+    for threads_batch in (1, 2):
+        engine = BatchEngine(str(path), n_seq=16, seq_ctx=256, n_threads=1, n_threads_batch=threads_batch)
+        try:
+            jobs = [_job(engine, seed=50 + i, params=SAMPLED, max_tokens=6 + i % 3) for i in range(16)]
+            results.append([_shown(job) for job in _run(engine, jobs)])
+        finally:
+            engine.close()
+    assert results[0] == results[1]
+
+
 def test_different_seeds_differ_and_probabilities_are_sane(smollm2_engine):
     a, b = _run(smollm2_engine, [_job(smollm2_engine, seed=1), _job(smollm2_engine, seed=2)])
     assert [t.id for t in a.generation.tokens] != [t.id for t in b.generation.tokens]
