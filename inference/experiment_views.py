@@ -98,7 +98,9 @@ def experiment_detail(request: AuthedRequest, experiment_id: int) -> HttpRespons
     """The projected results page: drawn on the server, then refreshed every second by static/js/experiment.js."""
     experiment, membership = _found(request, experiment_id)
     lead = selectors.is_lead(membership)
-    results = selectors.experiment_results(experiment=experiment, for_lead=lead)
+    # A lead's per-run table is a cached fragment of its own (the `experiment_run_rows` tag), so the
+    # page never needs the runs as data: a view with nothing new reads and renders none of them.
+    results = selectors.experiment_results(experiment=experiment, for_lead=False)
     mine = list(
         ExperimentRun.objects.filter(experiment=experiment, membership=membership).values_list("run_id", flat=True)
     )

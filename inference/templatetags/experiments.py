@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from config import table_versions
 from inference import experiment_selectors as selectors
 from inference.templatetags.sandbox_tags import visible
 
@@ -39,9 +40,24 @@ def recap_experiments(session: Any) -> dict[str, Any]:
 
 
 @register.simple_tag
-def experiment_run_rows(runs: list[dict[str, Any]]) -> str:
-    """The lead's table of individual runs in one pass: a template loop over 200 runs (a reverse() and five
-    filters each) took most of the projected page's time."""
+def experiment_run_rows(experiment: Any) -> str:
+    """The lead's table of individual runs (rows of <tbody>), cached until a table the rows read is written.
+
+    Rendering 200 rows was most of the projected page's time, on every view; the
+    HTML is now kept by table stamps (config.table_versions.fragment) over the same
+    tables as `lead_runs`, so a view with nothing new reads no rows and renders none.
+    static/js/experiment.js builds the same rows from the lead's poll.
+    """
+    return table_versions.fragment(
+        f"experiment-run-rows:v{selectors.LEAD_RUNS_VERSION}",
+        tables=selectors.LEAD_RUNS_TABLES,
+        key=selectors.lead_key(experiment),
+        render=lambda: run_rows_html(selectors.lead_runs(experiment=experiment)),
+    )
+
+
+def run_rows_html(runs: list[dict[str, Any]]) -> str:
+    """The rows in one pass: a template loop over 200 runs (a reverse() and five filters each) was slow."""
     base = reverse("inference:run_page", args=[0]).replace("/0/", "/{}/")
 
     def short(text: str) -> str:
@@ -54,4 +70,4 @@ def experiment_run_rows(runs: list[dict[str, Any]]) -> str:
         f"<td>{escape(short(run['output']))}</td></tr>"
         for run in runs
     ]
-    return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped or a number
+    return "".join(rows)  # every value above is escaped or a number
