@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django import template
+from django.core.cache import cache
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 
 from config import table_versions
 from inference import experiment_selectors as selectors
@@ -37,6 +41,29 @@ def recap_experiments(session: Any) -> dict[str, Any]:
     experiments = selectors.attached_to_recap(session_id=session.pk)
     # The SVG was drawn by inference.experiment_chart from numbers, with every text escaped.
     return {"experiments": [(e, mark_safe(e.recap_svg)) for e in experiments]}  # noqa: S308
+
+
+# Bump when _arm.html or _arms.html changes: HTML cached from the old templates is then never read.
+ARMS_HTML_VERSION = 1
+_ARMS_HTML_TIMEOUT = 60 * 60 * 6  # the key names the content, so this only bounds the cache's size
+
+
+@register.simple_tag
+def experiment_arms(arms: list[dict[str, Any]]) -> str:
+    """The arms' panels, cached under a digest of the numbers they show.
+
+    The HTML is a function of `arms` alone (and the language the filters format
+    numbers in), so a key derived from their content can never serve a stale
+    panel; while nothing changes, the projected page and every learner's view
+    skip rendering three arms' tables (most of the page's template time).
+    """
+    content = repr((ARMS_HTML_VERSION, get_language(), arms)).encode()
+    key = f"experiment-arms-html:{hashlib.blake2b(content, digest_size=16).hexdigest()}"
+    html: str | None = cache.get(key)
+    if html is None:
+        html = render_to_string("inference/experiments/_arms.html", {"arms": arms})
+        cache.set(key, html, _ARMS_HTML_TIMEOUT)
+    return mark_safe(html)  # noqa: S308 - our own template's output, escaped when it was rendered
 
 
 @register.simple_tag

@@ -436,3 +436,30 @@ def test_admin_lists_experiments_and_their_runs(world, smollm2):
     html = page.content.decode()
     assert page.status_code == 200 and "Experiment runs" in html
     assert ExperimentRun.objects.get(run=run).first_token_text in html
+
+
+def test_the_arms_panels_follow_the_numbers(world, smollm2):
+    """The arms' HTML is cached under a digest of the numbers: every change shows, an unchanged view renders none."""
+    from django.core.cache import cache
+    from django.template import engines
+
+    experiment = _create(world, smollm2, temperatures=[0.7])
+    alice = world.client_for(world.alice)
+    url = f"/sandbox/experiments/{experiment.pk}/"
+
+    def arm_panel() -> str:
+        html = alice.get(url).content.decode()
+        return html[html.index('<article class="panel experiment-arm"') : html.index("</article>")]
+
+    assert "<strong>0</strong> runs done · 0 pending" in arm_panel()
+    run, _entry = experiments.experiment_run(experiment=experiment, membership=world.bob_membership)
+    assert "<strong>0</strong> runs done · 1 pending" in arm_panel()
+    _finish_like_a_worker(run, random.Random(6))
+    cached = arm_panel()
+    assert "<strong>1</strong> run done · 0 pending" in cached and "1 sample" in cached
+    # What the cache serves is what the template renders now.
+    results = experiment_selectors.experiment_results(experiment=experiment, for_lead=False)
+    cache.clear()
+    fresh = engines["django"].from_string("{% load experiments %}{% experiment_arms arms %}")
+    html = fresh.render({"arms": results["arms"]})
+    assert cached in html and arm_panel() == cached
