@@ -211,7 +211,7 @@ def experiment_results(*, experiment: Experiment, for_lead: bool) -> dict[str, A
 # Every table `lead_runs` reads: the runs, and each learner's name through their membership.
 LEAD_RUNS_TABLES = (ExperimentRun, Membership, User)
 # Bump when the shape of a run in `lead_runs` changes (the lead's table in templatetags/experiments.py too).
-LEAD_RUNS_VERSION = 1
+LEAD_RUNS_VERSION = 2
 
 
 def lead_key(experiment: Experiment) -> list[object]:

@@ -84,14 +84,17 @@ def experiment_run_rows(experiment: Any) -> str:
 
 
 def run_rows_html(runs: list[dict[str, Any]]) -> str:
-    """The rows in one pass: a template loop over 200 runs (a reverse() and five filters each) was slow."""
+    """The rows in one pass: a template loop over 200 runs (a reverse() and five filters each) was slow.
+
+    static/js/experiment.js (runRow) builds the same markup from the lead's poll; `data-run` is how it
+    finds a row to update in place."""
     base = reverse("inference:run_page", args=[0]).replace("/0/", "/{}/")
 
     def short(text: str) -> str:
         return text if len(text) <= 80 else text[:79] + "…"
 
     rows = [
-        f'<tr><td><a href="{escape(base.format(int(run["run"])))}">#{int(run["run"])}</a></td>'
+        f'<tr data-run="{int(run["run"])}"><td><a href="{escape(base.format(int(run["run"])))}">#{int(run["run"])}</a></td>'
         f"<td>{escape(run['learner'])}</td><td>{float(run['temperature']):g}</td>"
         f"<td>{escape(run['status'])}</td><td><code>{escape(visible(run['first_token']))}</code></td>"
         f"<td>{escape(short(run['output']))}</td></tr>"

@@ -61,7 +61,7 @@ def test_the_cached_rows_read_only_the_tables_they_declare(world, smollm2):
     cache.clear()  # everything cold: the value under the fragment too
     with CaptureQueriesContext(connection) as captured:
         html = experiment_run_rows(experiment)
-    assert html.count("<tr>") == 4 and "R3" in html
+    assert html.count("<tr data-run=") == 4 and "R3" in html
     read = tables_read(captured)
     assert read, "a cold render reads the rows"
     assert read <= DECLARED, f"read but not declared: {read - DECLARED}"
