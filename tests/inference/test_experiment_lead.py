@@ -121,3 +121,122 @@ def test_a_warm_view_reads_no_rows_and_renders_the_same(world, smollm2):
     assert cold_poll - warm_poll == 2 and json.loads(body)["runs"][0]["learner"] == "R0"
     # Learners never get names, whatever a lead's poll cached.
     assert "R0" not in world.client_for(world.alice).get(poll).content.decode()
+
+
+# --- Reopening ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def session(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cohort.models import OfficeHoursSession, SessionStatus
+
+    return OfficeHoursSession.objects.create(
+        cohort=world.cohort, number=3, title="Probability", starts_at=timezone.now() - timedelta(minutes=5),
+        status=SessionStatus.LIVE,
+    )  # fmt: skip
+
+
+def _lead_membership(world):
+    return world.lead.memberships.get(cohort=world.cohort)
+
+
+def test_a_lead_reopens_and_learners_run_again(world, smollm2):
+    experiment = _create(world, smollm2, temperatures=[0.7], runs_per_learner=2)
+    experiments.experiment_run(experiment=experiment, membership=world.alice_membership)
+    experiments.experiment_close(experiment=experiment)
+    with pytest.raises(experiments.ExperimentRefused):
+        experiments.experiment_run(experiment=experiment, membership=world.bob_membership)
+
+    reopened = experiments.experiment_reopen(experiment=experiment, membership=_lead_membership(world))
+    assert reopened.is_open and reopened.closed_at is None
+    experiments.experiment_run(experiment=experiment, membership=world.bob_membership)
+    # The run from before the close still counts, towards the results and towards Alice's limit.
+    experiments.experiment_run(experiment=experiment, membership=world.alice_membership)
+    with pytest.raises(experiments.ExperimentRefused, match="already run"):
+        experiments.experiment_run(experiment=experiment, membership=world.alice_membership)
+    assert experiment_selectors.experiment_results(experiment=experiment, for_lead=False)["total_runs"] == 3
+    # Reopening an open experiment changes nothing.
+    assert experiments.experiment_reopen(experiment=experiment, membership=_lead_membership(world)).is_open
+
+
+def test_only_a_lead_of_the_cohort_reopens(world, smollm2):
+    experiment = _create(world, smollm2)
+    experiments.experiment_close(experiment=experiment)
+    with pytest.raises(experiments.ExperimentRefused) as learner:
+        experiments.experiment_reopen(experiment=experiment, membership=world.alice_membership)
+    other_lead = MembershipFactory(role="lead")  # a lead, of another cohort
+    with pytest.raises(experiments.ExperimentRefused) as outsider:
+        experiments.experiment_reopen(experiment=experiment, membership=other_lead)
+    assert (learner.value.status, outsider.value.status) == (403, 404)
+    experiment.refresh_from_db()
+    assert not experiment.is_open
+
+
+def test_an_experiment_of_an_ended_session_stays_closed(world, smollm2, session):
+    from cohort.models import SessionStatus
+
+    experiment = _create(world, smollm2, session=3)
+    experiments.experiment_close(experiment=experiment)
+    session.status = SessionStatus.ENDED
+    session.save()
+    experiment = Experiment.objects.select_related("session").get(pk=experiment.pk)
+    with pytest.raises(experiments.ExperimentRefused, match="Session 3 has ended") as refused:
+        experiments.experiment_reopen(experiment=experiment, membership=_lead_membership(world))
+    assert refused.value.status == 409
+    lead = world.client_for(world.lead)
+    page = _page(lead, experiment)
+    assert "Reopen the experiment" not in page and "Session 3 has ended" in page
+    api = lead.post(f"{API}/{experiment.pk}/reopen", data="{}", content_type="application/json")
+    assert api.status_code == 409 and "has ended" in api.json()["error"]
+    assert lead.post(f"/sandbox/experiments/{experiment.pk}/reopen/", follow=True).status_code == 200
+    experiment.refresh_from_db()
+    assert not experiment.is_open
+
+
+def test_the_reopen_button_and_view(world, smollm2, session):
+    experiment = _create(world, smollm2, session=3)
+    lead, alice = world.client_for(world.lead), world.client_for(world.alice)
+    url = f"/sandbox/experiments/{experiment.pk}/reopen/"
+    assert "Reopen the experiment" not in _page(lead, experiment)  # open: "Close" instead
+    already = lead.post(url, follow=True).content.decode()
+    assert "open already" in already
+
+    lead.post(f"/sandbox/experiments/{experiment.pk}/close/")
+    assert f'action="{url}"' in _page(lead, experiment)
+    assert "Reopen the experiment" not in _page(alice, experiment)
+    assert alice.post(url).status_code == 403
+    assert world.client_for(world.outsider).post(url).status_code == 404
+    assert lead.get(url).status_code == 405
+
+    response = lead.post(url)
+    assert response.status_code == 302 and response["Location"] == f"/sandbox/experiments/{experiment.pk}/"
+    page = _page(lead, experiment)
+    assert "Reopened: learners can run it again" in page and "Close the experiment" in page
+    assert "Run the lead's experiment" in _page(alice, experiment)
+
+
+def test_the_reopen_endpoint(world, smollm2):
+    experiment = _create(world, smollm2)
+    url = f"{API}/{experiment.pk}/reopen"
+
+    def post(user):
+        return world.client_for(user).post(url, data="{}", content_type="application/json")
+
+    world.client_for(world.lead).post(f"{API}/{experiment.pk}/close", data="{}", content_type="application/json")
+    other_lead = MembershipFactory(role="lead").user  # leads another cohort
+    assert post(other_lead).status_code == 404
+    assert post(world.outsider).status_code == 404
+    assert post(world.alice).status_code == 403
+    assert world.client_for(None).post(url, data="{}", content_type="application/json").status_code == 401
+    experiment.refresh_from_db()
+    assert not experiment.is_open
+
+    reopened = post(world.lead)
+    assert reopened.status_code == 200 and reopened.json()["status"] == "open" and reopened.json()["runs"] == []
+    again = post(world.lead)  # reopening an open experiment changes nothing
+    assert again.status_code == 200 and again.json()["status"] == "open"
+    assert "/api/sandbox/experiments/{id}/reopen" in world.client_for(None).get("/api/openapi.json").json()["paths"]
