@@ -26,11 +26,7 @@ _PENDING = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 def experiment_for_member(*, user: User, experiment_id: int) -> tuple[Experiment, Membership] | None:
     """The experiment and the viewer's membership in its cohort; None outside the cohort (a 404). Two queries."""
-    experiment = (
-        Experiment.objects.select_related("model", "session", "cohort", "created_by__user")
-        .filter(pk=experiment_id)
-        .first()
-    )
+    experiment = Experiment.objects.select_related("model", "session", "cohort").filter(pk=experiment_id).first()
     if experiment is None:
         return None
     membership = Membership.objects.filter(user=user, cohort_id=experiment.cohort_id).first()
