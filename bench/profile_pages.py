@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_pages.py                 (CPU ms per page)
     .venv/bin/python bench/profile_pages.py --profile lead   (cProfile of pages whose label holds "lead")
+    .venv/bin/python bench/profile_pages.py --profile "experiment (lead)"   (the lead's results page)
 
 Same data and production settings as bench/pages.py (DEBUG off, SQLite in a
 temporary folder, file cache), served through Django's test client, which
@@ -69,6 +70,9 @@ def main() -> int:
             ("learner page (lead)", f"/c/{COHORT_SLUG}/lead/learners/{seeded.learner_membership_id}/", lead),
             ("who is stuck (lead)", f"/c/{COHORT_SLUG}/lead/stuck/", lead),
             ("compare", seeded.compare_path, learner),
+            ("experiment (lead)", f"/sandbox/experiments/{seeded.experiment_id}/", lead),
+            ("experiment poll (lead)", f"/api/sandbox/experiments/{seeded.experiment_id}", lead),
+            ("experiment poll", f"/api/sandbox/experiments/{seeded.experiment_id}", learner),
         ]
         client = Client(HTTP_HOST="127.0.0.1")
         for label, path, headers in pages:

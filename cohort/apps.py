@@ -6,7 +6,6 @@ class CohortConfig(AppConfig):
     verbose_name = "Cohorts and roadmap"
 
     def ready(self) -> None:
-        # Connects the worker heartbeat to Celery's worker_ready signal.
-        import config.health  # noqa: F401
-        # Connects the table stamps' write watcher to every database connection.
-        import config.table_versions  # noqa: F401
+        # Imported for their side effects: the worker heartbeat connects to Celery's worker_ready
+        # signal, the table stamps' write watcher to every database connection.
+        from config import health, table_versions  # noqa: F401

@@ -26,7 +26,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import models, transaction
@@ -98,6 +98,34 @@ def table_name(table: str | type[models.Model]) -> str:
     return table if isinstance(table, str) else table._meta.db_table
 
 
+def cached[T](
+    name: str,
+    *,
+    tables: Iterable[str | type[models.Model]],
+    key: Iterable[object],
+    compute: Callable[[], T],
+    timeout: int = FRAGMENT_TIMEOUT,
+) -> T:
+    """`compute()`'s value (anything the cache can pickle), kept until a write to one of `tables` or a change in `key`.
+
+    `tables` must name every table `compute` reads (tests check it by capturing the
+    queries of a cold call); `key` holds whatever else the value depends on. `name`
+    should carry a version to bump when the value's shape changes.
+    """
+    stamps = versions(table_name(t) for t in tables)
+    digest = hashlib.blake2b(repr((list(key), stamps)).encode(), digest_size=16).hexdigest()
+    cache_key = f"fragment:{name}:{digest}"
+    found: Any = cache.get(cache_key, _MISSING)
+    if found is not _MISSING:
+        return cast(T, found)
+    value = compute()
+    cache.set(cache_key, value, timeout)
+    return value
+
+
+_MISSING = object()
+
+
 def fragment(
     name: str,
     *,
@@ -113,15 +141,8 @@ def fragment(
     viewer when it is personal, the time zone, a time bucket for relative times.
     `name` should carry a version to bump when the template changes.
     """
-    stamps = versions(table_name(t) for t in tables)
-    digest = hashlib.blake2b(repr((list(key), stamps)).encode(), digest_size=16).hexdigest()
-    cache_key = f"fragment:{name}:{digest}"
-    cached: str | None = cache.get(cache_key)
-    if cached is not None:
-        return mark_safe(cached)  # noqa: S308 - our own template output, stored as rendered
-    html = str(render())
-    cache.set(cache_key, html, timeout)
-    return mark_safe(html)  # noqa: S308 - rendered templates are already escaped
+    html = cached(name, tables=tables, key=key, compute=lambda: str(render()), timeout=timeout)
+    return mark_safe(html)  # noqa: S308 - our own template output, stored as rendered
 
 
 def _watch_writes(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:

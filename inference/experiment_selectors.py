@@ -2,7 +2,8 @@
 
 Learners get the aggregate only; `runs` (who produced which output, with run
 links) is added for the cohort's leads. The aggregate is cached under a key
-derived from the rows themselves (see _results_key), so it is never stale.
+derived from the rows themselves (see _results_key), so it is never stale; the
+leads' per-run rows are cached by table stamps (lead_runs).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from django.core.cache import cache
 
 from cohort.models import Membership, Role, User
+from config import table_versions
 from inference.models import Experiment, ExperimentRun, ExperimentStatus, RunStatus
 from inference.stats import goodness_of_fit
 
@@ -24,11 +26,7 @@ _PENDING = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 def experiment_for_member(*, user: User, experiment_id: int) -> tuple[Experiment, Membership] | None:
     """The experiment and the viewer's membership in its cohort; None outside the cohort (a 404). Two queries."""
-    experiment = (
-        Experiment.objects.select_related("model", "session", "cohort", "created_by__user")
-        .filter(pk=experiment_id)
-        .first()
-    )
+    experiment = Experiment.objects.select_related("model", "session", "cohort").filter(pk=experiment_id).first()
     if experiment is None:
         return None
     membership = Membership.objects.filter(user=user, cohort_id=experiment.cohort_id).first()
@@ -175,18 +173,15 @@ def _learner_name(row: dict[str, Any]) -> str:
 
 
 def experiment_results(*, experiment: Experiment, for_lead: bool) -> dict[str, Any]:
-    """The results per arm (and, for leads, every run with its learner).
+    """The results per arm (and, for leads, every run with its learner: `lead_runs`).
 
     The arms (never who produced what) are cached under `_results_key`: one aggregate query when
-    warm, plus the full rows when cold. A lead's per-run table is never cached (names can change);
-    it is one more query of small columns when the arms came from the cache.
+    warm, plus the rows when cold. A lead's per-run rows come from `lead_runs`' cache.
     """
     key = _results_key(experiment)
     cached: dict[str, Any] | None = cache.get(key)
-    rows: list[dict[str, Any]] | None = None
     if cached is None:
-        fields = _FIELDS + (("run_id", *_NAME_FIELDS) if for_lead else ())
-        rows = list(ExperimentRun.objects.filter(experiment=experiment).order_by("created_at", "pk").values(*fields))
+        rows = list(ExperimentRun.objects.filter(experiment=experiment).order_by("created_at", "pk").values(*_FIELDS))
         by_arm: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             by_arm[row["arm"]].append(row)
@@ -205,24 +200,52 @@ def experiment_results(*, experiment: Experiment, for_lead: bool) -> dict[str, A
         "arms": cached["arms"],
     }
     if for_lead:
-        if rows is None:
-            rows = list(
-                ExperimentRun.objects.filter(experiment=experiment)
-                .order_by("created_at", "pk")
-                .values(*_LEAD_FIELDS, *_NAME_FIELDS)
-            )
-        results["runs"] = [
+        results["runs"] = lead_runs(experiment=experiment)
+    return results
+
+
+# Every table `lead_runs` reads: the runs, and each learner's name through their membership.
+LEAD_RUNS_TABLES = (ExperimentRun, Membership, User)
+# Bump when the shape of a run in `lead_runs` changes (the lead's table in templatetags/experiments.py too).
+LEAD_RUNS_VERSION = 2
+
+
+def lead_key(experiment: Experiment) -> list[object]:
+    """What a lead's per-run rows depend on besides the tables: which experiment, and its arms' temperatures."""
+    return [experiment.pk, f"{experiment.created_at.timestamp():.6f}", [float(t) for t in experiment.temperatures]]
+
+
+def lead_runs(*, experiment: Experiment) -> list[dict[str, Any]]:
+    """Each run of the experiment with its learner, in the order they started (for the cohort's leads only).
+
+    Cached by table stamps (config.table_versions): a run that starts or ends, a
+    learner renamed or removed, moves a stamp of LEAD_RUNS_TABLES and the next read
+    queries again; otherwise the lead's poll every second reads no names. One
+    query when cold, none when warm.
+    """
+
+    def read() -> list[dict[str, Any]]:
+        temperatures = [float(t) for t in experiment.temperatures]
+        rows = (
+            ExperimentRun.objects.filter(experiment=experiment)
+            .order_by("created_at", "pk")
+            .values(*_LEAD_FIELDS, *_NAME_FIELDS)
+        )
+        return [
             {
                 "run": row["run_id"],
                 "learner": _learner_name(row),
-                "temperature": float(experiment.temperatures[row["arm"]]),
+                "temperature": temperatures[row["arm"]],
                 "status": row["status"],
                 "first_token": row["first_token_text"],
                 "output": row["output_text"][:200],
             }
             for row in rows
         ]
-    return results
+
+    return table_versions.cached(
+        f"experiment-lead-runs:v{LEAD_RUNS_VERSION}", tables=LEAD_RUNS_TABLES, key=lead_key(experiment), compute=read
+    )
 
 
 def is_lead(membership: Membership) -> bool:

@@ -98,7 +98,11 @@ def experiment_detail(request: AuthedRequest, experiment_id: int) -> HttpRespons
     """The projected results page: drawn on the server, then refreshed every second by static/js/experiment.js."""
     experiment, membership = _found(request, experiment_id)
     lead = selectors.is_lead(membership)
-    results = selectors.experiment_results(experiment=experiment, for_lead=lead)
+    # A lead's per-run table is a cached fragment of its own (the `experiment_run_rows` tag), so the
+    # page never needs the runs as data: a view with nothing new reads and renders none of them.
+    results = selectors.experiment_results(experiment=experiment, for_lead=False)
+    closed_by_lead = lead and not experiment.is_open
+    refusal = services.reopen_refusal(experiment) if closed_by_lead else None
     mine = list(
         ExperimentRun.objects.filter(experiment=experiment, membership=membership).values_list("run_id", flat=True)
     )
@@ -108,6 +112,8 @@ def experiment_detail(request: AuthedRequest, experiment_id: int) -> HttpRespons
         "cohort": experiment.cohort,
         "results": results,
         "is_lead": lead,
+        "can_reopen": closed_by_lead and refusal is None,
+        "reopen_refusal": refusal,
         "my_runs": mine,
         "runs_left": max(0, experiment.runs_per_learner - len(mine)),
     }
@@ -138,6 +144,22 @@ def experiment_close(request: AuthedRequest, experiment_id: int) -> HttpResponse
     experiment, _membership = _lead(request, experiment_id)
     services.experiment_close(experiment=experiment)
     messages.success(request, "Closed: no new runs; runs already started still count.")
+    return redirect(_detail_url(experiment))
+
+
+@require_POST
+@login_required
+def experiment_reopen(request: AuthedRequest, experiment_id: int) -> HttpResponse:
+    experiment, membership = _lead(request, experiment_id)
+    if experiment.is_open:
+        messages.info(request, "The experiment is open already.")
+        return redirect(_detail_url(experiment))
+    try:
+        services.experiment_reopen(experiment=experiment, membership=membership)
+    except services.ExperimentRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Reopened: learners can run it again; the runs from before still count.")
     return redirect(_detail_url(experiment))
 
 

@@ -117,6 +117,47 @@ def experiment_close(*, experiment: Experiment) -> Experiment:
     return experiment
 
 
+def reopen_refusal(experiment: Experiment) -> str | None:
+    """Why the experiment cannot be reopened, or None when it can (the page shows the button only then).
+
+    One started in a session reopens only while that session is live, the rule
+    that let it start: its results are that room's, and may already be on the
+    session's recap, so runs added after the session ended would be counted as the
+    room's without having been. To keep sampling afterwards, the lead starts a new
+    experiment from the sandbox.
+    """
+    session = experiment.session
+    if session is None or session.status == SessionStatus.LIVE:
+        return None
+    if session.status == SessionStatus.ENDED:
+        return (
+            f"Session {session.number} has ended and these results are that room's: "
+            "start a new experiment from the sandbox to keep sampling."
+        )
+    return f"Session {session.number} is not live: reopen the experiment while it is."
+
+
+def experiment_reopen(*, experiment: Experiment, membership: Membership) -> Experiment:
+    """Take runs again after a close (the cohort's leads only). Reopening an open experiment changes nothing.
+
+    Runs from before the close still count, and each learner's limit counts them too.
+    """
+    if membership.cohort_id != experiment.cohort_id:
+        raise ExperimentRefused("No such experiment.", status=404)
+    if membership.role != Role.LEAD:
+        raise ExperimentRefused("Only the cohort's leads can reopen an experiment.", status=403)
+    if experiment.is_open:
+        return experiment
+    refusal = reopen_refusal(experiment)
+    if refusal is not None:
+        raise ExperimentRefused(refusal, status=409)
+    Experiment.objects.filter(pk=experiment.pk, status=ExperimentStatus.CLOSED).update(
+        status=ExperimentStatus.OPEN, closed_at=None
+    )
+    experiment.refresh_from_db()
+    return experiment
+
+
 def run_facts(tokens: list[dict[str, Any]], output_text: str) -> dict[str, Any]:
     """What the results need from a finished run, computed once."""
     first = tokens[0] if tokens else None

@@ -30,6 +30,9 @@ urlpatterns = [
     path("sandbox/experiments/<int:experiment_id>/run/", experiment_views.experiment_run, name="experiment_run"),
     path("sandbox/experiments/<int:experiment_id>/close/", experiment_views.experiment_close, name="experiment_close"),
     path(
+        "sandbox/experiments/<int:experiment_id>/reopen/", experiment_views.experiment_reopen, name="experiment_reopen"
+    ),
+    path(
         "sandbox/experiments/<int:experiment_id>/recap/", experiment_views.experiment_attach, name="experiment_attach"
     ),
 ]

@@ -128,6 +128,21 @@ class TestFragment:
             list(User.objects.filter(memberships__cohort__slug="x"))
         assert {"cohort_user", "cohort_membership", "cohort_cohort"} <= tables_read(captured)
 
+    def test_a_value_is_cached_even_when_empty(self):
+        calls: list[int] = []
+
+        def names() -> list[str]:
+            calls.append(1)
+            return list(Cohort.objects.values_list("name", flat=True))
+
+        def read() -> list[str]:
+            return table_versions.cached("test-values", tables=[Cohort], key=[], compute=names)
+
+        assert read() == [] and read() == []
+        assert len(calls) == 1  # an empty answer is an answer, not a miss
+        CohortFactory(name="A")
+        assert read() == ["A"] and len(calls) == 2
+
 
 @pytest.mark.django_db
 def test_a_write_with_the_cache_down_is_kept_and_its_stamp_moves_once_the_cache_is_back(settings, caplog):

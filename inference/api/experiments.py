@@ -1,4 +1,4 @@
-"""Live cohort experiments: a lead starts and closes one, learners run it, everyone reads the aggregate."""
+"""Live cohort experiments: a lead starts, closes and reopens one, learners run it, everyone reads the aggregate."""
 
 from __future__ import annotations
 
@@ -136,4 +136,25 @@ def experiments_run(request: MemberRequest, id: ExperimentId, payload: Experimen
 def experiments_close(request: MemberRequest, id: ExperimentId) -> Any:
     experiment, _membership = _lead(request, id)
     experiment = services.experiment_close(experiment=experiment)
+    return selectors.experiment_results(experiment=experiment, for_lead=True)
+
+
+@router.post(
+    "/{id}/reopen",
+    response={200: ExperimentOut, **READ, 409: ErrorOut, 413: ErrorOut, 415: ErrorOut},
+    url_name="api_experiment_reopen",
+    summary="Reopen a closed experiment (leads): learners can run it again",
+    description=(
+        "Runs from before the close still count, and count against each learner's limit. Reopening an open "
+        "experiment changes nothing (200). 409 when the experiment was started in a session that is not live "
+        "any more (its results are that room's: start a new experiment instead). 404 for an experiment of "
+        "another cohort, 403 for a member who does not lead it."
+    ),
+)
+def experiments_reopen(request: MemberRequest, id: ExperimentId) -> Any:
+    experiment, membership = _lead(request, id)
+    try:
+        experiment = services.experiment_reopen(experiment=experiment, membership=membership)
+    except services.ExperimentRefused as exc:
+        raise _refused(exc) from None
     return selectors.experiment_results(experiment=experiment, for_lead=True)

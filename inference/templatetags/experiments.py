@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django import template
+from django.core.cache import cache
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 
+from config import table_versions
 from inference import experiment_selectors as selectors
 from inference.templatetags.sandbox_tags import visible
 
@@ -38,20 +43,61 @@ def recap_experiments(session: Any) -> dict[str, Any]:
     return {"experiments": [(e, mark_safe(e.recap_svg)) for e in experiments]}  # noqa: S308
 
 
+# Bump when _arm.html or _arms.html changes: HTML cached from the old templates is then never read.
+ARMS_HTML_VERSION = 1
+_ARMS_HTML_TIMEOUT = 60 * 60 * 6  # the key names the content, so this only bounds the cache's size
+
+
 @register.simple_tag
-def experiment_run_rows(runs: list[dict[str, Any]]) -> str:
-    """The lead's table of individual runs in one pass: a template loop over 200 runs (a reverse() and five
-    filters each) took most of the projected page's time."""
+def experiment_arms(arms: list[dict[str, Any]]) -> str:
+    """The arms' panels, cached under a digest of the numbers they show.
+
+    The HTML is a function of `arms` alone (and the language the filters format
+    numbers in), so a key derived from their content can never serve a stale
+    panel; while nothing changes, the projected page and every learner's view
+    skip rendering three arms' tables (most of the page's template time).
+    """
+    content = repr((ARMS_HTML_VERSION, get_language(), arms)).encode()
+    key = f"experiment-arms-html:{hashlib.blake2b(content, digest_size=16).hexdigest()}"
+    html: str | None = cache.get(key)
+    if html is None:
+        html = render_to_string("inference/experiments/_arms.html", {"arms": arms})
+        cache.set(key, html, _ARMS_HTML_TIMEOUT)
+    return mark_safe(html)  # noqa: S308 - our own template's output, escaped when it was rendered
+
+
+@register.simple_tag
+def experiment_run_rows(experiment: Any) -> str:
+    """The lead's table of individual runs (rows of <tbody>), cached until a table the rows read is written.
+
+    Rendering 200 rows was most of the projected page's time, on every view; the
+    HTML is now kept by table stamps (config.table_versions.fragment) over the same
+    tables as `lead_runs`, so a view with nothing new reads no rows and renders none.
+    static/js/experiment.js builds the same rows from the lead's poll.
+    """
+    return table_versions.fragment(
+        f"experiment-run-rows:v{selectors.LEAD_RUNS_VERSION}",
+        tables=selectors.LEAD_RUNS_TABLES,
+        key=selectors.lead_key(experiment),
+        render=lambda: run_rows_html(selectors.lead_runs(experiment=experiment)),
+    )
+
+
+def run_rows_html(runs: list[dict[str, Any]]) -> str:
+    """The rows in one pass: a template loop over 200 runs (a reverse() and five filters each) was slow.
+
+    static/js/experiment.js (runRow) builds the same markup from the lead's poll; `data-run` is how it
+    finds a row to update in place."""
     base = reverse("inference:run_page", args=[0]).replace("/0/", "/{}/")
 
     def short(text: str) -> str:
         return text if len(text) <= 80 else text[:79] + "…"
 
     rows = [
-        f'<tr><td><a href="{escape(base.format(int(run["run"])))}">#{int(run["run"])}</a></td>'
+        f'<tr data-run="{int(run["run"])}"><td><a href="{escape(base.format(int(run["run"])))}">#{int(run["run"])}</a></td>'
         f"<td>{escape(run['learner'])}</td><td>{float(run['temperature']):g}</td>"
         f"<td>{escape(run['status'])}</td><td><code>{escape(visible(run['first_token']))}</code></td>"
         f"<td>{escape(short(run['output']))}</td></tr>"
         for run in runs
     ]
-    return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped or a number
+    return "".join(rows)  # every value above is escaped or a number

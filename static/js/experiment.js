@@ -1,10 +1,10 @@
 // The live experiment's results page (made to be projected; entry module): polls the results JSON every
-// second and redraws the arms; "Draw 1,000 more" simulates draws from the model's predicted distribution
+// second and redraws the arms (and, for a lead, the table of individual runs); "Draw 1,000 more" simulates draws from the model's predicted distribution
 // of token 1 in the browser (a seeded generator, clearly labelled: the model does not run).
 // No inline script: the template carries data- attributes only (Content-Security-Policy). The numbers
 // are written as on every sandbox page (lib/format.js, the same as the server's `pct` filter).
 
-import { $, el } from "./lib/dom.js";
+import { $, el, show } from "./lib/dom.js";
 import { TokenName, num, pct, tokenName, visibleText } from "./lib/format.js";
 import { api } from "./lib/http.js";
 
@@ -15,6 +15,13 @@ const OTHER_MIN_P = 1e-7; // below this the rest of the distribution is rounding
 
 // As the template's `floatformat:"-2"`: 0, 0.7, 1.5.
 export const temperatureLabel = (t) => String(Number(t.toFixed(2)));
+// As Python's f"{t:g}" in the lead's table (six significant digits, no trailing zeros): 0, 0.7, 1.5.
+export const temperatureText = (t) => String(Number(t.toPrecision(6)));
+// As the server's `short` in the lead's table: 80 characters at most, counted as Python counts them.
+export function shortText(text) {
+  const chars = Array.from(text);
+  return chars.length <= 80 ? text : `${chars.slice(0, 79).join("")}…`;
+}
 
 function meter(max, value, label, className) {
   return el("meter", { min: "0", max: String(max), value: String(value), "aria-label": label, class: className });
@@ -62,6 +69,49 @@ export function armNode(arm, index) {
   return article;
 }
 
+// --- The lead's table of individual runs ------------------------------------------------------
+// One row per run in the order they started, as experiment_run_rows (inference/templatetags/experiments.py)
+// draws it on the server. Rows are updated in place, never rebuilt, so a keyboard user's focus on a run's
+// link survives the poll; a row's text changes only when the run's did.
+
+// The texts of a run's cells after the link: learner, temperature, status, token 1, output.
+const runTexts = (run) => [run.learner, temperatureText(run.temperature), run.status, visibleText(run.first_token), shortText(run.output)];
+
+function fillRow(row, run) {
+  runTexts(run).forEach((text, i) => {
+    const cell = row.cells[i + 1];
+    const target = cell.firstElementChild || cell; // token 1 sits in a <code>
+    if (target.textContent !== text) target.textContent = text;
+  });
+}
+
+export function runRow(run, runUrl) {
+  const row = el("tr", { "data-run": String(run.run) },
+    el("td", {}, el("a", { href: runUrl.replace("/0/", `/${run.run}/`), text: `#${run.run}` })),
+    el("td"), el("td"), el("td"), el("td", {}, el("code")), el("td"));
+  fillRow(row, run);
+  return row;
+}
+
+// `runs` from the lead's poll into the server-drawn table (learners' answers have no `runs`).
+export function drawRuns(runs) {
+  const panel = $("experiment-runs");
+  const body = $("experiment-run-rows");
+  if (!panel || !body || !runs) return;
+  const shown = new Map([...body.rows].map((row) => [row.dataset.run, row]));
+  const wanted = new Set();
+  for (const run of runs) {
+    const id = String(run.run);
+    wanted.add(id);
+    const row = shown.get(id);
+    if (row) fillRow(row, run);
+    else body.append(runRow(run, panel.dataset.runUrl)); // runs only ever start after those shown
+  }
+  for (const [id, row] of shown) if (!wanted.has(id)) row.remove();
+  show($("experiment-runs-table"), runs.length > 0);
+  show($("experiment-runs-empty"), runs.length === 0);
+}
+
 // --- Polling -----------------------------------------------------------------------------------
 
 let latest = null;
@@ -79,6 +129,7 @@ async function poll(results) {
       lastBody = body;
       latest = answer.data;
       results.replaceChildren(...latest.arms.map(armNode));
+      drawRuns(latest.runs);
       const total = $("experiment-total");
       if (total) total.textContent = String(latest.total_runs);
       const status = $("experiment-status");

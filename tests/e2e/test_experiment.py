@@ -87,3 +87,48 @@ def test_a_room_runs_the_leads_experiment(new_page, world, smollm2, sign_in, cel
     expect(lead.locator("figure.experiment-chart svg text").filter(has_text="Temperature 0: 2 runs")).to_have_count(1)
     lead.set_viewport_size({"width": 320, "height": 800})
     assert _overflow(lead) <= 0
+
+
+def test_the_leads_table_of_runs_follows_the_room(page_for, world, smollm2):
+    """With the page open, a learner's run appears, then ends, then the learner is renamed: no reload, the
+    focus on a run's link survives the updates, and the rows the script built are the server's markup."""
+    import random
+
+    from cohort.models import User
+    from inference import experiments
+    from tests.inference.test_experiments import _create, _finish_like_a_worker
+
+    experiment = _create(world, smollm2, temperatures=[0.7], title="Live table")
+    lead = page_for(world.lead)
+    watch_csp(lead.context)
+    lead.goto(f"/sandbox/experiments/{experiment.pk}/")
+    expect(lead.get_by_text("No one has run it yet")).to_be_visible()
+    table = lead.locator("#experiment-runs-table")
+    expect(table).to_be_hidden()
+
+    run, _entry = experiments.experiment_run(experiment=experiment, membership=world.alice_membership)
+    row = lead.locator(f'#experiment-run-rows tr[data-run="{run.pk}"]')
+    expect(row.locator("td")).to_have_text([f"#{run.pk}", "Alice", "0.7", "queued", "∅", ""])
+    expect(lead.get_by_text("No one has run it yet")).to_be_hidden()
+    link = row.get_by_role("link", name=f"#{run.pk}")
+    expect(link).to_have_attribute("href", f"/sandbox/runs/{run.pk}/")
+    link.focus()
+
+    _finish_like_a_worker(run, random.Random(3))
+    entry = ExperimentRun.objects.get(run=run)
+    expect(row.locator("td")).to_have_text([f"#{run.pk}", "Alice", "0.7", "done", entry.first_token_text,
+                                            entry.output_text])  # fmt: skip
+    expect(link).to_be_focused()  # updated in place, not rebuilt
+
+    second, _entry = experiments.experiment_run(experiment=experiment, membership=world.bob_membership)
+    expect(lead.locator("#experiment-run-rows tr")).to_have_count(2)
+    expect(lead.locator("#experiment-run-rows tr").nth(1)).to_have_attribute("data-run", str(second.pk))
+    User.objects.filter(pk=world.alice.pk).update(name="Alicia")
+    expect(row.locator("td").nth(1)).to_have_text("Alicia")
+    expect(link).to_be_focused()
+    assert_no_csp_violations(lead, "the lead's live table")
+
+    built = lead.locator("#experiment-run-rows").inner_html()
+    lead.reload()
+    expect(lead.locator("#experiment-run-rows tr")).to_have_count(2)
+    assert lead.locator("#experiment-run-rows").inner_html() == built  # the no-JS first paint is the same

@@ -178,12 +178,12 @@ def test_results_for_200_runs_in_fixed_queries(world, smollm2, django_assert_num
         ExperimentRun.objects.create(experiment=experiment, run=run, membership=membership, arm=i % 3)
         _finish_like_a_worker(run, rng)
     experiment = Experiment.objects.select_related("model").get(pk=experiment.pk)  # as the views read it
-    # cold: the cache key's aggregate, then the rows
-    with django_assert_num_queries(2):
+    # cold: the cache key's aggregate, the rows, then the lead's rows with names (lead_runs)
+    with django_assert_num_queries(3):
         results = experiment_selectors.experiment_results(experiment=experiment, for_lead=True)
     assert results["total_runs"] == 200 and len(results["runs"]) == 200
-    # warm: the key's aggregate; a lead's per-run table (names) is read, never cached
-    with django_assert_num_queries(2):
+    # warm: the key's aggregate only; the lead's rows come from their table stamps' cache
+    with django_assert_num_queries(1):
         warm = experiment_selectors.experiment_results(experiment=experiment, for_lead=True)
     assert warm == results
     with django_assert_num_queries(1):
@@ -436,3 +436,30 @@ def test_admin_lists_experiments_and_their_runs(world, smollm2):
     html = page.content.decode()
     assert page.status_code == 200 and "Experiment runs" in html
     assert ExperimentRun.objects.get(run=run).first_token_text in html
+
+
+def test_the_arms_panels_follow_the_numbers(world, smollm2):
+    """The arms' HTML is cached under a digest of the numbers: every change shows, an unchanged view renders none."""
+    from django.core.cache import cache
+    from django.template import engines
+
+    experiment = _create(world, smollm2, temperatures=[0.7])
+    alice = world.client_for(world.alice)
+    url = f"/sandbox/experiments/{experiment.pk}/"
+
+    def arm_panel() -> str:
+        html = alice.get(url).content.decode()
+        return html[html.index('<article class="panel experiment-arm"') : html.index("</article>")]
+
+    assert "<strong>0</strong> runs done · 0 pending" in arm_panel()
+    run, _entry = experiments.experiment_run(experiment=experiment, membership=world.bob_membership)
+    assert "<strong>0</strong> runs done · 1 pending" in arm_panel()
+    _finish_like_a_worker(run, random.Random(6))
+    cached = arm_panel()
+    assert "<strong>1</strong> run done · 0 pending" in cached and "1 sample" in cached
+    # What the cache serves is what the template renders now.
+    results = experiment_selectors.experiment_results(experiment=experiment, for_lead=False)
+    cache.clear()
+    fresh = engines["django"].from_string("{% load experiments %}{% experiment_arms arms %}")
+    html = fresh.render({"arms": results["arms"]})
+    assert cached in html and arm_panel() == cached
