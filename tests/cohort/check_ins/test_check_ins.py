@@ -162,11 +162,16 @@ def test_check_in_resolve_refuses_on_track_check_in(world):
 # --- Email to the leads ---------------------------------------------------------------------
 
 
+def _tasks(callbacks: list) -> list:  # type: ignore[type-arg]
+    """The on-commit callbacks other than the table stamps' second move (config.table_versions)."""
+    return [c for c in callbacks if c.__module__ != "config.table_versions"]
+
+
 def test_blocked_check_in_queues_one_email_task_after_commit(world, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         _blocked(world.alice_membership, world.steps[0])
 
-    assert len(callbacks) == 1
+    assert len(_tasks(callbacks)) == 1
 
 
 def test_on_track_check_in_queues_no_email_and_the_sweep_sends_none(world, django_capture_on_commit_callbacks):
@@ -179,7 +184,7 @@ def test_on_track_check_in_queues_no_email_and_the_sweep_sends_none(world, djang
             at=timezone.now() - dt.timedelta(minutes=10),
         )
 
-    assert callbacks == []
+    assert _tasks(callbacks) == []
     assert sweep_blocked_check_ins.run() == 0
     assert notify_blocked_check_in.run(check_in_id=on_track.pk) is False
     assert mail.outbox == []
