@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -121,3 +122,8 @@ def watch_connection(sender: object, connection: BaseDatabaseWrapper, **kwargs: 
     # connection_created fires on every (re)connect of the same wrapper: add the watcher once.
     if _watch_writes not in connection.execute_wrappers:
         connection.execute_wrappers.append(_watch_writes)
+
+
+def time_bucket(seconds: int = 60) -> int:
+    """A key part that moves every `seconds`: for fragments holding relative times or now-based rules."""
+    return int(time.time() // seconds)
