@@ -7,6 +7,7 @@ class CohortConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the worker heartbeat to Celery's worker_ready signal.
-        import config.health  # noqa: F401
+        import config.health
+
         # Connects the table stamps' write watcher to every database connection.
         import config.table_versions  # noqa: F401

@@ -1,0 +1,105 @@
+"""The lead pages' cached fragments (lead home panels, nav badge): what they read, their keys, their staleness."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cohort import lead_views
+from cohort.check_ins import services as check_ins
+from cohort.models import CheckInStatus, Membership, OfficeHoursSession, Role, SessionStatus
+from cohort.office_hours import live_services
+from cohort.office_hours import services as office_hours
+from cohort.templatetags import check_ins as check_in_tags
+from config.table_versions import table_name
+from tests.cohort.busy_cohort import seed_busy_cohort
+from tests.factories import MembershipFactory, UserFactory
+from tests.helpers import tables_read
+
+pytestmark = pytest.mark.django_db
+
+
+def _declared(tables) -> set[str]:  # type: ignore[no-untyped-def]
+    return {table_name(t) for t in tables}
+
+
+def _staff(world, user) -> Membership:  # type: ignore[no-untyped-def]
+    return Membership.objects.select_related("cohort").get(user=user, cohort=world.cohort)
+
+
+def _blocked(world, text: str):  # type: ignore[no-untyped-def]
+    return check_ins.check_in_post(
+        membership=world.bob_membership, step=world.steps[0], status=CheckInStatus.BLOCKED, blocker_text=text
+    )
+
+
+def test_lead_home_panels_read_only_the_tables_they_declare(world):
+    seed_busy_cohort(world.cohort, world.steps, 20)
+    lead = _staff(world, world.lead)
+
+    with CaptureQueriesContext(connection) as captured:
+        html = lead_views.lead_home_panels_html(membership=lead, zone="UTC")
+
+    assert "home-blockers" in html
+    assert captured.captured_queries
+    assert tables_read(captured) <= _declared(lead_views.LEAD_HOME_TABLES)
+
+
+def test_lead_nav_badge_reads_only_the_tables_it_declares(world):
+    _blocked(world, "x")
+
+    with CaptureQueriesContext(connection) as captured:
+        html = check_in_tags.lead_check_in_links(world.cohort)
+
+    assert "1 blocked" in html
+    assert captured.captured_queries and tables_read(captured) <= _declared(check_in_tags.LEAD_NAV_TABLES)
+
+
+def test_lead_home_shows_a_new_blocker_and_its_resolution_at_once(world):
+    client = world.client_for(world.lead)
+    assert "Nobody is blocked." in client.get("/").content.decode()
+
+    blocker = _blocked(world, "rebase went wrong")
+    page = client.get("/").content.decode()
+    assert "rebase went wrong" in page and "1 blocked" in page  # the panel and the nav badge
+
+    check_ins.check_in_resolve(check_in=blocker, by=world.lead)  # a bulk update()
+    page = client.get("/").content.decode()
+    assert "Nobody is blocked." in page and "1 blocked" not in page
+
+
+def test_lead_home_follows_the_session_and_its_queue(world):
+    session = OfficeHoursSession.objects.create(
+        cohort=world.cohort, number=1, title="Live one", starts_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    session.leads.set([world.lead])
+    client = world.client_for(world.lead)
+    assert "Next session" in client.get("/").content.decode()
+
+    office_hours.session_set_status(session=session, status=SessionStatus.LIVE)
+    page = client.get("/").content.decode()
+    assert "Live now" in page and "<div><dt>Waiting in the queue</dt><dd>0</dd></div>" in page
+
+    live_services.help_request_join(
+        session=session, membership=world.alice_membership, description="help", capsule=live_services.Capsule()
+    )
+    assert "<div><dt>Waiting in the queue</dt><dd>1</dd></div>" in client.get("/").content.decode()
+
+
+def test_lead_home_panels_are_keyed_by_role_and_time_zone(world):
+    mentor = MembershipFactory(cohort=world.cohort, role=Role.MENTOR, user=UserFactory(email="m@example.com"))
+    mentor.user.timezone = "Asia/Tokyo"
+    mentor.user.save(update_fields=["timezone"])
+    _blocked(world, "x")
+    lead_page = world.client_for(world.lead).get("/").content.decode()
+    assert reverse("cohort:lead_roster", args=[world.cohort.slug]) in lead_page
+
+    mentor_page = world.client_for(mentor.user).get("/").content.decode()
+
+    assert reverse("cohort:lead_roster", args=[world.cohort.slug]) not in mentor_page  # leads only
+    assert "JST" in mentor_page and "JST" not in lead_page
