@@ -10,11 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cohort import lead_views
+from cohort import lead_views, views
 from cohort.check_ins import services as check_ins
-from cohort.models import CheckInStatus, Membership, OfficeHoursSession, Role, SessionStatus
+from cohort.models import CheckInStatus, Invitation, Membership, OfficeHoursSession, Role, SessionStatus
 from cohort.office_hours import live_services
 from cohort.office_hours import services as office_hours
+from cohort.services import membership_touch, progress_set_completed
 from cohort.templatetags import check_ins as check_in_tags
 from config.table_versions import table_name
 from tests.cohort.busy_cohort import seed_busy_cohort
@@ -103,3 +104,42 @@ def test_lead_home_panels_are_keyed_by_role_and_time_zone(world):
 
     assert reverse("cohort:lead_roster", args=[world.cohort.slug]) not in mentor_page  # leads only
     assert "JST" in mentor_page and "JST" not in lead_page
+
+
+# --- Lead overview -------------------------------------------------------------------------
+
+
+def test_overview_reads_only_the_tables_it_declares(world):
+    seed_busy_cohort(world.cohort, world.steps, 20)
+
+    for sort in ("name", "progress"):
+        with CaptureQueriesContext(connection) as captured:
+            summary, table = views.overview_html(cohort=world.cohort, sort=sort, search="crowd", page="1")
+        assert "learner" in summary and 'class="matrix"' in table
+        assert captured.captured_queries
+        assert tables_read(captured) <= _declared(views.OVERVIEW_TABLES)
+
+
+def test_overview_shows_progress_activity_and_invitations_at_once(world):
+    client = world.client_for(world.lead)
+    url = reverse("cohort:lead_overview", args=[world.cohort.slug])
+    before = client.get(url).content.decode()
+    assert "invitation" not in before and "0 done" in before
+    assert "never" in before.split("Bob")[1].split("</tr>")[0]
+
+    progress_set_completed(membership=world.alice_membership, step=world.steps[0], completed=True, at=timezone.now())
+    membership_touch(membership=world.bob_membership, at=timezone.now())  # QuerySet.update()
+    Invitation.objects.create(cohort=world.cohort, email="new@example.com", invited_by=world.lead)
+
+    after = client.get(url).content.decode()
+    assert "1 done" in after and "1 invitation pending" in after
+    assert "never" not in after.split("Bob")[1].split("</tr>")[0]
+
+
+def test_overview_search_is_part_of_the_key(world):
+    client = world.client_for(world.lead)
+    url = reverse("cohort:lead_overview", args=[world.cohort.slug])
+
+    assert "Bob" in client.get(url).content.decode()
+    page = client.get(url, {"q": "alice"}).content.decode()
+    assert "Alice" in page and ">Bob<" not in page
