@@ -9,7 +9,7 @@ role and time zone are part of each key.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
@@ -28,11 +28,13 @@ from cohort.models import (
     Role,
     SessionAttendance,
     SessionRSVP,
+    StepProgress,
     User,
 )
 from cohort.selectors import memberships_for_user
 from config.table_versions import fragment, time_bucket
-from exercises.models import Exercise, Submission
+from exercises.models import Exercise, ExerciseCompletion, Submission, TimelineEvent
+from inference.models import LabJob, SandboxModel, SandboxRun
 
 # Every table `cohort.lead_home.lead_home` reads.
 LEAD_HOME_TABLES = (
@@ -89,8 +91,9 @@ def lead_home(request: AuthedRequest, cohort_slug: str) -> HttpResponse:
 
 
 @login_required
-def learner_detail(request: HttpRequest, cohort_slug: str, membership_id: int) -> HttpResponse:
+def learner_detail(request: AuthedRequest, cohort_slug: str, membership_id: int) -> HttpResponse:
     membership = staff_or_403(request, cohort_slug)
+    # The per-object check stays in front of the cache: another cohort's learner is a 404 here.
     learner = learner_selectors.learner_for(cohort=membership.cohort, membership_id=membership_id)
     if learner is None:
         raise Http404("No such learner in this cohort")
@@ -98,6 +101,52 @@ def learner_detail(request: HttpRequest, cohort_slug: str, membership_id: int) -
         "membership": membership,
         "cohort": membership.cohort,
         "learner": learner,
-        "page": learner_selectors.learner_page(membership=learner),
+        "learner_body": learner_body_html(learner=learner, zone=request.user.timezone),
     }
     return render(request, "cohort/learner_detail.html", context)
+
+
+# Every table `cohort.learner_page.learner_page` reads.
+LEARNER_PAGE_TABLES = (
+    Cohort,
+    Membership,
+    User,
+    RoadmapStep,
+    StepProgress,
+    Submission,
+    Exercise,
+    TimelineEvent,
+    CheckIn,
+    OfficeHoursSession,
+    SessionAttendance,
+    SessionRSVP,
+    SandboxRun,
+    SandboxModel,
+    LabJob,
+    ExerciseCompletion,
+)
+
+
+def learner_body_html(*, learner: Membership, zone: str) -> SafeString:
+    """Everything on the per-learner page below the lead navigation, cached until a table it reads is written.
+
+    Nothing in it depends on who of the cohort's staff is looking but their time
+    zone; the minute is in the key because attendance rows say "live now" and
+    "upcoming" by the clock.
+    """
+
+    def render_body() -> str:
+        context = {
+            "cohort": learner.cohort,
+            "learner": learner,
+            "page": learner_selectors.learner_page(membership=learner),
+            "tz": zone,
+        }
+        return render_to_string("cohort/_learner_detail_body.html", context)
+
+    return fragment(
+        "learner-page:v1",
+        tables=LEARNER_PAGE_TABLES,
+        key=[learner.cohort_id, learner.cohort.slug, learner.pk, zone, time_bucket()],
+        render=render_body,
+    )

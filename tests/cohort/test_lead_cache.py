@@ -143,3 +143,60 @@ def test_overview_search_is_part_of_the_key(world):
     assert "Bob" in client.get(url).content.decode()
     page = client.get(url, {"q": "alice"}).content.decode()
     assert "Alice" in page and ">Bob<" not in page
+
+
+# --- Per-learner page ----------------------------------------------------------------------
+
+
+def _learner_url(world, membership) -> str:  # type: ignore[no-untyped-def]
+    return reverse("cohort:learner_detail", args=[world.cohort.slug, membership.pk])
+
+
+def test_learner_page_reads_only_the_tables_it_declares(world):
+    seed_busy_cohort(world.cohort, world.steps, 10)
+    learner = Membership.objects.select_related("user", "cohort").get(pk=world.alice_membership.pk)
+
+    with CaptureQueriesContext(connection) as captured:
+        html = lead_views.learner_body_html(learner=learner, zone="UTC")
+
+    assert "Progress by step" in html
+    assert captured.captured_queries
+    assert tables_read(captured) <= _declared(lead_views.LEARNER_PAGE_TABLES)
+
+
+def test_learner_page_shows_a_check_in_and_its_resolution_at_once(world):
+    client = world.client_for(world.lead)
+    assert "No check-ins yet." in client.get(_learner_url(world, world.bob_membership)).content.decode()
+
+    blocker = _blocked(world, "cannot push")
+    page = client.get(_learner_url(world, world.bob_membership)).content.decode()
+    assert "cannot push" in page and "1 open blocker" in page
+
+    check_ins.check_in_resolve(check_in=blocker, by=world.lead)  # a bulk update()
+    page = client.get(_learner_url(world, world.bob_membership)).content.decode()
+    assert "Blocker resolved" in page and "open blocker" not in page
+
+
+def test_learner_page_is_keyed_by_learner_and_zone_and_refused_across_cohorts(world):
+    client = world.client_for(world.lead)
+    assert "Alice" in client.get(_learner_url(world, world.alice_membership)).content.decode()
+    assert ">Bob</h1>" in client.get(_learner_url(world, world.bob_membership)).content.decode()
+
+    tokyo = MembershipFactory(cohort=world.cohort, role=Role.MENTOR, user=UserFactory(email="t@example.com"))
+    tokyo.user.timezone = "Asia/Tokyo"
+    tokyo.user.save(update_fields=["timezone"])
+    assert (
+        "(Asia/Tokyo)" in world.client_for(tokyo.user).get(_learner_url(world, world.alice_membership)).content.decode()
+    )
+
+    # The page is cached now; a lead of another cohort still gets the 404 and none of it.
+    other_lead = MembershipFactory(
+        cohort=Membership.objects.get(user=world.outsider).cohort,
+        role=Role.LEAD,
+        user=UserFactory(email="o@example.com"),
+    ).user
+    other_slug = Membership.objects.get(user=world.outsider).cohort.slug
+    response = world.client_for(other_lead).get(
+        reverse("cohort:learner_detail", args=[other_slug, world.alice_membership.pk])
+    )
+    assert response.status_code == 404 and b"Alice" not in response.content

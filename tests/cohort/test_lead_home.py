@@ -352,6 +352,8 @@ LEAD_HOME_QUERIES_WARM = 3
 # steps, progress, check-ins, attendance, run counts, lab counts, completions, evidence runs (evidence labs
 # would be one more; none here, and an empty id list runs no query).
 LEARNER_PAGE_QUERIES = 16
+# Warm, the page's body and the nav badge come from the cache: session, user, viewer's membership, the learner.
+LEARNER_PAGE_QUERIES_WARM = 4
 
 
 def _panels(page: str) -> str:
@@ -402,6 +404,13 @@ def test_learner_page_query_count_constant(world, size, django_assert_num_querie
 
     with django_assert_num_queries(LEARNER_PAGE_QUERIES):
         response = client.get(_learner(world.cohort.slug, world.alice_membership.pk))
+    with django_assert_num_queries(LEARNER_PAGE_QUERIES_WARM):
+        warm = client.get(_learner(world.cohort.slug, world.alice_membership.pk))
+    body = response.content.decode()
+    assert (
+        body[body.index('<header class="page-header">') :]
+        == warm.content.decode()[body.index('<header class="page-header">') :]
+    )
 
     assert response.status_code == 200
     assert len(response.context["page"].submissions) == size
