@@ -20,10 +20,12 @@ from cohort.forms import JoinForm, ProfileForm, RosterImportForm, TimezoneForm
 from cohort.htmx import is_htmx
 from cohort.http import AuthedRequest, is_authed
 from cohort.mail import site_url
-from cohort.models import Cohort, Invitation, Membership, RoadmapStep, StepProgress, User
+from cohort.models import Cohort, Invitation, Membership, OfficeHoursSession, RoadmapStep, StepProgress, User
 from cohort.roster import roster_import
 from cohort.web import form_add_errors, safe_next
 from config.table_versions import fragment, time_bucket
+from exercises.models import Exercise, ExerciseCompletion, Submission
+from inference.models import SandboxModel, SandboxRun
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -55,8 +57,41 @@ def _dashboard(
         "cohort": membership.cohort,
         "roadmap": selectors.roadmap_for(membership=membership),
         "memberships": memberships,
+        "coming_up": coming_up_html(membership=membership, user=request.user),
     }
     return render(request, "cohort/dashboard.html", context)
+
+
+# Every table the dashboard's "Coming up" panels read (exercises, office hours, recent sandbox runs).
+COMING_UP_TABLES = (
+    Cohort,
+    RoadmapStep,
+    Exercise,
+    ExerciseCompletion,
+    Submission,
+    OfficeHoursSession,
+    SandboxRun,
+    SandboxModel,
+)
+
+
+def coming_up_html(*, membership: Membership, user: User) -> SafeString:
+    """The dashboard's exercises, office-hours and sandbox panels: the learner's own, cached per membership.
+
+    Keyed by the membership, the viewer's time zone and the minute (the next
+    session by the clock); rendered without the request.
+    """
+
+    def render_panels() -> str:
+        context = {"membership": membership, "cohort": membership.cohort, "user": user}
+        return render_to_string("cohort/_dashboard_coming_up.html", context)
+
+    return fragment(
+        "dashboard-coming-up:v1",
+        tables=COMING_UP_TABLES,
+        key=[membership.pk, membership.cohort.slug, user.timezone, time_bucket()],
+        render=render_panels,
+    )
 
 
 @login_required

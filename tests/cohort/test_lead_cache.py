@@ -18,8 +18,9 @@ from cohort.office_hours import services as office_hours
 from cohort.services import membership_touch, progress_set_completed
 from cohort.templatetags import check_ins as check_in_tags
 from config.table_versions import table_name
+from exercises.models import Exercise
 from tests.cohort.busy_cohort import seed_busy_cohort
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, SubmissionFactory, UserFactory
 from tests.helpers import tables_read
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +201,38 @@ def test_learner_page_is_keyed_by_learner_and_zone_and_refused_across_cohorts(wo
         reverse("cohort:learner_detail", args=[other_slug, world.alice_membership.pk])
     )
     assert response.status_code == 404 and b"Alice" not in response.content
+
+
+# --- Learner dashboard ---------------------------------------------------------------------
+
+
+def test_dashboard_panels_read_only_the_tables_they_declare(world):
+    seed_busy_cohort(world.cohort, world.steps, 10)
+    membership = Membership.objects.select_related("cohort", "user").get(pk=world.alice_membership.pk)
+
+    with CaptureQueriesContext(connection) as captured:
+        html = views.coming_up_html(membership=membership, user=membership.user)
+
+    assert "exercises-panel" in html
+    assert captured.captured_queries
+    assert tables_read(captured) <= _declared(views.COMING_UP_TABLES)
+
+
+def test_dashboard_panels_follow_a_new_session_and_are_per_learner(world):
+    alice, bob = world.client_for(world.alice), world.client_for(world.bob)
+    assert "Live one" not in alice.get("/").content.decode()
+
+    office_hours.session_create(
+        cohort=world.cohort,
+        title="Live one",
+        starts_at=timezone.now() + dt.timedelta(days=1),
+        duration_minutes=60,
+        leads=[world.lead],
+    )
+    assert "Live one" in alice.get("/").content.decode()
+
+    exercise = Exercise.objects.create(cohort=world.cohort, step=world.steps[0], slug="pr", title="Open a PR")
+    assert "#5" not in bob.get("/").content.decode()
+    SubmissionFactory(membership=world.bob_membership, exercise=exercise, pr_number=5)
+    assert "#5" in bob.get("/").content.decode()
+    assert "#5" not in alice.get("/").content.decode()  # alice's panels are hers
