@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from django.contrib import messages
@@ -8,7 +9,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cohort import lead_views, selectors, services
@@ -17,9 +20,12 @@ from cohort.forms import JoinForm, ProfileForm, RosterImportForm, TimezoneForm
 from cohort.htmx import is_htmx
 from cohort.http import AuthedRequest, is_authed
 from cohort.mail import site_url
-from cohort.models import Cohort, Membership
+from cohort.models import Cohort, Invitation, Membership, OfficeHoursSession, RoadmapStep, StepProgress, User
 from cohort.roster import roster_import
 from cohort.web import form_add_errors, safe_next
+from config.table_versions import fragment, time_bucket
+from exercises.models import Exercise, ExerciseCompletion, Submission
+from inference.models import SandboxModel, SandboxRun
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -51,8 +57,41 @@ def _dashboard(
         "cohort": membership.cohort,
         "roadmap": selectors.roadmap_for(membership=membership),
         "memberships": memberships,
+        "coming_up": coming_up_html(membership=membership, user=request.user),
     }
     return render(request, "cohort/dashboard.html", context)
+
+
+# Every table the dashboard's "Coming up" panels read (exercises, office hours, recent sandbox runs).
+COMING_UP_TABLES = (
+    Cohort,
+    RoadmapStep,
+    Exercise,
+    ExerciseCompletion,
+    Submission,
+    OfficeHoursSession,
+    SandboxRun,
+    SandboxModel,
+)
+
+
+def coming_up_html(*, membership: Membership, user: User) -> SafeString:
+    """The dashboard's exercises, office-hours and sandbox panels: the learner's own, cached per membership.
+
+    Keyed by the membership, the viewer's time zone and the minute (the next
+    session by the clock); rendered without the request.
+    """
+
+    def render_panels() -> str:
+        context = {"membership": membership, "cohort": membership.cohort, "user": user}
+        return render_to_string("cohort/_dashboard_coming_up.html", context)
+
+    return fragment(
+        "dashboard-coming-up:v1",
+        tables=COMING_UP_TABLES,
+        key=[membership.pk, membership.cohort.slug, user.timezone, time_bucket()],
+        render=render_panels,
+    )
 
 
 @login_required
@@ -165,19 +204,52 @@ def lead_overview(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     sort = request.GET.get("sort", "name")
     sort = sort if sort in selectors.OVERVIEW_SORTS else "name"
     search = request.GET.get("q", "").strip()[:100]
-    overview = selectors.cohort_overview(
-        cohort=membership.cohort, sort=sort, search=search, page=request.GET.get("page", 1)
+    summary, table = overview_html(
+        cohort=membership.cohort, sort=sort, search=search, page=request.GET.get("page", "1")
     )
     context = {
         "membership": membership,
         "cohort": membership.cohort,
-        "overview": overview,
+        "overview_summary": summary,
+        "overview_table": table,
         "sort": sort,
         "q": search,
         "invite_url": site_url(reverse("cohort:join_link", args=[membership.cohort.invite_code])),
     }
     template = "cohort/_overview_table.html" if is_htmx(request) else "cohort/lead_overview.html"
     return render(request, template, context)
+
+
+# Every table `selectors.cohort_overview` reads.
+OVERVIEW_TABLES = (Cohort, Membership, User, RoadmapStep, StepProgress, Invitation)
+
+
+def overview_html(*, cohort: Cohort, sort: str, search: str, page: str) -> tuple[SafeString, SafeString]:
+    """The overview's summary line and its table, each cached until a table they read is written.
+
+    Both come from one `cohort_overview` read, made at most once per request and only
+    when one of them is not cached. Rendered without the request; keyed by the query
+    and the minute ("3 hours ago" in the last-activity column).
+    """
+    read = functools.cache(lambda: selectors.cohort_overview(cohort=cohort, sort=sort, search=search, page=page))
+    key = [cohort.pk, cohort.slug, sort, search, page, time_bucket()]
+
+    def render_part(template: str) -> str:
+        return render_to_string(template, {"cohort": cohort, "overview": read(), "sort": sort, "q": search})
+
+    summary = fragment(
+        "overview-summary:v1",
+        tables=OVERVIEW_TABLES,
+        key=key,
+        render=lambda: render_part("cohort/_overview_summary.html"),
+    )
+    table = fragment(
+        "overview-table:v1",
+        tables=OVERVIEW_TABLES,
+        key=key,
+        render=lambda: render_part("cohort/_overview_table_body.html"),
+    )
+    return summary, table
 
 
 @login_required

@@ -25,6 +25,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -182,3 +183,8 @@ def watch_connection(sender: object, connection: BaseDatabaseWrapper, **kwargs: 
     # connection_created fires on every (re)connect of the same wrapper: add the watcher once.
     if _watch_writes not in connection.execute_wrappers:
         connection.execute_wrappers.append(_watch_writes)
+
+
+def time_bucket(seconds: int = 60) -> int:
+    """A key part that moves every `seconds`: for fragments holding relative times or now-based rules."""
+    return int(time.time() // seconds)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
 from cohort.access import lead_or_403, staff_or_403
@@ -21,19 +23,92 @@ from cohort.check_ins import services as check_ins
 from cohort.check_ins.forms import AgendaAddForm
 from cohort.htmx import is_htmx
 from cohort.http import AuthedRequest
+from cohort.models import (
+    CheckIn,
+    Cohort,
+    Membership,
+    OfficeHoursSession,
+    RoadmapStep,
+    Role,
+    SessionAttendance,
+    SessionRSVP,
+    StepProgress,
+    User,
+)
 from cohort.office_hours.access import session_or_404
 from cohort.web import safe_next
+from config.table_versions import fragment, time_bucket
+from exercises.models import Review, Submission
+
+# Every table `stuck.stuck_page` reads: a write to any of them renders the table anew.
+STUCK_TABLE_TABLES = (
+    Cohort,  # the ended sessions' query joins it
+    RoadmapStep,
+    OfficeHoursSession,
+    Membership,
+    User,
+    StepProgress,
+    Submission,
+    Review,
+    SessionAttendance,
+    SessionRSVP,
+    CheckIn,
+)
 
 
 @login_required
 @require_GET
 def lead_stuck(request: HttpRequest, cohort_slug: str) -> HttpResponse:
     membership = staff_or_403(request, cohort_slug)
+    context = {
+        "membership": membership,
+        "cohort": membership.cohort,
+        "stuck_table": stuck_table_html(membership=membership, query=request.GET),
+    }
+    if is_htmx(request):
+        return render(request, "cohort/_stuck_table.html", context)
     filters = stuck.StuckFilters.from_query(request.GET)
-    page = stuck.stuck_page(cohort=membership.cohort, filters=filters, page=request.GET.get("page", 1))
-    context = {"membership": membership, "cohort": membership.cohort, "stuck": page, "sorts": stuck.SORT_LABELS}
-    template = "cohort/_stuck_table.html" if is_htmx(request) else "cohort/lead_stuck.html"
-    return render(request, template, context)
+    context["stuck_filters"] = stuck_filters_html(cohort=membership.cohort, filters=filters)
+    return render(request, "cohort/lead_stuck.html", context)
+
+
+def stuck_table_html(*, membership: Membership, query: QueryDict) -> SafeString:
+    """The summary, table and pager of who is stuck, cached until a table it reads is written.
+
+    Rendered without the request, so no CSRF token or per-request value can end up in
+    the cache: the "Mark resolved" buttons submit a form the page renders outside it.
+    Keyed by the query (filters, page, the pager's links), whether the viewer may
+    resolve (leads, not mentors), the cohort's time zone, and the minute: "inactive
+    N days" and "today" follow the clock.
+    """
+    cohort = membership.cohort
+    can_resolve = membership.role == Role.LEAD
+    filters = stuck.StuckFilters.from_query(query)
+
+    def render_table() -> str:
+        page = stuck.stuck_page(cohort=cohort, filters=filters, page=query.get("page", 1))
+        context = {"cohort": cohort, "stuck": page, "can_resolve": can_resolve, "query": query}
+        return render_to_string("cohort/_stuck_table_body.html", context)
+
+    return fragment(
+        "stuck-table:v1",
+        tables=STUCK_TABLE_TABLES,
+        key=[cohort.pk, cohort.slug, cohort.timezone, can_resolve, query.urlencode(), time_bucket()],
+        render=render_table,
+    )
+
+
+def stuck_filters_html(*, cohort: Cohort, filters: stuck.StuckFilters) -> SafeString:
+    """The filter form (a GET form: nothing per request), cached until the roadmap's steps change."""
+
+    def render_filters() -> str:
+        steps = RoadmapStep.objects.filter(cohort=cohort).order_by("position")
+        context = {"cohort": cohort, "f": filters, "steps": list(steps), "sorts": stuck.SORT_LABELS}
+        return render_to_string("cohort/_stuck_filters.html", context)
+
+    return fragment(
+        "stuck-filters:v1", tables=[RoadmapStep], key=[cohort.pk, cohort.slug, filters], render=render_filters
+    )
 
 
 @login_required

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django import template
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 
 from cohort.check_ins import services as check_ins
 from cohort.check_ins import stuck
 from cohort.check_ins.forms import CheckInPostForm
-from cohort.models import Cohort, Membership, RoadmapStep, Role
+from cohort.models import CheckIn, Cohort, Membership, RoadmapStep, Role
 from cohort.selectors import Roadmap
+from config.table_versions import fragment
 
 register = template.Library()
 
@@ -45,7 +48,19 @@ def check_in_card(
     }
 
 
-@register.inclusion_tag("cohort/check_ins/_lead_nav_links.html")
-def lead_check_in_links(cohort: Cohort) -> dict[str, object]:
-    """“Who is stuck” with the number of learners who have an open blocker, and the agenda builder: one query."""
-    return {"cohort": cohort, "blocked": stuck.open_blocker_count(cohort=cohort)}
+# The tables `stuck.open_blocker_count` reads.
+LEAD_NAV_TABLES = (CheckIn, Membership)
+
+
+@register.simple_tag
+def lead_check_in_links(cohort: Cohort) -> SafeString:
+    """“Who is stuck” with the number of learners who have an open blocker, and the agenda builder.
+
+    On every lead page, so cached until a check-in or a membership is written: one query cold, none warm.
+    """
+
+    def render_links() -> str:
+        context = {"cohort": cohort, "blocked": stuck.open_blocker_count(cohort=cohort)}
+        return render_to_string("cohort/check_ins/_lead_nav_links.html", context)
+
+    return fragment("lead-nav-links:v1", tables=LEAD_NAV_TABLES, key=[cohort.pk, cohort.slug], render=render_links)
