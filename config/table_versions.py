@@ -34,6 +34,9 @@ from django.db import models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.utils.crypto import salted_hmac
 from django.utils.safestring import SafeString, mark_safe
 
 logger = logging.getLogger(__name__)
@@ -144,6 +147,34 @@ def fragment(
     """
     html = cached(name, tables=tables, key=key, compute=lambda: str(render()), timeout=timeout)
     return mark_safe(html)  # noqa: S308 - our own template output, stored as rendered
+
+
+def csrf_placeholder() -> str:
+    """What a cached fragment holds where its forms' CSRF token goes (`form_fragment`).
+
+    Derived from SECRET_KEY, so no one can type it into a question and have it replaced.
+    """
+    return "csrf-" + salted_hmac("table_versions.csrf_placeholder", "placeholder", algorithm="sha256").hexdigest()[:40]
+
+
+def form_fragment(
+    request: HttpRequest,
+    name: str,
+    *,
+    tables: Iterable[str | type[models.Model]],
+    key: Iterable[object],
+    render: Callable[[str], str],
+    timeout: int = FRAGMENT_TIMEOUT,
+) -> SafeString:
+    """`fragment` for HTML with forms: `render(csrf_token)` gets a placeholder as the token, and each
+    response gets the viewer's own token in its place (a token cached with the HTML would be
+    another viewer's, or stale after a sign-in rotates it: a 403 on submit).
+
+    Pass the placeholder to the template as `csrf_token`; `{% csrf_token %}` writes it.
+    """
+    placeholder = csrf_placeholder()
+    html = cached(name, tables=tables, key=key, compute=lambda: str(render(placeholder)), timeout=timeout)
+    return mark_safe(html.replace(placeholder, get_token(request)))  # noqa: S308 - our output; the token is [A-Za-z0-9]
 
 
 def _watch_writes(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -158,3 +160,30 @@ def test_a_write_with_the_cache_down_is_kept_and_its_stamp_moves_once_the_cache_
     User.objects.create_user(email="later@example.com", password="x")  # ...until the next write anywhere
     assert versions([COHORT])[0] != before
     assert Cohort.objects.filter(slug="written-while-down").exists()
+
+
+@pytest.mark.django_db
+def test_a_form_fragment_gives_each_viewer_their_own_csrf_token():
+    from django.middleware.csrf import CsrfViewMiddleware, _unmask_cipher_token
+    from django.template import engines
+    from django.test import RequestFactory
+
+    from config.table_versions import csrf_placeholder, form_fragment
+
+    template = engines["django"].from_string('<form method="post">{% csrf_token %}<button>Go</button></form>')
+    calls: list[int] = []
+
+    def render(token: str) -> str:
+        calls.append(1)
+        return template.render({"csrf_token": token})
+
+    secrets_seen = []
+    for _viewer in range(2):
+        request = RequestFactory().get("/")
+        CsrfViewMiddleware(lambda r: None).process_request(request)
+        html = form_fragment(request, "test-form", tables=[Cohort], key=[], render=render)
+        assert csrf_placeholder() not in html
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        secrets_seen.append(_unmask_cipher_token(token))
+        assert secrets_seen[-1] == request.META["CSRF_COOKIE"]  # this viewer's secret, not the first one's
+    assert len(calls) == 1 and secrets_seen[0] != secrets_seen[1]
