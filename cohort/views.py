@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,7 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import SafeString
+from django.utils.functional import SimpleLazyObject
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cohort import lead_views, selectors, services
@@ -22,8 +24,10 @@ from cohort.http import AuthedRequest, is_authed
 from cohort.mail import site_url
 from cohort.models import Cohort, Invitation, Membership, OfficeHoursSession, RoadmapStep, StepProgress, User
 from cohort.roster import roster_import
+from cohort.selectors import Roadmap
+from cohort.templatetags.check_ins import check_in_card_html
 from cohort.web import form_add_errors, safe_next
-from config.table_versions import fragment, time_bucket
+from config.table_versions import cached, fragment, time_bucket
 from exercises.models import Exercise, ExerciseCompletion, Submission
 from inference.models import SandboxModel, SandboxRun
 
@@ -52,14 +56,47 @@ def _dashboard(
 ) -> HttpResponse:
     if memberships is None:
         memberships = selectors.memberships_for_user(user=request.user)
+    # Read at most once, and only when a fragment below is not cached (a warm view reads no step).
+    roadmap = functools.cache(lambda: selectors.roadmap_for(membership=membership))
+    progress, steps = roadmap_html(membership=membership, roadmap=roadmap)
     context = {
         "membership": membership,
         "cohort": membership.cohort,
-        "roadmap": selectors.roadmap_for(membership=membership),
+        "roadmap": SimpleLazyObject(roadmap),
+        "progress_html": progress,
+        "roadmap_steps_html": steps,
+        "check_in_html": check_in_card_html(request, membership=membership, roadmap=roadmap),
         "memberships": memberships,
         "coming_up": coming_up_html(membership=membership, user=request.user),
     }
     return render(request, "cohort/dashboard.html", context)
+
+
+# Every table `selectors.roadmap_for` reads.
+ROADMAP_TABLES = (RoadmapStep, StepProgress)
+
+
+def roadmap_html(*, membership: Membership, roadmap: Callable[[], Roadmap]) -> tuple[SafeString, SafeString]:
+    """The dashboard's "Current step" and "Your progress" panels, and its roadmap list: one cached pair.
+
+    Both come from one roadmap read, made only when the pair is not cached; keyed by the
+    membership, the cohort's slug (in the links) and the language (the status labels).
+    """
+
+    def render_parts() -> tuple[str, str]:
+        context = {"cohort": membership.cohort, "roadmap": roadmap()}
+        return (
+            render_to_string("cohort/_dashboard_progress.html", context),
+            render_to_string("cohort/_dashboard_roadmap.html", context),
+        )
+
+    progress, steps = cached(
+        "dashboard-roadmap:v1",
+        tables=ROADMAP_TABLES,
+        key=[membership.pk, membership.cohort.slug, get_language()],
+        compute=render_parts,
+    )
+    return mark_safe(progress), mark_safe(steps)  # noqa: S308 - our own templates' output, stored as rendered
 
 
 # Every table the dashboard's "Coming up" panels read (exercises, office hours, recent sandbox runs).

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import template
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 
 from cohort.check_ins import services as check_ins
 from cohort.check_ins import stuck
 from cohort.check_ins.forms import CheckInPostForm
-from cohort.models import CheckIn, Cohort, Membership, RoadmapStep, Role
+from cohort.models import CheckIn, Cohort, Membership, RoadmapStep, Role, StepProgress, User
 from cohort.selectors import Roadmap
-from config.table_versions import fragment
+from config.table_versions import form_fragment, fragment
 
 register = template.Library()
 
@@ -25,12 +29,25 @@ def check_in_card(
     """The compact check-in form and the learner's latest check-ins: one query, none for leads and mentors.
 
     On the dashboard (`roadmap`) the learner picks a step, the current one
-    first; on a step page (`step`) the card is about that step.
+    first; on a step page (`step`) the card is about that step. The dashboard
+    uses the cached `check_in_card_html` instead.
     """
-    base = {"cohort": membership.cohort, "membership": membership, "csrf_token": context.get("csrf_token")}
+    request = context.get("request")
+    next_url = request.get_full_path() if request else ""
+    return _card_context(membership, next_url, context.get("csrf_token"), roadmap=roadmap, step=step)
+
+
+def _card_context(
+    membership: Membership,
+    next_url: str,
+    csrf_token: object,
+    *,
+    roadmap: Roadmap | None = None,
+    step: RoadmapStep | None = None,
+) -> dict[str, object]:
+    base = {"cohort": membership.cohort, "membership": membership, "csrf_token": csrf_token}
     if membership.role != Role.LEARNER:
         return {**base, "show": False}
-    request = context.get("request")
     current: RoadmapStep | None
     if step is not None:
         steps, current = [step], step
@@ -44,8 +61,39 @@ def check_in_card(
         "form": CheckInPostForm(steps=steps, current=current, auto_id="check-in-%s"),
         "fixed_step": step,
         "recent": recent,
-        "next_url": request.get_full_path() if request else "",
+        "next_url": next_url,
     }
+
+
+# Every table the dashboard's card reads: the steps and the learner's progress (the step
+# choices, the current one selected), the own check-ins and who resolved them.
+CARD_TABLES = (RoadmapStep, StepProgress, CheckIn, User)
+
+
+def check_in_card_html(request: HttpRequest, *, membership: Membership, roadmap: Callable[[], Roadmap]) -> SafeString:
+    """The dashboard's check-in card, cached until a table it reads is written; nothing for leads and mentors.
+
+    Only the unbound form is ever shown here (a refused post renders the check-ins
+    page), so the HTML is the same on every view until a check-in, a step or the
+    progress changes; each response gets the viewer's own CSRF token (`form_fragment`).
+    Keyed by the membership, the cohort's slug and time zone (the check-ins' times),
+    the language and the page it returns to after posting.
+    """
+    if membership.role != Role.LEARNER:
+        return SafeString("")
+    next_url = request.path  # not the query string: a key part anyone could vary at will
+
+    def render_card(csrf_token: str) -> str:
+        context = _card_context(membership, next_url, csrf_token, roadmap=roadmap())
+        return render_to_string("cohort/check_ins/_card.html", context)
+
+    return form_fragment(
+        request,
+        "dashboard-check-in-card:v1",
+        tables=CARD_TABLES,
+        key=[membership.pk, membership.cohort.slug, membership.cohort.timezone, get_language(), next_url],
+        render=render_card,
+    )
 
 
 # The tables `stuck.open_blocker_count` reads.

@@ -15,25 +15,56 @@ from django.utils.translation import get_language
 
 from config import table_versions
 from inference import experiment_selectors as selectors
+from inference.models import Experiment, ExperimentRun
 from inference.templatetags.sandbox_tags import visible
 
 register = template.Library()
 
 
-@register.inclusion_tag("inference/experiments/_cards.html")
-def experiment_cards(membership: Any, session: Any = None) -> dict[str, Any]:
+# Every table `selectors.open_experiments` reads.
+CARDS_TABLES = (Experiment, ExperimentRun)
+
+
+@register.simple_tag(takes_context=True)
+def experiment_cards(context: template.Context, membership: Any, session: Any = None) -> str:
     """Open experiments of the cohort (of the session, on a session page) with a one-click run for each.
 
     On a session page a lead also gets "Start an experiment" while the session is live.
+    Cached until an experiment or a run is written (started, closed, reopened, a run
+    by anyone: the viewer's runs left); each response gets the viewer's own CSRF token.
+    Keyed by the viewer's membership and role, the cohort, the session and its state.
     """
     session_id = session.pk if session is not None else None
-    return {
-        "membership": membership,
-        "session": session,
-        "is_lead": selectors.is_lead(membership),
-        "session_live": session is not None and session.status == "live",
-        "open": selectors.open_experiments(membership=membership, session_id=session_id),
-    }
+    session_live = session is not None and session.status == "live"
+    is_lead = selectors.is_lead(membership)
+
+    def render_cards(csrf_token: object) -> str:
+        cards = {
+            "membership": membership,
+            "session": session,
+            "is_lead": is_lead,
+            "session_live": session_live,
+            "open": selectors.open_experiments(membership=membership, session_id=session_id),
+            "csrf_token": csrf_token,
+        }
+        return render_to_string("inference/experiments/_cards.html", cards)
+
+    request = context.get("request")
+    if request is None:  # rendered without a request: no token to put in, so no cache either
+        return render_cards(context.get("csrf_token"))
+    key = [
+        membership.pk,
+        membership.cohort_id,
+        membership.cohort.slug,
+        is_lead,
+        session_id,
+        session.number if session is not None else None,
+        session_live,
+        get_language(),
+    ]
+    return table_versions.form_fragment(
+        request, "experiment-cards:v1", tables=CARDS_TABLES, key=key, render=render_cards
+    )
 
 
 @register.inclusion_tag("inference/experiments/_recap.html")

@@ -23,9 +23,9 @@ LEAD_OVERVIEW_QUERIES = (
     # and the nav's "who is stuck" badge (learners with an open blocker)
 )
 
-# Warm, the "Coming up" panels (completions, submissions, exercises, next session, recent runs) come from the
-# cache: session, user, cohorts, steps, own progress, open experiments, own check-ins remain.
-DASHBOARD_QUERIES_WARM = 7
+# Warm, every panel comes from the cache ("Coming up", the roadmap and progress, the check-in card, the open
+# experiments): session, user and the user's cohorts remain.
+DASHBOARD_QUERIES_WARM = 3
 # Warm, the summary, the table and the nav badge come from the cache: session, user, membership.
 LEAD_OVERVIEW_QUERIES_WARM = 3
 
