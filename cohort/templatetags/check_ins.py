@@ -85,6 +85,7 @@ def check_in_card_html(request: HttpRequest, *, membership: Membership, roadmap:
 
     def render_card(csrf_token: str) -> str:
         context = _card_context(membership, next_url, csrf_token, roadmap=roadmap())
+        context["stylesheet_in_head"] = True  # the dashboard links it, so no static URL is cached
         return render_to_string("cohort/check_ins/_card.html", context)
 
     return form_fragment(

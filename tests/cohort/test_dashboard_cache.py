@@ -83,6 +83,7 @@ def test_check_in_card_reads_only_the_tables_it_declares(world):
         html = check_in_tags.check_in_card_html(request, membership=alice, roadmap=_roadmap(alice))
 
     assert "Blocker resolved" in html and "stuck" in html
+    assert "/static/" not in html  # a cached static URL could outlive a deploy; the page's head links it
     assert captured.captured_queries
     assert tables_read(captured) <= _declared(check_in_tags.CARD_TABLES)
 
@@ -142,6 +143,7 @@ def test_the_warm_card_carries_the_viewers_own_working_csrf_token(world):
 
     tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', _card(page))
     assert tokens and csrf_placeholder() not in page
+    assert "check_ins.css" in page.split("</head>")[0]
 
     response = alice.post(
         reverse("cohort:check_in_create", args=["cohort-a"]),
