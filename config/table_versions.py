@@ -20,6 +20,7 @@ count evicted from the cache and restarted could meet an old key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -27,8 +28,10 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, cast
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -118,7 +121,7 @@ def cached[T](
     """
     stamps = versions(table_name(t) for t in tables)
     digest = hashlib.blake2b(repr((list(key), stamps)).encode(), digest_size=16).hexdigest()
-    cache_key = f"fragment:{name}:{digest}"
+    cache_key = f"fragment:{code_version()}:{name}:{digest}"
     found: Any = cache.get(cache_key, _MISSING)
     if found is not _MISSING:
         return cast(T, found)
@@ -128,6 +131,23 @@ def cached[T](
 
 
 _MISSING = object()
+
+# What the project's code and templates are made of: a deploy that changes either starts with
+# an empty set of fragments, so no page shows HTML of a template that is gone (a version in
+# each fragment's name would depend on someone remembering to bump it).
+CODE_DIRS = ("config", "cohort", "exercises", "inference", "templates")
+
+
+@functools.cache
+def code_version() -> str:
+    root = Path(settings.BASE_DIR)
+    digest = hashlib.blake2b(digest_size=8)
+    for folder in CODE_DIRS:
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix in {".py", ".html", ".txt"} and path.is_file():
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def fragment(

@@ -187,3 +187,24 @@ def test_a_form_fragment_gives_each_viewer_their_own_csrf_token():
         secrets_seen.append(_unmask_cipher_token(token))
         assert secrets_seen[-1] == request.META["CSRF_COOKIE"]  # this viewer's secret, not the first one's
     assert len(calls) == 1 and secrets_seen[0] != secrets_seen[1]
+
+
+def test_the_code_version_follows_every_template_and_module(settings, tmp_path):
+    from config.table_versions import code_version
+
+    (tmp_path / "templates").mkdir()
+    page = tmp_path / "templates" / "page.html"
+    page.write_text("<p>one</p>")
+    (tmp_path / "cohort").mkdir()
+    (tmp_path / "cohort" / "views.py").write_text("x = 1\n")
+    settings.BASE_DIR = tmp_path
+    seen = []
+    try:
+        for change in (None, lambda: page.write_text("<p>two</p>"), lambda: (tmp_path / "cohort" / "new.py").touch()):
+            if change:
+                change()
+            code_version.cache_clear()
+            seen.append(code_version())
+    finally:
+        code_version.cache_clear()
+    assert len(set(seen)) == 3
