@@ -38,8 +38,11 @@ from config.table_versions import cached, form_fragment, time_bucket
 _TEMPLATES = "cohort/office_hours/"
 
 # Every table the questions section reads (`selectors.session_page` and _questions.html): the session's
-# status (whether it takes questions), its topics and their steps, the questions, votes and authors.
-QUESTIONS_TABLES = (OfficeHoursSession, SessionTopic, RoadmapStep, SessionQuestion, QuestionVote, Membership, User)
+# topics and their steps, the questions, votes and authors. Not the session's own row: the view has read it,
+# and the section shows only its status (whether it takes questions), which is in the key. The row is
+# written on every RSVP, check-in and help request (`live_version`); its stamp would evict every viewer's
+# section all through a live session.
+QUESTIONS_TABLES = (SessionTopic, RoadmapStep, SessionQuestion, QuestionVote, Membership, User)
 
 # Every table the shared parts read: the session row (the calendar links carry its times and meeting link),
 # its leads, its topics and their steps, the cohort (its time zone and name in the calendar event).
@@ -92,6 +95,8 @@ def questions_html(
         tables=QUESTIONS_TABLES,
         key=[
             session.pk,
+            session.number,
+            session.status,
             cohort.slug,
             membership.pk,
             membership.role,

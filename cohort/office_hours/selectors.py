@@ -25,7 +25,10 @@ _LONGEST_SESSION = dt.timedelta(minutes=480)
 
 
 def session_for(*, cohort: Cohort, number: int) -> OfficeHoursSession | None:
-    return OfficeHoursSession.objects.select_related("cohort").filter(cohort=cohort, number=number).first()
+    session = OfficeHoursSession.objects.filter(cohort=cohort, number=number).first()
+    if session is not None:
+        session.cohort = cohort  # the row the caller holds: no join, no second copy
+    return session
 
 
 def topic_for(*, session: OfficeHoursSession, topic_id: int) -> SessionTopic | None:

@@ -18,8 +18,9 @@ CODE = "H4RB9T"
 # topics, the question totals (only the top questions are read), the questions with votes counted); the
 # RSVP / check-in panel and the announcements.
 SESSION_PAGE_QUERIES = 11
-# The same page again with nothing written meanwhile: both cached parts come from the cache.
-SESSION_PAGE_WARM_QUERIES = 6
+# The same page again with nothing written meanwhile: session, user, membership, the session; the cached
+# parts, the RSVP panel and the announcements come from the cache.
+SESSION_PAGE_WARM_QUERIES = 4
 
 
 @dataclass

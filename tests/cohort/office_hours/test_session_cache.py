@@ -14,7 +14,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from cohort.models import Membership, QuestionVote, SessionQuestion, SessionStatus
-from cohort.office_hours import page_parts, services
+from cohort.office_hours import live_services, page_parts, services
 from cohort.office_hours.selectors import TOP_QUESTIONS
 from config.table_versions import csrf_placeholder, table_name
 from tests.cohort.office_hours.conftest import OfficeHours
@@ -254,3 +254,16 @@ def test_lead_and_name_changes_show_at_once(world, oh):
     world.bob.name = "Robert"
     world.bob.save(update_fields=["name"])
     assert "Robert" in _question_item(_page(alice), oh.bob_question)
+
+
+def test_an_rsvp_does_not_evict_the_questions(world, oh):
+    """RSVPs, check-ins and help requests write the session row (its live_version): the questions do not read it."""
+    alice = world.client_for(world.alice)
+    _page(alice)
+
+    live_services.rsvp_add(session=oh.session, membership=world.bob_membership)
+    with CaptureQueriesContext(connection) as captured:
+        page = _page(alice)
+
+    assert "cohort_sessionquestion" not in tables_read(captured)
+    assert "<strong>1</strong> going" in page
