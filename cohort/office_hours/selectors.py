@@ -25,7 +25,10 @@ _LONGEST_SESSION = dt.timedelta(minutes=480)
 
 
 def session_for(*, cohort: Cohort, number: int) -> OfficeHoursSession | None:
-    return OfficeHoursSession.objects.select_related("cohort").filter(cohort=cohort, number=number).first()
+    session = OfficeHoursSession.objects.filter(cohort=cohort, number=number).first()
+    if session is not None:
+        session.cohort = cohort  # the row the caller holds: no join, no second copy
+    return session
 
 
 def topic_for(*, session: OfficeHoursSession, topic_id: int) -> SessionTopic | None:
@@ -81,9 +84,24 @@ TOP_QUESTIONS = 10
 
 
 @dataclass
+class SessionInfo:
+    """What the session page shows to everyone alike besides the questions: its leads and its topics."""
+
+    leads: list[User]
+    topics: list[SessionTopic]
+
+
+def session_info(*, session: OfficeHoursSession) -> SessionInfo:
+    """The session's leads and its topics (with their steps): two queries."""
+    return SessionInfo(
+        leads=list(session.leads.all()),
+        topics=list(session.topics.select_related("step").order_by("position")),
+    )
+
+
+@dataclass
 class SessionPage:
     session: OfficeHoursSession
-    leads: list[User]
     topics: list[TopicWithAnswers]
     open_questions: list[SessionQuestion]
     answered_questions: list[SessionQuestion]
@@ -157,23 +175,19 @@ def _top_question_ids(
 def session_page(
     *, session: OfficeHoursSession, viewer: Membership | None, question_limit: int | None = None
 ) -> SessionPage:
-    """Everything the session and recap pages show: three queries (leads, topics, questions).
+    """The topics and questions the session and recap pages show: two queries (topics, questions).
 
     With `question_limit`, one more light query ranks and counts every question;
     past the limit only the top open ones (and the viewer's own) are loaded, no
     answered ones: the page renders the same few questions for 30 or 3,000, and
     the rest loads on demand (`session_page` without a limit).
     """
-    leads = list(session.leads.all())
     topics = [TopicWithAnswers(topic) for topic in session.topics.select_related("step").order_by("position")]
     questions = _questions(session, viewer)
     top = _top_question_ids(session, viewer, question_limit) if question_limit is not None else None
     if top is not None:
         shown, open_total, answered_total = top
-        page = SessionPage(
-            session, leads, topics, list(questions.filter(pk__in=shown)), [], [], open_total, answered_total
-        )
-        return page
+        return SessionPage(session, topics, list(questions.filter(pk__in=shown)), [], [], open_total, answered_total)
     by_topic = {item.topic.pk: item for item in topics}
     open_questions, answered, without_topic = [], [], []
     for question in questions:
@@ -187,7 +201,7 @@ def session_page(
             item.answered.append(question)
         else:
             without_topic.append(question)
-    return SessionPage(session, leads, topics, open_questions, answered, without_topic)
+    return SessionPage(session, topics, open_questions, answered, without_topic)
 
 
 def published_recaps(*, cohort: Cohort, step: RoadmapStep | None = None, search: str = "") -> list[OfficeHoursSession]:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from cohort.access import lead_or_403, member_or_404
 from cohort.htmx import is_htmx
 from cohort.models import Membership, OfficeHoursSession, Role, SessionQuestion, SessionTopic
-from cohort.office_hours import selectors, services
+from cohort.office_hours import page_parts, selectors, services
 from cohort.office_hours.access import session_or_404
 from cohort.office_hours.forms import (
     AnswerForm,
@@ -86,11 +86,14 @@ def _render_session(
 ) -> HttpResponse:
     # The top questions only, unless the reader asked for all of them (the list keeps that through its forms).
     show_all = (request.POST.get("all") or request.GET.get("all")) == "1"
-    limit = None if show_all else selectors.TOP_QUESTIONS
-    page = selectors.session_page(session=session, viewer=membership, question_limit=limit)
-    context = _context(membership, session=session, page=page, form=form or QuestionForm(), error=error)
-    template = "_questions.html" if is_htmx(request) else "session_detail.html"
-    return render(request, _TEMPLATES + template, context, status=status)
+    questions = page_parts.questions_html(
+        request, membership=membership, session=session, show_all=show_all, form=form, error=error
+    )
+    if is_htmx(request):
+        return HttpResponse(questions, status=status)
+    shared = page_parts.shared_parts(session=session, cohort=membership.cohort)
+    context = _context(membership, session=session, questions=questions, shared=shared)
+    return render(request, _TEMPLATES + "session_detail.html", context, status=status)
 
 
 @login_required
@@ -107,9 +110,7 @@ def session_questions(request: HttpRequest, cohort_slug: str, number: int) -> Ht
     session = session_or_404(membership, number)
     if not is_htmx(request):
         return redirect(_session_url(session) + "?all=1#questions")
-    page = selectors.session_page(session=session, viewer=membership)
-    context = _context(membership, session=session, page=page, form=QuestionForm())
-    return render(request, _TEMPLATES + "_questions.html", context)
+    return HttpResponse(page_parts.questions_html(request, membership=membership, session=session, show_all=True))
 
 
 def _after_question_action(

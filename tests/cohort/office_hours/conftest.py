@@ -13,10 +13,14 @@ from tests.factories import QuestionFactory, SessionFactory, TopicFactory
 
 # The live session's check-in code (the `live` fixture).
 CODE = "H4RB9T"
-# The session page's queries, whatever the number of questions: session, user, membership, the session,
-# its leads, its topics, its questions (with votes counted), the RSVP / check-in panel, the question
-# totals (only the top questions are read) and the announcements.
-SESSION_PAGE_QUERIES = 10
+# The session page's queries, whatever the number of questions: session, user, membership, the session;
+# the cached parts every viewer shares (its leads, its topics); the viewer's cached questions section (the
+# topics, the question totals (only the top questions are read), the questions with votes counted); the
+# RSVP / check-in panel and the announcements.
+SESSION_PAGE_QUERIES = 11
+# The same page again with nothing written meanwhile: session, user, membership, the session; the cached
+# parts, the RSVP panel and the announcements come from the cache.
+SESSION_PAGE_WARM_QUERIES = 4
 
 
 @dataclass

@@ -16,7 +16,7 @@ from cohort.models import (
     User,
 )
 from cohort.office_hours import live_services as services
-from tests.cohort.office_hours.conftest import SESSION_PAGE_QUERIES
+from tests.cohort.office_hours.conftest import SESSION_PAGE_QUERIES, SESSION_PAGE_WARM_QUERIES
 from tests.helpers import HTMX, cohort_url
 
 pytestmark = pytest.mark.django_db
@@ -78,8 +78,10 @@ def test_session_page_query_count_stays_constant_with_the_panels(
     # While live, one more: the session's open experiments (the "Run the lead's experiment" card).
     with django_assert_num_queries(SESSION_PAGE_QUERIES + 1):
         response = client.get(cohort_url("session", "cohort-a", 1))
-
     assert response.status_code == 200
+
+    with django_assert_num_queries(SESSION_PAGE_WARM_QUERIES + 1):  # the cached parts from the cache
+        assert client.get(cohort_url("session", "cohort-a", 1)).status_code == 200
 
 
 def test_session_page_shows_the_rsvp_panel_without_a_second_request(world, live):
