@@ -129,7 +129,8 @@ def main() -> int:
         warm = post(clients[0], 1, 4)
         watch({warm: time.perf_counter()}, [0.0])
 
-        print(f"{model.slug} {model.quantization}, {settings.SANDBOX_N_THREADS} llama threads, batch of "
+        print(f"{model.slug} {model.quantization}, {settings.SANDBOX_N_THREADS} llama threads "
+              f"({settings.SANDBOX_N_THREADS_BATCH} for steps of several tokens), batch of "
               f"{settings.SANDBOX_BATCH_SEQUENCES}; {rig.store.label}; {machine_load()}")  # fmt: skip
         print(f"{'N':>3} {'tokens':>6} {'alone tok/s':>11} {'burst tok/s':>11} {'ratio':>5} "
               f"{'TTFT p50':>8} {'p95':>6} {'last s':>6} {'same':>5} {'RSS MB':>6}")  # fmt: skip
