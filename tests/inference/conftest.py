@@ -41,3 +41,10 @@ def qwen3_tokenizer_json() -> Path:
 @pytest.fixture(scope="session")
 def smollm2_file() -> Path:
     return smollm2_path()
+
+
+@pytest.fixture
+def generous_run_limits(settings) -> None:  # type: ignore[no-untyped-def]
+    """A whole room's runs from one test: the per-learner run limits out of the way."""
+    settings.SANDBOX_CONCURRENT_RUNS = 50
+    settings.SANDBOX_RUNS_PER_MINUTE = 1000

@@ -20,15 +20,9 @@ from inference.models import Experiment
 from inference.templatetags import experiments as experiment_tags
 from tests.helpers import tables_read
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_run_limits")]
 
 RUN_BUTTON = "Run the lead's experiment"
-
-
-@pytest.fixture(autouse=True)
-def _generous_limits(settings):
-    settings.SANDBOX_CONCURRENT_RUNS = 50
-    settings.SANDBOX_RUNS_PER_MINUTE = 1000
 
 
 @pytest.fixture

@@ -15,16 +15,10 @@ from inference import experiment_selectors, experiments, services
 from inference.models import Experiment, ExperimentRun, ExperimentStatus, RunStatus, SandboxRun
 from tests.factories import MembershipFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_run_limits")]
 
 API = "/api/sandbox/experiments"
 VOCAB = {1: "Red", 2: "Blue", 3: "Green", 4: " The", 5: "<script>"}
-
-
-@pytest.fixture(autouse=True)
-def _generous_limits(settings):
-    settings.SANDBOX_CONCURRENT_RUNS = 50
-    settings.SANDBOX_RUNS_PER_MINUTE = 1000
 
 
 @pytest.fixture
