@@ -17,9 +17,9 @@ from inference.models import Experiment, ExperimentRun
 from inference.templatetags.experiments import experiment_run_rows
 from tests.factories import MembershipFactory, UserFactory
 from tests.helpers import tables_read
-from tests.inference.test_experiments import API, _create, _finish_like_a_worker, _generous_limits  # noqa: F401
+from tests.inference.test_experiments import API, _create, _finish_like_a_worker
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_run_limits")]
 
 DECLARED = {model._meta.db_table for model in experiment_selectors.LEAD_RUNS_TABLES}
 
